@@ -1,0 +1,318 @@
+"""Basic Paxos: agreeing on one value among nodes that may be slow or lost.
+
+The algorithm in plain words
+----------------------------
+Every node may play three roles at once.  A **proposer** (提案节点) wants some
+value chosen; an **acceptor** (决策节点) votes on proposals; a **learner**
+(记录节点) only finds out what was chosen.  A value is *chosen* once a majority
+of acceptors has accepted it under the same ballot.
+
+Ballots are numbered ``round.node`` (``3.1`` is round 3 of node S1): unique and
+totally ordered, so a later proposer can always pick a higher one.  Because a
+node may stall or vanish while it holds the "lock" on the value, the lock must
+be pre-emptible: a higher ballot takes it away.
+
+Phase 1 — prepare / promise (准备).  The proposer sends ``Prepare(n)`` to every
+acceptor.  An acceptor that has not promised anything higher replies with two
+promises and one answer:
+
+* promise 1: never again answer a ``Prepare`` numbered ``<= n``;
+* promise 2: never again accept an ``Accept`` numbered ``< n``;
+* answer: the highest-numbered proposal it has accepted so far, ``(ballot,
+  value)``, or nothing.
+
+Phase 2 — accept / accepted (批准).  With promises from a majority, the proposer
+picks the value: if any promise carried an accepted proposal it *must* take the
+value of the highest-numbered one; only if none did may it use its own.  It
+sends ``Accept(n, value)``; acceptors accept unless they promised a higher
+ballot meanwhile.
+
+Learning.  When a majority has accepted, the proposer tells every learner.
+
+A proposer that is turned down (an acceptor promised a higher ballot) backs
+off and retries with a higher ballot.  Two proposers that keep pre-empting each
+other never finish: that is the livelock of lesson 03, and a random back-off is
+its cure.  Acceptors write their promise and acceptance to stable storage
+before they answer, so a crash cannot make them forget a vote.
+
+The four switchable bugs each break exactly one of these rules (see ``BUGS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .node import Node
+
+BUGS = {
+    "promise-omits-accepted": "an acceptor's promise leaves out the proposal it already accepted",
+    "accept-below-promise": "an acceptor accepts a ballot lower than one it promised (breaks promise 2)",
+    "proposer-ignores-accepted": "a proposer uses its own value even when a promise carried one",
+    "acceptor-forgets-on-crash": "an acceptor does not persist its promise and vote before replying",
+}
+
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "proposal_timeout": 20,
+    "backoff": {"base": 1, "jitter": 4, "multiplier": 1},
+    "bugs": [],
+}
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Ballot:
+    """A proposal number ``round.node``; compares by round, then node.
+
+    >>> Ballot(3, 1) < Ballot(3, 5) < Ballot(4, 1), str(Ballot(3, 1))
+    (True, '3.1')
+    """
+
+    round: int
+    node: int
+
+    def __str__(self) -> str:
+        return f"{self.round}.{self.node}"
+
+    def __jsonable__(self) -> str:
+        return str(self)
+
+
+# ---- messages -------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Prepare:
+    ballot: Ballot
+
+    def label(self) -> str:
+        return f"P{self.ballot}"
+
+
+@dataclass(frozen=True, slots=True)
+class Promise:
+    ballot: Ballot
+    accepted_ballot: Ballot | None
+    accepted_value: Any
+
+    def label(self) -> str:
+        seen = f"({self.accepted_ballot},{self.accepted_value})" if self.accepted_ballot else "(-)"
+        return f"Promise {self.ballot} {seen}"
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    ballot: Ballot
+    value: Any
+
+    def label(self) -> str:
+        return f"A{self.ballot} {self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    ballot: Ballot
+    value: Any
+
+    def label(self) -> str:
+        return f"Accepted {self.ballot}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """An acceptor's "no": it has promised ``promised``, higher than ``ballot``."""
+
+    ballot: Ballot
+    promised: Ballot
+
+    def label(self) -> str:
+        return f"Reject {self.ballot}<{self.promised}"
+
+
+@dataclass(frozen=True, slots=True)
+class Learn:
+    ballot: Ballot
+    value: Any
+
+    def label(self) -> str:
+        return f"Learn {self.value}"
+
+
+# ---- timers -----------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PhaseTimeout:
+    """No majority answered ``ballot`` in time: try again."""
+
+    ballot: Ballot
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """The wait after being pre-empted is over: start a higher ballot."""
+
+
+class PaxosNode(Node):
+    """One node playing proposer, acceptor and learner."""
+
+    def __init__(self, node_id: str, cluster: Sequence[str], options: Mapping[str, Any] | None = None):
+        super().__init__(node_id, cluster, {**DEFAULT_OPTIONS, **(options or {})})
+        self.bugs = frozenset(self.options["bugs"])
+        self.index = self.cluster.index(node_id) + 1
+        # acceptor (persisted)
+        self.promised: Ballot | None = None
+        self.accepted_ballot: Ballot | None = None
+        self.accepted_value: Any = None
+        # proposer (round persisted, the rest volatile)
+        self.round = 0
+        self.highest_round_seen = 0
+        self.value: Any = None
+        self.ballot: Ballot | None = None
+        self.phase = "idle"  # idle | prepare | accept | backoff | done
+        self.promises: dict[str, tuple[Ballot | None, Any]] = {}
+        self.accepts: set[str] = set()
+        self.proposal: Any = None
+        self.preemptions = 0
+        # learner (persisted)
+        self.learned: Any = None
+        self.learned_ballot: Ballot | None = None
+
+    # ---- proposer ---------------------------------------------------------
+    def propose(self, value: Any, round: int = 0) -> None:
+        """A client asks this node to get ``value`` chosen.
+
+        ``round`` is the lowest round to start from (scenarios use it to number
+        ballots as the course's figures do, e.g. ``3.1`` and ``4.5``).
+        """
+        self.value = value
+        self.highest_round_seen = max(self.highest_round_seen, round - 1)
+        self.note("propose", value=value)
+        if self.phase in ("idle", "done") and self.learned is None:
+            self.start_ballot()
+
+    def start_ballot(self) -> None:
+        """Phase 1a: pick a ballot higher than any seen and send ``Prepare`` to all."""
+        self.round = max(self.round, self.highest_round_seen) + 1
+        self.persist(round=self.round)
+        self.ballot = Ballot(self.round, self.index)
+        self.phase = "prepare"
+        self.promises = {}
+        self.accepts = set()
+        self.note("ballot", ballot=self.ballot)
+        self.broadcast(Prepare(self.ballot))
+        self.set_timer(PhaseTimeout(self.ballot), self.options["proposal_timeout"])
+
+    def on_promise(self, msg: Promise, src: str) -> None:
+        """Phase 2a: on a majority of promises, pick the value and send ``Accept``.
+
+        The value is that of the highest-numbered accepted proposal reported,
+        or this proposer's own value if no acceptor reported one.
+        """
+        if msg.ballot != self.ballot or self.phase != "prepare":
+            return
+        self.promises[src] = (msg.accepted_ballot, msg.accepted_value)
+        if len(self.promises) < self.majority:
+            return
+        reported = [p for p in self.promises.values() if p[0] is not None]
+        if reported and "proposer-ignores-accepted" not in self.bugs:
+            adopted_from, value = max(reported, key=lambda p: p[0])
+        else:
+            adopted_from, value = None, self.value
+        self.proposal = value
+        self.phase = "accept"
+        self.note("phase2", ballot=self.ballot, value=value, adopted_from=adopted_from)
+        self.broadcast(Accept(self.ballot, value))
+
+    def on_accepted(self, msg: Accepted, src: str) -> None:
+        """Chosen: once a majority accepted our ballot, tell every learner."""
+        if msg.ballot != self.ballot or self.phase != "accept":
+            return
+        self.accepts.add(src)
+        if len(self.accepts) >= self.majority:
+            self.phase = "done"
+            self.cancel_timer(PhaseTimeout(self.ballot))
+            self.note("chosen", ballot=self.ballot, value=self.proposal)
+            self.broadcast(Learn(self.ballot, self.proposal))
+
+    def on_reject(self, msg: Reject, src: str) -> None:
+        """An acceptor turned our ballot down: it promised a higher one."""
+        self.highest_round_seen = max(self.highest_round_seen, msg.promised.round)
+        if msg.ballot == self.ballot:
+            self.preempted(msg.promised)
+
+    def preempted(self, by: Ballot) -> None:
+        """Abandon the current ballot once a higher one is known; retry after a back-off.
+
+        Paxos lets a proposer give up a ballot at any time; it should once a
+        higher ballot has begun, since acceptors will refuse its accepts.
+        """
+        if self.phase not in ("prepare", "accept") or by <= self.ballot:
+            return
+        self.phase = "backoff"
+        self.preemptions += 1
+        self.cancel_timer(PhaseTimeout(self.ballot))
+        wait = self.backoff_delay()
+        self.note("preempted", ballot=self.ballot, by=by, wait=wait)
+        self.set_timer(Backoff(), wait)
+
+    def backoff_delay(self) -> float:
+        """``(base + uniform(0, jitter)) * multiplier ** (pre-emptions - 1)``."""
+        policy = {**DEFAULT_OPTIONS["backoff"], **self.options["backoff"]}
+        wait = policy["base"] + (self.rng.uniform(0, policy["jitter"]) if policy["jitter"] else 0)
+        return wait * policy["multiplier"] ** (self.preemptions - 1)
+
+    def on_backoff(self, timer: Backoff) -> None:
+        if self.phase == "backoff":
+            self.start_ballot()
+
+    def on_phase_timeout(self, timer: PhaseTimeout) -> None:
+        """No majority answered (messages lost, acceptors down): try a higher ballot."""
+        if timer.ballot == self.ballot and self.phase in ("prepare", "accept"):
+            self.note("timeout", ballot=self.ballot)
+            self.start_ballot()
+
+    # ---- acceptor -----------------------------------------------------------
+    def remember_vote(self) -> None:
+        """Acceptors write promise and vote to disk before they reply."""
+        if "acceptor-forgets-on-crash" not in self.bugs:
+            self.persist(promised=self.promised, accepted_ballot=self.accepted_ballot,
+                         accepted_value=self.accepted_value)
+
+    def on_prepare(self, msg: Prepare, src: str) -> None:
+        """Phase 1b: promise never to answer ballots <= n nor accept ballots < n,
+        and report the highest-numbered proposal accepted so far."""
+        self.highest_round_seen = max(self.highest_round_seen, msg.ballot.round)
+        if self.promised is not None and msg.ballot <= self.promised:
+            self.send(src, Reject(msg.ballot, self.promised))
+            return
+        self.promised = msg.ballot
+        self.note("promised", ballot=msg.ballot)
+        self.remember_vote()
+        if "promise-omits-accepted" in self.bugs:
+            self.send(src, Promise(msg.ballot, None, None))
+        else:
+            self.send(src, Promise(msg.ballot, self.accepted_ballot, self.accepted_value))
+        self.preempted(msg.ballot)  # our own proposal, if any, is now outbid
+
+    def on_accept(self, msg: Accept, src: str) -> None:
+        """Phase 2b: accept unless a higher ballot was promised (promise 2)."""
+        self.highest_round_seen = max(self.highest_round_seen, msg.ballot.round)
+        below_promise = self.promised is not None and msg.ballot < self.promised
+        if below_promise and "accept-below-promise" not in self.bugs:
+            self.send(src, Reject(msg.ballot, self.promised))
+            return
+        if not below_promise:
+            self.promised = msg.ballot
+        self.accepted_ballot, self.accepted_value = msg.ballot, msg.value
+        self.note("accepted", ballot=msg.ballot, value=msg.value)
+        self.remember_vote()
+        self.send(src, Accepted(msg.ballot, msg.value))
+
+    # ---- learner ------------------------------------------------------------
+    def on_learn(self, msg: Learn, src: str) -> None:
+        """A proposer reports a chosen value; remember it and stop proposing."""
+        if self.learned != msg.value or self.learned_ballot is None:
+            self.learned, self.learned_ballot = msg.value, msg.ballot
+            self.note("learned", value=msg.value, ballot=msg.ballot)
+            self.persist(learned=self.learned, learned_ballot=self.learned_ballot)
+        if self.phase in ("prepare", "accept", "backoff"):
+            self.cancel_timer(PhaseTimeout(self.ballot))
+            self.cancel_timer(Backoff())
+            self.phase = "done"

@@ -1,0 +1,105 @@
+"""State machine replication with a fixed sequencer (lesson 01).
+
+The algorithm in plain words
+----------------------------
+Several replicas each run the same deterministic state machine.  One node, the
+*sequencer*, puts client commands in order: it numbers each command, applies
+it, and sends ``Append(index, command)`` to every other replica.  A replica
+applies commands strictly in index order, holding back any that arrive early.
+Replicas lag behind one another while commands are in flight (an internal
+inconsistency that is allowed), yet after the same commands they are in the
+same state — as long as every command is deterministic.
+
+A command that reads something local, like ``set token $random`` or
+``set stamp $now``, gives every replica a different result: the replicas
+diverge for good.  The cure is to resolve such values *once*, at the sequencer,
+before the command enters the log (option ``resolve_at_sequencer``).
+
+Consensus is not solved here: the sequencer is a single point of failure.
+Lessons 02–05 replace it with Paxos and with an elected leader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .node import Node
+from .statemachine import MACHINES
+
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "machine": "kv",
+    "sequencer": None,  # default: the first node
+    "resolve_at_sequencer": False,
+    "bugs": [],
+}
+BUGS: dict[str, str] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Append:
+    index: int
+    command: str
+
+    def label(self) -> str:
+        return f"#{self.index} {self.command}"
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    command: str
+
+    def label(self) -> str:
+        return f"fwd {self.command}"
+
+
+class ReplicaNode(Node):
+    """A replica; the sequencer is the replica that numbers the commands."""
+
+    def __init__(self, node_id: str, cluster: Sequence[str], options: Mapping[str, Any] | None = None):
+        super().__init__(node_id, cluster, {**DEFAULT_OPTIONS, **(options or {})})
+        self.sequencer = self.options["sequencer"] or self.cluster[0]
+        self.machine = MACHINES[self.options["machine"]]()
+        self.log: list[str] = []  # the sequencer's numbered commands
+        self.pending: dict[int, str] = {}
+        self.applied: list[str] = []
+
+    def resolve(self, command: str) -> str:
+        """Replace ``$now`` and ``$random`` with this node's own clock and dice."""
+        if "$now" in command:
+            command = command.replace("$now", f"{self.now:g}")
+        if "$random" in command:
+            command = command.replace("$random", str(self.rng.randint(0, 999)))
+        return command
+
+    def submit(self, command: str) -> None:
+        """A client command; non-sequencers forward it."""
+        if self.id != self.sequencer:
+            self.send(self.sequencer, Forward(command))
+            return
+        if self.options["resolve_at_sequencer"]:
+            command = self.resolve(command)
+        self.log.append(command)
+        index = len(self.log)
+        self.broadcast(Append(index, command), include_self=False)
+        self.pending[index] = command
+        self.apply_ready()
+
+    def on_forward(self, msg: Forward, src: str) -> None:
+        self.submit(msg.command)
+
+    def on_append(self, msg: Append, src: str) -> None:
+        """Hold the command until every earlier one has been applied."""
+        if msg.index > len(self.applied) and msg.index not in self.pending:
+            self.pending[msg.index] = msg.command
+        self.apply_ready()
+
+    def apply_ready(self) -> None:
+        """Apply commands strictly in index order (rule: same order everywhere)."""
+        while len(self.applied) + 1 in self.pending:
+            index = len(self.applied) + 1
+            command = self.resolve(self.pending.pop(index))
+            self.machine.apply(command)
+            self.applied.append(command)
+            self.note("applied", index=index, command=command, state=self.machine.snapshot())

@@ -1,0 +1,137 @@
+"""Run a scenario: build the simulation, play the timeline, summarise.
+
+>>> result = run_scenario({"name": "solo", "protocol": "basic-paxos", "nodes": ["S1"],
+...                        "events": [{"at": 0, "propose": {"node": "S1", "value": "X"}}]})
+>>> result.summary()["decided"], result.summary()["expect"]
+('X', {'ok': True, 'failed': []})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .checks import Violation, check
+from .protocols import PROTOCOLS
+from .scenario import DEFAULT_UNTIL, _Checker, build_network, load
+from .sim import Simulation, rng_stream
+from .trace import Trace
+
+
+@dataclass
+class Result:
+    """A finished run: the scenario it ran, the simulation and its trace."""
+
+    scenario: dict[str, Any]
+    seed: int
+    sim: Simulation
+    end_time: float
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def trace(self) -> Trace:
+        return self.sim.trace
+
+    @property
+    def protocol(self) -> str:
+        return self.scenario["protocol"]
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return self.sim.node_ids
+
+    @cached_property
+    def _summary(self) -> dict[str, Any]:
+        sim = self.sim
+        summary: dict[str, Any] = {
+            "scenario": self.scenario["name"],
+            "protocol": self.protocol,
+            "seed": self.seed,
+            "end_time": self.end_time,
+            "messages": {
+                "sent": sim.sent, "delivered": sim.delivered, "dropped": sim.dropped,
+                "by_type": dict(sorted(sim.by_type.items())),
+            },
+            "violations": [v.to_dict() for v in self.violations],
+        }
+        summary.update(PROTOCOLS[self.protocol].summarize(sim))
+        summary["expect"] = compare_expectations(self.scenario.get("expect", {}), summary)
+        summary["digest"] = self.trace.digest()
+        return summary
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-able outcome (keys as in DESIGN §3)."""
+        return self._summary
+
+
+def matches(expected: Any, actual: Any) -> bool:
+    """Equality, except that an expected object only constrains the keys it names."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return all(k in actual and matches(v, actual[k]) for k, v in expected.items())
+    return expected == actual
+
+
+def compare_expectations(expect: Mapping[str, Any], summary: Mapping[str, Any]) -> dict[str, Any]:
+    """``{ok, failed}``; each failure names the key, what was expected and what came out."""
+    failed = [
+        {"key": key, "expected": want, "actual": summary.get(key)}
+        for key, want in expect.items()
+        if key not in summary or not matches(want, summary[key])
+    ]
+    return {"ok": not failed, "failed": failed}
+
+
+def run_scenario(
+    scenario: Mapping[str, Any] | str | Path,
+    seed: int | None = None,
+    detailed: bool = True,
+) -> Result:
+    """Validate and run ``scenario`` (a dict or a JSON file path).
+
+    ``seed`` overrides the scenario's own; ``detailed=False`` keeps only the
+    events checks need (faster, for sweeps).
+    """
+    data = load(scenario)
+    seed = data.get("seed", 0) if seed is None else seed
+    spec = PROTOCOLS[data["protocol"]]
+    options = dict(data.get("options", {}))
+    nodes = data["nodes"]
+    network = build_network(data.get("network", {}), nodes, _Checker("<scenario>"))
+    sim = Simulation(
+        nodes,
+        lambda node_id: spec.node_class(node_id, nodes, options),
+        network=network,
+        seed=seed,
+        detailed=detailed,
+        persist_ms=options.get("persist_ms", 0),
+    )
+    schedule_events(sim, data, options, seed)
+    end_time = sim.run(until=data.get("until", DEFAULT_UNTIL))
+    return Result(data, seed, sim, end_time, check(sim.trace, data["protocol"]))
+
+
+def schedule_events(sim: Simulation, data: dict[str, Any], options: dict[str, Any], seed: int) -> None:
+    """Put every timeline event on the simulator's clock."""
+    spec = PROTOCOLS[data["protocol"]]
+    timing = rng_stream(seed, "events")
+    for event in data.get("events", []):
+        at = event["at"]
+        if isinstance(at, dict):
+            at = timing.uniform(*at["uniform"])
+        (action, value), = ((k, v) for k, v in event.items() if k != "at")
+        sim.at(at, _action(sim, spec, options, action, value))
+
+
+def _action(sim: Simulation, spec, options: dict[str, Any], action: str, value: Any):
+    if action == "crash":
+        return lambda: sim.crash(value)
+    if action == "recover":
+        return lambda: sim.recover(value)
+    if action == "partition":
+        return lambda: sim.partition([[g] if isinstance(g, str) else g for g in value])
+    if action == "heal":
+        return sim.heal
+    return lambda: spec.perform(sim, options, action, value)

@@ -1,0 +1,273 @@
+"""Scenarios: loading and validating the JSON (or dict) that describes a run.
+
+A scenario names the protocol, the nodes, the network, the protocol options
+and a timeline of events (proposals, client commands, crashes, partitions).
+:func:`load` checks all of it up front and reports the first problem as one
+line naming the file, the field and the value — never a traceback from deep
+inside a run.  The caller's dict is never modified.
+
+>>> load({"name": "x", "protocol": "basic-paxos", "nodes": ["S1"], "events": [
+...     {"at": 0, "crash": "S9"}]})
+Traceback (most recent call last):
+...
+paxoslab.scenario.ScenarioError: <scenario x>: events[0].crash: unknown node 'S9' (nodes are S1)
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .network import DelayModel, Exponential, Fixed, Network, Rule, Uniform
+from .protocols import PROTOCOLS, ProtocolSpec
+
+TOP_LEVEL = {
+    "name", "description", "protocol", "nodes", "seed", "network", "options", "events",
+    "until", "expect",
+}
+REQUIRED = ("name", "protocol", "nodes")
+DEFAULT_UNTIL = 1000
+FAULT_ACTIONS = {"crash", "recover", "partition", "heal"}
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be run; the message is one line: ``source: field: problem``."""
+
+    def __init__(self, source: str, field: str, problem: str) -> None:
+        self.source, self.field, self.problem = source, field, problem
+        super().__init__(f"{source}: {field}: {problem}")
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _Checker:
+    """Validation helpers that know where they are (``source``) to name the field."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, field: str, problem: str) -> ScenarioError:
+        return ScenarioError(self.source, field, problem)
+
+    def number(self, field: str, value: Any, minimum: float = 0.0, strict: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise self.fail(field, f"must be a number, got {_show(value)}")
+        if value < minimum or (strict and value == minimum):
+            bound = f"greater than {minimum:g}" if strict else f"at least {minimum:g}"
+            raise self.fail(field, f"must be {bound}, got {_show(value)}")
+        return float(value)
+
+    def probability(self, field: str, value: Any) -> float:
+        p = self.number(field, value)
+        if p > 1:
+            raise self.fail(field, f"must be a probability between 0 and 1, got {_show(value)}")
+        return p
+
+    def of_type(self, field: str, value: Any, kind: type | tuple, name: str) -> Any:
+        if isinstance(value, bool) and kind is not bool:
+            raise self.fail(field, f"must be {name}, got {_show(value)}")
+        if not isinstance(value, kind):
+            raise self.fail(field, f"must be {name}, got {_show(value)}")
+        return value
+
+    def node(self, field: str, value: Any, nodes: list[str]) -> str:
+        if value not in nodes:
+            raise self.fail(field, f"unknown node {_show(value)} (nodes are {', '.join(nodes)})")
+        return value
+
+    def names(self, field: str, value: Any, nodes: list[str] | None = None) -> frozenset[str]:
+        """A name or a list of names (nodes, if ``nodes`` is given)."""
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise self.fail(field, f"must be a name or a list of names, got {_show(value)}")
+        if nodes is not None:
+            for i, item in enumerate(items):
+                self.node(f"{field}[{i}]" if not isinstance(value, str) else field, item, nodes)
+        return frozenset(items)
+
+    def delay(self, field: str, spec: Any) -> DelayModel:
+        """``{"fixed": d}``, ``{"uniform": [lo, hi]}``, ``{"exponential": mean}`` or a number."""
+        if isinstance(spec, int | float) and not isinstance(spec, bool):
+            return Fixed(self.number(field, spec))
+        if not isinstance(spec, dict) or len(spec) != 1:
+            raise self.fail(field, "must be a number or one of {\"fixed\": d}, "
+                                   "{\"uniform\": [lo, hi]}, {\"exponential\": mean}, "
+                                   f"got {_show(spec)}")
+        (kind, arg), = spec.items()
+        if kind == "fixed":
+            return Fixed(self.number(f"{field}.fixed", arg))
+        if kind == "exponential":
+            return Exponential(self.number(f"{field}.exponential", arg))
+        if kind == "uniform":
+            low, high = self.interval(f"{field}.uniform", arg)
+            return Uniform(low, high)
+        raise self.fail(field, f"unknown delay model {_show(kind)} (use fixed, uniform or exponential)")
+
+    def interval(self, field: str, value: Any) -> tuple[float, float]:
+        if not isinstance(value, list) or len(value) != 2:
+            raise self.fail(field, f"must be a list [low, high], got {_show(value)}")
+        low = self.number(f"{field}[0]", value[0])
+        high = self.number(f"{field}[1]", value[1])
+        if high < low:
+            raise self.fail(field, f"low must not exceed high, got {_show(value)}")
+        return low, high
+
+
+def load(scenario: Mapping[str, Any] | str | Path, source: str | None = None) -> dict[str, Any]:
+    """Read (if a path) and validate a scenario; return a validated deep copy.
+
+    Raises :class:`ScenarioError` naming the source, the field and the problem.
+    """
+    if isinstance(scenario, str | Path):
+        path = Path(scenario)
+        source = source or str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ScenarioError(source, "file", f"cannot be read ({exc.strerror or exc})") from None
+        try:
+            scenario = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ScenarioError(source, f"line {exc.lineno} column {exc.colno}",
+                                f"malformed JSON ({exc.msg})") from None
+    if not isinstance(scenario, Mapping):
+        raise ScenarioError(source or "<scenario>", "(top level)",
+                            f"must be a JSON object, got {_show(scenario)}")
+    source = source or f"<scenario {scenario.get('name', '?')}>"
+    data = copy.deepcopy(dict(scenario))
+    validate(data, _Checker(source))
+    return data
+
+
+def validate(data: dict[str, Any], c: _Checker) -> None:
+    """Check every field of ``data``; raises on the first problem."""
+    for key in REQUIRED:
+        if key not in data:
+            raise c.fail(key, "missing required key")
+    for key in data:
+        if key not in TOP_LEVEL:
+            raise c.fail(key, f"unknown key (expected one of {', '.join(sorted(TOP_LEVEL))})")
+    c.of_type("name", data["name"], str, "a string")
+    c.of_type("description", data.get("description", ""), str, "a string")
+    spec = protocol_spec(c, data["protocol"])
+    nodes = c.of_type("nodes", data["nodes"], list, "a list of node names")
+    if not nodes:
+        raise c.fail("nodes", "must name at least one node")
+    for i, node in enumerate(nodes):
+        if not isinstance(node, str) or not node:
+            raise c.fail(f"nodes[{i}]", f"must be a non-empty string, got {_show(node)}")
+    if len(set(nodes)) != len(nodes):
+        raise c.fail("nodes", f"names must be unique, got {_show(nodes)}")
+    c.of_type("seed", data.get("seed", 0), int, "a whole number")
+    c.number("until", data.get("until", DEFAULT_UNTIL), strict=True)
+    build_network(data.get("network", {}), nodes, c)
+    validate_options(data.get("options", {}), spec, nodes, c)
+    events = c.of_type("events", data.get("events", []), list, "a list of events")
+    for i, event in enumerate(events):
+        validate_event(f"events[{i}]", event, spec, nodes, c)
+    c.of_type("expect", data.get("expect", {}), dict, "an object of summary keys")
+    if spec.cross_check:
+        spec.cross_check(c, data)
+
+
+def protocol_spec(c: _Checker, name: Any) -> ProtocolSpec:
+    if name not in PROTOCOLS:
+        known = ", ".join(sorted(PROTOCOLS))
+        raise c.fail("protocol", f"unknown protocol {_show(name)} (available: {known})")
+    return PROTOCOLS[name]
+
+
+def build_network(spec: Any, nodes: list[str], c: _Checker) -> Network:
+    """Validate ``network`` and turn it into a :class:`Network`."""
+    c.of_type("network", spec, dict, "an object")
+    for key in spec:
+        if key not in ("delay", "drop", "duplicate", "rules"):
+            raise c.fail(f"network.{key}", "unknown key (expected delay, drop, duplicate, rules)")
+    rules = []
+    for i, rule in enumerate(c.of_type("network.rules", spec.get("rules", []), list, "a list")):
+        field = f"network.rules[{i}]"
+        c.of_type(field, rule, dict, "an object")
+        for key in rule:
+            if key not in ("from", "to", "type", "delay", "drop"):
+                raise c.fail(f"{field}.{key}", "unknown key (expected from, to, type, delay, drop)")
+        if "delay" not in rule and not rule.get("drop"):
+            raise c.fail(field, "must set \"delay\" or \"drop\": true")
+        rules.append(Rule(
+            src=c.names(f"{field}.from", rule["from"], nodes) if "from" in rule else None,
+            dst=c.names(f"{field}.to", rule["to"], nodes) if "to" in rule else None,
+            msg_types=c.names(f"{field}.type", rule["type"]) if "type" in rule else None,
+            delay=c.delay(f"{field}.delay", rule["delay"]) if "delay" in rule else None,
+            drop=c.of_type(f"{field}.drop", rule.get("drop", False), bool, "true or false"),
+        ))
+    return Network(
+        delay=c.delay("network.delay", spec.get("delay", {"fixed": 1})),
+        drop=c.probability("network.drop", spec.get("drop", 0.0)),
+        duplicate=c.probability("network.duplicate", spec.get("duplicate", 0.0)),
+        rules=rules,
+    )
+
+
+def validate_options(options: Any, spec: ProtocolSpec, nodes: list[str], c: _Checker) -> None:
+    c.of_type("options", options, dict, "an object")
+    for key, value in options.items():
+        field = f"options.{key}"
+        if key == "bugs":
+            c.of_type(field, value, list, "a list of bug names")
+            for i, bug in enumerate(value):
+                if bug not in spec.bugs:
+                    known = ", ".join(spec.bugs) or "none"
+                    raise c.fail(f"{field}[{i}]", f"unknown bug {_show(bug)} for {spec.name} "
+                                                  f"(known: {known})")
+        elif key == "persist_ms":
+            c.number(field, value)
+        elif key in spec.option_checks:
+            spec.option_checks[key](c, field, value, nodes)
+        else:
+            known = ", ".join(sorted({"bugs", "persist_ms", *spec.option_checks}))
+            raise c.fail(field, f"unknown option for {spec.name} (known: {known})")
+
+
+def validate_event(field: str, event: Any, spec: ProtocolSpec, nodes: list[str], c: _Checker) -> None:
+    c.of_type(field, event, dict, "an object like {\"at\": 0, \"crash\": \"S1\"}")
+    if "at" not in event:
+        raise c.fail(f"{field}.at", "missing required key")
+    at = event["at"]
+    if isinstance(at, dict):
+        if set(at) != {"uniform"}:
+            raise c.fail(f"{field}.at", f"must be a time or {{\"uniform\": [lo, hi]}}, got {_show(at)}")
+        c.interval(f"{field}.at.uniform", at["uniform"])
+    else:
+        c.number(f"{field}.at", at)
+    actions = [k for k in event if k != "at"]
+    allowed = sorted(FAULT_ACTIONS | set(spec.actions))
+    if len(actions) != 1:
+        raise c.fail(field, f"must have exactly one action besides \"at\" "
+                            f"(one of {', '.join(allowed)}), got {_show(actions)}")
+    action = actions[0]
+    value = event[action]
+    where = f"{field}.{action}"
+    if action in ("crash", "recover"):
+        c.node(where, value, nodes)
+    elif action == "heal":
+        if value is not True:
+            raise c.fail(where, f"must be true, got {_show(value)}")
+    elif action == "partition":
+        if not isinstance(value, list) or not value:
+            raise c.fail(where, f"must be a list of node groups, got {_show(value)}")
+        seen: set[str] = set()
+        for i, group in enumerate(value):
+            for node in c.names(f"{where}[{i}]", group, nodes):
+                if node in seen:
+                    raise c.fail(f"{where}[{i}]", f"node {node!r} is in two groups")
+                seen.add(node)
+    elif action in spec.actions:
+        spec.actions[action](c, where, value, nodes)
+    else:
+        raise c.fail(where, f"unknown action for {spec.name} (one of {', '.join(allowed)})")
