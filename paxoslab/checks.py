@@ -72,13 +72,19 @@ def validity(trace: Trace) -> list[Violation]:
 
 
 def replica_consistency(trace: Trace) -> list[Violation]:
-    """Replicas that have applied the same number of commands are in the same state."""
+    """Replicas that have applied the same number of commands are in the same state.
+
+    Reports the moment each replica first diverges from the first replica to
+    apply that command.
+    """
     first_at_index: dict[int, object] = {}
+    diverged: set[str] = set()
     violations = []
     for event in trace.of_kind("applied"):
         index, state = event.payload["index"], event.payload["state"]
         first = first_at_index.setdefault(index, event)
-        if first is not event and first.payload["state"] != state:
+        if first.payload["state"] != state and event.node not in diverged:
+            diverged.add(event.node)
             violations.append(Violation(
                 "replica-consistency", event.time,
                 f"after command #{index} {event.node} has {state} but {first.node} has "

@@ -125,6 +125,7 @@ def _summarize_smr(sim) -> dict[str, Any]:
                  for n, cmds in applied.items()},
         "state": state,
         "applied": applied,
+        "consistent": len({repr(s) for s in state.values() if s is not None}) <= 1,
     }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from .checks import Violation, check
 from .protocols import PROTOCOLS
+from .report import describe
 from .scenario import DEFAULT_UNTIL, _Checker, build_network, load
 from .sim import Simulation, rng_stream
 from .trace import Trace
@@ -65,6 +66,10 @@ class Result:
     def summary(self) -> dict[str, Any]:
         """The JSON-able outcome (keys as in DESIGN §3)."""
         return self._summary
+
+    def describe(self) -> str:
+        """The summary as a few lines of text."""
+        return describe(self._summary)
 
 
 def matches(expected: Any, actual: Any) -> bool:

@@ -1,0 +1,116 @@
+"""Interactive explorers for the lessons (ipywidgets): controls -> scenario -> run -> plot.
+
+An :class:`Explorer` binds each control (a slider, a dropdown...) to one field
+of a scenario, named by a path such as ``"events[1].at"`` or
+``"network.rules[0].delay"``.  Moving a control copies the base scenario, sets
+the field, re-runs it and redraws the diagram with the outcome printed below.
+Nothing here decides an outcome: every redraw is a fresh simulation.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+
+from .plots import sequence_diagram
+from .runner import Result, run_scenario
+from .scenario import ScenarioError, load
+
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``data`` at a path like ``"network.rules[0].delay"`` (in place).
+
+    >>> d = {"events": [{"at": 0}, {"at": 2}]}
+    >>> set_path(d, "events[1].at", 5); d["events"][1]
+    {'at': 5}
+    """
+    steps = [name if name else int(index) for name, index in _STEP.findall(path)]
+    target: Any = data
+    for step in steps[:-1]:
+        target = target[step]
+    target[steps[-1]] = value
+
+
+class Explorer:
+    """Controls bound to scenario fields, a diagram and the run's outcome."""
+
+    def __init__(
+        self,
+        scenario: Mapping[str, Any] | str,
+        controls: Mapping[str, tuple[str, widgets.ValueWidget]],
+        report: Callable[[Result], str] | None = None,
+        draw: Callable[[Result], Any] | None = None,
+    ) -> None:
+        self.base = load(scenario)
+        self.controls = {label: widget for label, (_, widget) in controls.items()}
+        self.paths = {label: path for label, (path, _) in controls.items()}
+        for label, widget in self.controls.items():
+            widget.description = label
+            widget.style = {"description_width": "initial"}
+            widget.observe(self._changed, names="value")
+        self.report = report or (lambda result: result.describe())
+        self.draw = draw or (lambda result: sequence_diagram(result))
+        self.output = widgets.Output()
+        self.result: Result | None = None
+        self.error: str | None = None
+        self.widget = widgets.VBox([*self.controls.values(), self.output])
+        self.run()
+
+    def scenario(self) -> dict[str, Any]:
+        """The base scenario with every control's current value filled in."""
+        data = copy.deepcopy(self.base)
+        for label, widget in self.controls.items():
+            set_path(data, self.paths[label], widget.value)
+        return data
+
+    def run(self) -> Result | None:
+        """Re-run the scenario and redraw; returns the result (None if invalid)."""
+        self.output.clear_output(wait=True)
+        try:
+            self.result, self.error = run_scenario(self.scenario()), None
+        except ScenarioError as exc:
+            self.result, self.error = None, str(exc)
+        with self.output:
+            if self.result is None:
+                print(f"cannot run: {self.error}")
+            else:
+                self.draw(self.result)
+                plt.show()
+                print(self.report(self.result))
+        return self.result
+
+    def set(self, **values: Any) -> Result | None:
+        """Move controls by label (``set(**{"S5 starts at": 4})``) and run once."""
+        for label, value in values.items():
+            widget = self.controls[label]
+            widget.unobserve(self._changed, names="value")
+            try:
+                widget.value = value
+            finally:
+                widget.observe(self._changed, names="value")
+        return self.run()
+
+    def _changed(self, change: dict[str, Any]) -> None:
+        self.run()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def explorer(
+    scenario: Mapping[str, Any] | str,
+    controls: Mapping[str, tuple[str, widgets.ValueWidget]],
+    report: Callable[[Result], str] | None = None,
+    draw: Callable[[Result], Any] | None = None,
+) -> Explorer:
+    """Build an :class:`Explorer`; display it as the last expression of a cell."""
+    return Explorer(scenario, controls, report=report, draw=draw)
