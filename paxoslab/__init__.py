@@ -16,8 +16,10 @@ from typing import Any
 from .checks import Violation, check
 from .network import Exponential, Fixed, Network, Rule, Uniform
 from .node import MissingHandler, Node
+from .report import describe, narrate
 from .runner import Result, run_scenario
-from .scenario import ScenarioError, load as load_scenario
+from .scenario import ScenarioError
+from .scenario import load as load_scenario
 from .sim import Simulation, rng_stream
 from .trace import Event, Trace
 
@@ -27,7 +29,8 @@ _LAZY_MODULES = {"plots", "widgets", "experiments"}
 
 __all__ = [
     "Event", "Exponential", "Fixed", "MissingHandler", "Network", "Node", "Result", "Rule",
-    "ScenarioError", "Simulation", "Trace", "Uniform", "Violation", "check", "load_scenario",
+    "ScenarioError", "Simulation", "Trace", "Uniform", "Violation", "check", "describe",
+    "load_scenario", "narrate",
     "rng_stream", "run_scenario", *sorted(_LAZY_MODULES),
 ]
 

@@ -58,3 +58,55 @@ def describe(summary: Mapping[str, Any]) -> str:
     lines += [f"  {f['key']}: expected {_value(f['expected'])}, got {_value(f['actual'])}"
               for f in expect["failed"]]
     return "\n".join(lines)
+
+
+def _ballot_source(payload: Mapping[str, Any]) -> str:
+    source = payload.get("adopted_from")
+    return f"adopted from ballot {source}" if source else "its own value: no promise carried one"
+
+
+#: How each protocol event reads as a sentence.
+SENTENCES = {
+    "propose": lambda e, p: f"{e.node} is asked to propose {p['value']}",
+    "ballot": lambda e, p: f"{e.node} starts ballot {p['ballot']} and sends Prepare {p['ballot']}",
+    "promised": lambda e, p: f"{e.node} promises {p['ballot']}",
+    "phase2": lambda e, p: f"{e.node} has promises from a majority for {p['ballot']}: "
+                           f"sends Accept {p['ballot']} {p['value']} ({_ballot_source(p)})",
+    "accepted": lambda e, p: f"{e.node} accepts ({p['ballot']}, {p['value']})",
+    "chosen": lambda e, p: f"{e.node} hears a majority accepted {p['ballot']}: "
+                           f"{p['value']} is chosen",
+    "learned": lambda e, p: f"{e.node} learns {p['value']}",
+    "preempted": lambda e, p: f"{e.node} abandons {p['ballot']} (higher ballot {p['by']} seen), "
+                              f"retries in {p['wait']:.3g} ms",
+    "timeout": lambda e, p: f"{e.node} hears no majority for {p['ballot']} in time: retries",
+    "applied": lambda e, p: f"{e.node} applies #{p['index']} {p['command']!r} -> {p['state']}",
+    "crash": lambda e, p: f"{e.node} crashes",
+    "recover": lambda e, p: f"{e.node} recovers from its disk",
+    "partition": lambda e, p: "the network splits into "
+                              + " | ".join("{" + ",".join(g) + "}" for g in p["groups"]),
+    "heal": lambda e, p: "the network heals",
+}
+
+
+def narrate(trace: Any, nodes: Any = None, kinds: Any = None, until: float | None = None) -> str:
+    """The run told as one sentence per protocol step (and each rejection), in time order.
+
+    ``nodes`` and ``kinds`` narrow it down; ``until`` stops the story early.
+    """
+    trace = getattr(trace, "trace", trace)
+    lines = []
+    for e in trace.events:
+        if until is not None and e.time > until:
+            break
+        if nodes is not None and e.node not in nodes:
+            continue
+        if e.kind == "send" and e.msg_type == "Reject":
+            kind, text = "rejected", (f"{e.src} rejects {e.dst}'s ballot {e.payload['ballot']}: "
+                                      f"it promised {e.payload['promised']}")
+        elif e.kind in SENTENCES:
+            kind, text = e.kind, SENTENCES[e.kind](e, e.payload or {})
+        else:
+            continue
+        if kinds is None or kind in kinds:
+            lines.append(f"t={e.time:<5g} {text}")
+    return "\n".join(lines)

@@ -16,7 +16,7 @@ from typing import Any
 
 from .checks import Violation, check
 from .protocols import PROTOCOLS
-from .report import describe
+from .report import describe, narrate
 from .scenario import DEFAULT_UNTIL, _Checker, build_network, load
 from .sim import Simulation, rng_stream
 from .trace import Trace
@@ -70,6 +70,10 @@ class Result:
     def describe(self) -> str:
         """The summary as a few lines of text."""
         return describe(self._summary)
+
+    def narrate(self, **narrow: Any) -> str:
+        """The run step by step (see :func:`paxoslab.report.narrate`)."""
+        return narrate(self.trace, **narrow)
 
 
 def matches(expected: Any, actual: Any) -> bool:
