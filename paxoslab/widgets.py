@@ -5,11 +5,17 @@ of a scenario, named by a path such as ``"events[1].at"`` or
 ``"network.rules[0].delay"``.  Moving a control copies the base scenario, sets
 the field, re-runs it and redraws the diagram with the outcome printed below.
 Nothing here decides an outcome: every redraw is a fresh simulation.
+
+The diagram is rendered to a PNG held by an ``Image`` widget and the outcome
+text by an ``HTML`` widget, so a redraw only updates widget state and never
+writes cell output — the same in JupyterLab, under nbconvert and under nbval.
 """
 
 from __future__ import annotations
 
 import copy
+import html
+import io
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -38,6 +44,15 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
     target[steps[-1]] = value
 
 
+def render_png(drawn: Any) -> bytes:
+    """PNG bytes of the figure behind ``drawn`` (a Figure or Axes); closes it."""
+    figure = getattr(drawn, "figure", drawn)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
 class Explorer:
     """Controls bound to scenario fields, a diagram and the run's outcome."""
 
@@ -57,10 +72,11 @@ class Explorer:
             widget.observe(self._changed, names="value")
         self.report = report or (lambda result: result.describe())
         self.draw = draw or (lambda result: sequence_diagram(result))
-        self.output = widgets.Output()
+        self.image = widgets.Image(format="png", layout={"max_width": "100%"})
+        self.text = widgets.HTML()
         self.result: Result | None = None
         self.error: str | None = None
-        self.widget = widgets.VBox([*self.controls.values(), self.output])
+        self.widget = widgets.VBox([*self.controls.values(), self.image, self.text])
         self.run()
 
     def scenario(self) -> dict[str, Any]:
@@ -72,18 +88,15 @@ class Explorer:
 
     def run(self) -> Result | None:
         """Re-run the scenario and redraw; returns the result (None if invalid)."""
-        self.output.clear_output(wait=True)
         try:
             self.result, self.error = run_scenario(self.scenario()), None
         except ScenarioError as exc:
             self.result, self.error = None, str(exc)
-        with self.output:
-            if self.result is None:
-                print(f"cannot run: {self.error}")
-            else:
-                self.draw(self.result)
-                plt.show()
-                print(self.report(self.result))
+        if self.result is None:
+            self.text.value = f"<pre>cannot run: {html.escape(self.error)}</pre>"
+            return None
+        self.image.value = render_png(self.draw(self.result))
+        self.text.value = f"<pre>{html.escape(self.report(self.result))}</pre>"
         return self.result
 
     def set(self, **values: Any) -> Result | None:
