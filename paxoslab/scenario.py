@@ -271,3 +271,25 @@ def validate_event(field: str, event: Any, spec: ProtocolSpec, nodes: list[str],
         spec.actions[action](c, where, value, nodes)
     else:
         raise c.fail(where, f"unknown action for {spec.name} (one of {', '.join(allowed)})")
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``data`` at ``"a.b[2].c"`` in place (creating missing objects).
+
+    >>> d = {"events": [{"at": 0}, {"at": 2}]}
+    >>> set_path(d, "events[1].at", 5); set_path(d, "options.backoff.jitter", 3); d
+    {'events': [{'at': 0}, {'at': 5}], 'options': {'backoff': {'jitter': 3}}}
+    """
+    steps: list[str | int] = []
+    for part in path.split("."):
+        name, _, rest = part.partition("[")
+        if name:
+            steps.append(name)
+        for index in filter(None, rest.replace("]", "").split("[")) if rest else []:
+            steps.append(int(index))
+    target: Any = data
+    for step in steps[:-1]:
+        if isinstance(step, str) and step not in target:
+            target[step] = {}
+        target = target[step]
+    target[steps[-1]] = value

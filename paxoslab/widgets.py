@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import html
 import io
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,23 +24,7 @@ import matplotlib.pyplot as plt
 
 from .plots import sequence_diagram
 from .runner import Result, run_scenario
-from .scenario import ScenarioError, load
-
-_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-def set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``data`` at a path like ``"network.rules[0].delay"`` (in place).
-
-    >>> d = {"events": [{"at": 0}, {"at": 2}]}
-    >>> set_path(d, "events[1].at", 5); d["events"][1]
-    {'at': 5}
-    """
-    steps = [name if name else int(index) for name, index in _STEP.findall(path)]
-    target: Any = data
-    for step in steps[:-1]:
-        target = target[step]
-    target[steps[-1]] = value
+from .scenario import ScenarioError, load, set_path
 
 
 def render_png(drawn: Any) -> bytes:
