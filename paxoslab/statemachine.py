@@ -41,7 +41,10 @@ class StateMachine:
 class KeyValueStore(StateMachine):
     """A dict of string keys to string values.
 
-    >>> kv = KeyValueStore(); kv.apply("set color red"); kv.apply("del color"), kv.snapshot()
+    >>> kv = KeyValueStore()
+    >>> kv.apply("set color red"), kv.snapshot()
+    ('ok', {'color': 'red'})
+    >>> kv.apply("del color"), kv.snapshot()
     ('ok', {})
     """
 
