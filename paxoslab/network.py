@@ -103,6 +103,11 @@ class Network:
         groups = self.groups
         return not groups or groups.get(src) == groups.get(dst)
 
+    def is_plain(self) -> bool:
+        """No rules, loss or duplication: a message's :meth:`fate` is then always one
+        copy after one draw from ``delay``, unless a partition cuts its link."""
+        return not (self.rules or self.drop or self.duplicate)
+
     def fate(self, src: str, dst: str, msg_type: str, rng: random.Random) -> list[float]:
         """Delays of the copies that will arrive: ``[]`` lost, one, or two if duplicated."""
         delay_model = self.delay
