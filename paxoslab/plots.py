@@ -111,6 +111,7 @@ def sequence_diagram(
                         bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none",
                               "alpha": 0.75})
 
+    stacked: dict[tuple[float, str], int] = {}  # marks at the same spot stack downwards
     for e in trace.events:
         if e.time > horizon or e.node not in lane:
             continue
@@ -118,7 +119,9 @@ def sequence_diagram(
             marker, color, text = MARKS[e.kind]
             ax.plot(e.time, lane[e.node], marker=marker, color=color, markersize=9, zorder=5)
             if text(e.payload):
-                ax.annotate(text(e.payload), (e.time, lane[e.node]), xytext=(4, -12),
+                below = stacked.get((e.time, e.node), 0)
+                stacked[(e.time, e.node)] = below + 1
+                ax.annotate(text(e.payload), (e.time, lane[e.node]), xytext=(4, -12 - 9 * below),
                             textcoords="offset points", fontsize=8, color=color,
                             fontweight="bold")
     _shade_faults(ax, trace, lane, horizon)
