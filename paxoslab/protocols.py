@@ -92,7 +92,7 @@ def _summarize_paxos(sim) -> dict[str, Any]:
 
 # ---- state machine replication -----------------------------------------------
 def _machine(c, field: str, value: Any, nodes: list[str]) -> None:
-    if value not in MACHINES:
+    if not isinstance(value, str) or value not in MACHINES:
         raise c.fail(field, f"unknown state machine {value!r} (known: {', '.join(MACHINES)})")
 
 

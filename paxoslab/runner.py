@@ -17,8 +17,8 @@ from typing import Any
 from .checks import Violation, check
 from .protocols import PROTOCOLS
 from .report import describe, narrate
-from .scenario import DEFAULT_UNTIL, _Checker, build_network, load
-from .sim import Simulation, rng_stream
+from .scenario import DEFAULT_UNTIL, ScenarioError, _Checker, build_network, load
+from .sim import Simulation, SimulationStalled, rng_stream
 from .trace import Trace
 
 
@@ -118,7 +118,11 @@ def run_scenario(
         persist_ms=options.get("persist_ms", 0),
     )
     schedule_events(sim, data, options, seed)
-    end_time = sim.run(until=data.get("until", DEFAULT_UNTIL))
+    try:
+        end_time = sim.run(until=data.get("until", DEFAULT_UNTIL))
+    except SimulationStalled as exc:
+        source = scenario if isinstance(scenario, str | Path) else f"<scenario {data['name']}>"
+        raise ScenarioError(str(source), "network.delay", str(exc)) from None
     return Result(data, seed, sim, end_time, check(sim.trace, data["protocol"]))
 
 

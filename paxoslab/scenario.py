@@ -132,6 +132,8 @@ def load(scenario: Mapping[str, Any] | str | Path, source: str | None = None) ->
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ScenarioError(source, "file", f"cannot be read ({exc.strerror or exc})") from None
+        except UnicodeDecodeError as exc:
+            raise ScenarioError(source, "file", f"is not UTF-8 text (byte {exc.start})") from None
         try:
             scenario = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -178,7 +180,7 @@ def validate(data: dict[str, Any], c: _Checker) -> None:
 
 
 def protocol_spec(c: _Checker, name: Any) -> ProtocolSpec:
-    if name not in PROTOCOLS:
+    if not isinstance(name, str) or name not in PROTOCOLS:
         known = ", ".join(sorted(PROTOCOLS))
         raise c.fail("protocol", f"unknown protocol {_show(name)} (available: {known})")
     return PROTOCOLS[name]
@@ -221,7 +223,7 @@ def validate_options(options: Any, spec: ProtocolSpec, nodes: list[str], c: _Che
         if key == "bugs":
             c.of_type(field, value, list, "a list of bug names")
             for i, bug in enumerate(value):
-                if bug not in spec.bugs:
+                if not isinstance(bug, str) or bug not in spec.bugs:
                     known = ", ".join(spec.bugs) or "none"
                     raise c.fail(f"{field}[{i}]", f"unknown bug {_show(bug)} for {spec.name} "
                                                   f"(known: {known})")

@@ -30,6 +30,21 @@ from .trace import Trace
 _DELIVER, _TIMER, _CALL = 0, 1, 2
 
 
+#: Events allowed at one simulated instant before a run counts as stalled.
+STALL_LIMIT = 100_000
+
+
+class SimulationStalled(RuntimeError):
+    """Simulated time stopped advancing: handlers keep triggering each other at one instant."""
+
+    def __init__(self, time: float) -> None:
+        self.time = time
+        super().__init__(
+            f"simulated time stands still at t={time:g}: more than {STALL_LIMIT} events at that "
+            "instant (zero delays with zero back-off or timeouts let nodes trigger each other forever)"
+        )
+
+
 def rng_stream(seed: int, purpose: str) -> random.Random:
     """A ``random.Random`` for one purpose, fixed by ``(seed, purpose)`` alone."""
     digest = hashlib.sha256(f"paxoslab/{seed}/{purpose}".encode()).digest()
@@ -262,7 +277,9 @@ class Simulation:
         """Process events up to simulated time ``until``; returns the last event's time.
 
         ``max_events`` caps how many queued events (deliveries, drops, timers,
-        scenario actions, cancelled timers too) this call pops.
+        scenario actions, cancelled timers too) this call pops.  Raises
+        :class:`SimulationStalled` if more than ``STALL_LIMIT`` events happen at
+        one simulated instant.
 
         This loop is the simulator's hot path: it keeps what it uses in locals,
         looks a node's handler up in the node's cache before asking
@@ -277,14 +294,20 @@ class Simulation:
         recording = trace.detailed
         timers = self.timers
         limit = float("inf") if max_events is None else max_events
-        processed = 0
+        processed = at_this_instant = 0
         end = self.now
         while queue and queue[0][0] <= until:
             if processed >= limit:
                 break
             processed += 1
             time, seq, kind, data = heappop(queue)
-            self.now = time
+            if time != self.now:
+                self.now = time
+                at_this_instant = 0
+            else:
+                at_this_instant += 1
+                if at_this_instant > STALL_LIMIT:
+                    raise SimulationStalled(time)
             if kind == _DELIVER:
                 msg_id, src, dst, msg = data
                 node = nodes.get(dst)

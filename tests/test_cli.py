@@ -1,0 +1,235 @@
+"""The command line: ``python -m paxoslab run FILE [--seed N] [--json] [--plot OUT.png]``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from paxoslab.__main__ import main
+
+PAXOS_KEYS = {"scenario", "protocol", "seed", "end_time", "messages", "violations", "expect",
+              "digest", "chosen", "decided", "ballots", "decided_at"}
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write(tmp_path, data, name="scenario.json") -> str:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data, indent=2),
+                    encoding="utf-8")
+    return str(path)
+
+
+# ---- good runs --------------------------------------------------------------------------
+def test_text_output(capsys, scenarios_dir):
+    code, out, err = run_cli(capsys, "run", scenarios_dir / "basic-paxos-case-1.json")
+    assert code == 0
+    assert out.splitlines()[0].startswith("basic-paxos-case-1  (basic-paxos, seed 0")
+    assert "decided    X" in out
+    assert "expect     ok" in out
+    assert err == ""
+
+
+def test_json_output_parses_and_has_the_keys(capsys, scenarios_dir):
+    code, out, _ = run_cli(capsys, "run", scenarios_dir / "basic-paxos-case-3.json", "--json")
+    assert code == 0
+    summary = json.loads(out)
+    assert set(summary) == PAXOS_KEYS
+    assert summary["decided"] == "Y"
+
+
+def test_seed_flag_overrides_the_scenario_seed(capsys, scenarios_dir):
+    path = scenarios_dir / "smr-deterministic.json"
+    _, out3, _ = run_cli(capsys, "run", path, "--json", "--seed", "3")
+    _, out4, _ = run_cli(capsys, "run", path, "--json", "--seed", "4")
+    s3, s4 = json.loads(out3), json.loads(out4)
+    assert (s3["seed"], s4["seed"]) == (3, 4)
+    assert s3["digest"] != s4["digest"]
+
+
+def test_plot_writes_a_png(capsys, tmp_path, scenarios_dir, close_figures):
+    out_png = tmp_path / "diagram.png"
+    code, out, err = run_cli(capsys, "run", scenarios_dir / "basic-paxos-case-2.json",
+                             "--plot", out_png)
+    assert code == 0
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out_png.stat().st_size > 10_000
+    assert "decided    X" in out
+    assert str(out_png) in err
+
+
+def test_plot_to_an_unwritable_place_is_a_bad_input(capsys, tmp_path, scenarios_dir,
+                                                    close_figures):
+    target = tmp_path / "no" / "such" / "dir" / "x.png"
+    code, _, err = run_cli(capsys, "run", scenarios_dir / "basic-paxos-case-1.json",
+                           "--plot", target)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "--plot" in err
+
+
+def test_unmet_expect_exits_1(capsys, tmp_path, scenario):
+    data = scenario("basic-paxos-case-1")
+    data["expect"] = {"decided": "Y"}
+    code, out, _ = run_cli(capsys, "run", write(tmp_path, data))
+    assert code == 1
+    assert "expect     FAILED" in out
+    assert "decided: expected Y, got X" in out
+
+
+def test_unmet_expect_exits_1_with_json_too(capsys, tmp_path, scenario):
+    data = scenario("basic-paxos-case-1")
+    data["options"]["bugs"] = ["promise-omits-accepted"]
+    code, out, _ = run_cli(capsys, "run", write(tmp_path, data), "--json")
+    assert code == 1
+    summary = json.loads(out)
+    assert summary["expect"]["ok"] is False
+    assert {f["key"] for f in summary["expect"]["failed"]} == {"decided", "violations"}
+
+
+# ---- bad input: exit 2, one line naming the file and the field ----------------------------------
+GOOD = {
+    "name": "cli-test", "protocol": "basic-paxos", "nodes": ["S1", "S2", "S3"],
+    "network": {"delay": {"fixed": 1}, "rules": []},
+    "options": {"bugs": []},
+    "events": [{"at": 0, "propose": {"node": "S1", "value": "X"}}],
+    "until": 50,
+}
+
+
+def variant(**changes):
+    data = json.loads(json.dumps(GOOD))
+    for dotted, value in changes.items():
+        *path, last = dotted.split("__")
+        target = data
+        for step in path:
+            target = target[step]
+        if value is KeyError:
+            del target[last]
+        else:
+            target[last] = value
+    return data
+
+
+BAD_INPUTS = [
+    ("malformed-json", '{"name": "x", "protocol": "basic-paxos",,}', "malformed JSON"),
+    ("truncated-json", json.dumps(GOOD)[:-5], "malformed JSON"),
+    ("unknown-protocol", variant(protocol="raft-ish"), "protocol"),
+    ("unknown-node-in-event", variant(events=[{"at": 1, "crash": "S9"}]), "events[0].crash"),
+    ("unknown-node-in-propose", variant(events=[{"at": 1, "propose": {"node": "S7",
+                                                                     "value": "X"}}]),
+     "events[0].propose.node"),
+    ("unknown-node-in-rule", variant(network__rules=[{"from": "S1", "to": "S6", "delay": 2}]),
+     "network.rules[0].to"),
+    ("negative-delay", variant(network__delay={"fixed": -2}), "network.delay.fixed"),
+    ("negative-rule-delay", variant(network__rules=[{"from": "S1", "delay": {"fixed": -1}}]),
+     "network.rules[0].delay.fixed"),
+    ("non-numeric-delay", variant(network__delay={"fixed": "slow"}), "network.delay.fixed"),
+    ("non-numeric-uniform", variant(network__delay={"uniform": ["a", 2]}),
+     "network.delay.uniform[0]"),
+    ("drop-above-one", variant(network__drop=1.2), "network.drop"),
+    ("duplicate-negative", variant(network__duplicate=-0.5), "network.duplicate"),
+    ("unknown-action", variant(events=[{"at": 0, "explode": "S1"}]), "events[0].explode"),
+    ("unknown-bug", variant(options__bugs=["accept-everything"]), "options.bugs[0]"),
+    ("missing-protocol", variant(protocol=KeyError), "protocol"),
+    ("missing-nodes", variant(nodes=KeyError), "nodes"),
+    ("missing-propose-value", variant(events=[{"at": 0, "propose": {"node": "S1"}}]),
+     "events[0].propose.value"),
+    ("wrong-type-nodes", variant(nodes="S1,S2,S3"), "nodes"),
+    ("wrong-type-until", variant(until="forever"), "until"),
+    ("wrong-type-events", variant(events={"at": 0}), "events"),
+    ("wrong-type-seed", variant(seed="zero"), "seed"),
+    ("top-level-array", "[1, 2, 3]", "must be a JSON object"),
+]
+
+
+@pytest.mark.parametrize(("content", "field"), [b[1:] for b in BAD_INPUTS],
+                         ids=[b[0] for b in BAD_INPUTS])
+def test_bad_file_exits_2_with_one_line_naming_file_and_field(capsys, tmp_path, content, field):
+    path = write(tmp_path, content)
+    before = (tmp_path / "scenario.json").read_bytes()
+    code, out, err = run_cli(capsys, "run", path)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert path in lines[0]
+    assert field in lines[0]
+    assert out == ""
+    assert (tmp_path / "scenario.json").read_bytes() == before
+
+
+def test_malformed_json_names_line_and_column(capsys, tmp_path):
+    path = write(tmp_path, '{\n  "name": "x",\n  "nodes": [S1]\n}')
+    code, _, err = run_cli(capsys, "run", path)
+    assert code == 2
+    assert f"{path}: line 3 column" in err
+
+
+def test_missing_file_exits_2(capsys, tmp_path):
+    path = tmp_path / "nope.json"
+    code, _, err = run_cli(capsys, "run", path)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert str(path) in err
+
+
+def test_non_utf8_file_exits_2(capsys, tmp_path):
+    path = tmp_path / "latin1.json"
+    path.write_bytes(b'{"name": "caf\xe9", "protocol": "basic-paxos", "nodes": ["S1"]}')
+    code, _, err = run_cli(capsys, "run", path)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_protocol_of_the_wrong_type_exits_2(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "run", write(tmp_path, variant(protocol=["basic-paxos"])))
+    assert code == 2
+    assert "protocol" in err
+
+
+def test_bad_inputs_cover_the_issue_list():
+    ids = {b[0] for b in BAD_INPUTS}
+    for needed in ("malformed-json", "unknown-protocol", "unknown-node-in-event",
+                   "unknown-node-in-rule", "negative-delay", "non-numeric-delay",
+                   "drop-above-one", "unknown-action", "unknown-bug", "missing-protocol",
+                   "wrong-type-nodes"):
+        assert needed in ids
+
+
+# ---- as a real process ------------------------------------------------------------------------
+def python_m(*args, cwd=None):
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    return subprocess.run([sys.executable, "-m", "paxoslab", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
+
+
+def test_python_m_paxoslab_run(scenarios_dir):
+    proc = python_m("run", scenarios_dir / "basic-paxos-case-1.json", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["decided"] == "X"
+
+
+def test_python_m_paxoslab_bad_file(tmp_path):
+    path = write(tmp_path, variant(network__drop=7))
+    proc = python_m("run", path)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    (line,) = proc.stderr.strip().splitlines()
+    assert path in line and "network.drop" in line
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        main(["run", "x.json", "--seed", "abc"])
+    assert info.value.code == 2

@@ -1,0 +1,77 @@
+"""Sweeps: grid x seeds -> one DataFrame row per run."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import paxoslab as pl
+from paxoslab.experiments import flatten_summary, sweep
+
+GRID = {"network.rules[0].delay": [1, 6], "events[1].at": [1, 3]}
+
+
+@pytest.fixture(scope="module")
+def table(scenarios_dir):
+    return sweep(scenarios_dir / "basic-paxos-case-2.json", grid=GRID, seeds=range(2),
+                 progress=False)
+
+
+def test_one_row_per_grid_point_and_seed_in_grid_order(table):
+    assert len(table) == 8
+    assert table[["network.rules[0].delay", "events[1].at", "seed"]].values.tolist() == [
+        [d, a, s] for d in (1, 6) for a in (1, 3) for s in (0, 1)]
+
+
+def test_columns_hold_the_scalar_outcomes(table):
+    assert {"decided", "decided_at", "n_ballots", "n_violations", "messages_sent",
+            "messages_delivered", "messages_dropped", "expect_ok", "end_time"} <= set(table)
+    assert "digest" not in table and "chosen" not in table
+
+
+def test_rows_match_single_runs(table, scenario):
+    data = scenario("basic-paxos-case-2")
+    data["network"]["rules"][0]["delay"] = 6
+    data["events"][1]["at"] = 3
+    summary = pl.run_scenario(data, seed=1).summary()
+    row = table[(table["network.rules[0].delay"] == 6) & (table["events[1].at"] == 3)
+                & (table["seed"] == 1)].iloc[0]
+    assert row["decided"] == summary["decided"] == "Y"
+    assert row["messages_sent"] == summary["messages"]["sent"]
+    assert row["n_ballots"] == len(summary["ballots"])
+
+
+def test_the_classic_timing_grid(table):
+    outcome = table.groupby(["network.rules[0].delay", "events[1].at"])["decided"].first()
+    assert outcome[(1, 3)] == "X"
+    assert outcome[(6, 3)] == "Y"
+    assert outcome[(1, 1)] == "Y"
+
+
+def test_an_executor_gives_the_same_table(table, scenarios_dir):
+    with ThreadPoolExecutor(2) as pool:
+        parallel = sweep(scenarios_dir / "basic-paxos-case-2.json", grid=GRID, seeds=range(2),
+                         executor=pool, progress=False)
+    assert parallel.equals(table)
+
+
+def test_a_bad_grid_value_fails_before_anything_runs(scenarios_dir):
+    with pytest.raises(pl.ScenarioError, match="network.rules"):
+        sweep(scenarios_dir / "basic-paxos-case-2.json",
+              grid={"network.rules[0].delay": [1, -5]}, progress=False)
+
+
+def test_no_grid_means_seeds_only(scenarios_dir):
+    df = sweep(scenarios_dir / "smr-deterministic.json", seeds=range(3), progress=False)
+    assert df["seed"].tolist() == [0, 1, 2]
+    assert df["consistent"].all()
+
+
+def test_flatten_summary():
+    row = flatten_summary({"scenario": "s", "protocol": "p", "seed": 1, "digest": "d",
+                           "messages": {"sent": 3, "delivered": 2, "dropped": 1, "by_type": {}},
+                           "expect": {"ok": True, "failed": []}, "ballots": ["1.1"],
+                           "chosen": {"S1": "X"}, "decided": "X", "decided_at": None})
+    assert row == {"messages_sent": 3, "messages_delivered": 2, "messages_dropped": 1,
+                   "expect_ok": True, "n_ballots": 1, "decided": "X", "decided_at": None}

@@ -1,0 +1,382 @@
+"""The Node API: dispatch, effects, timers, persistence, crash and recovery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from paxoslab import MissingHandler, Node, Simulation
+from paxoslab.network import Fixed, Network
+from paxoslab.node import handler_name
+
+
+@dataclass(frozen=True)
+class Ping:
+    n: int
+
+
+@dataclass(frozen=True)
+class Pong:
+    n: int
+
+
+@dataclass(frozen=True)
+class Prepare:
+    ballot: int
+
+
+@dataclass(frozen=True)
+class UnknownThing:
+    pass
+
+
+@dataclass(frozen=True)
+class Tick:
+    name: str = "tick"
+
+
+@dataclass(frozen=True)
+class ElectionTimeout:
+    pass
+
+
+class Echo(Node):
+    """Answers a Ping with a Pong and records what it handled."""
+
+    def __init__(self, node_id, cluster, options=None):
+        super().__init__(node_id, cluster, options)
+        self.log: list[tuple] = []
+
+    def on_ping(self, msg, src):
+        self.log.append(("ping", msg.n, src, self.now))
+        self.send(src, Pong(msg.n))
+
+    def on_pong(self, msg, src):
+        self.log.append(("pong", msg.n, src, self.now))
+
+    def on_prepare(self, msg, src):
+        self.log.append(("prepare", msg.ballot, src, self.now))
+
+    def on_tick(self, timer):
+        self.log.append(("tick", timer.name, self.now))
+
+    def on_election_timeout(self, timer):
+        self.log.append(("election", self.now))
+
+    # client-style calls made through Simulation.invoke
+    def ping(self, dst, n=1):
+        self.send(dst, Ping(n))
+
+    def arm(self, name="tick", delay=10.0):
+        self.set_timer(Tick(name), delay)
+
+    def disarm(self, name="tick"):
+        self.cancel_timer(Tick(name))
+
+
+def make_sim(cls=Echo, nodes=("S1", "S2", "S3"), **kwargs) -> Simulation:
+    kwargs.setdefault("network", Network(Fixed(1)))
+    return Simulation(list(nodes), lambda n: cls(n, list(nodes)), **kwargs)
+
+
+def fires(sim: Simulation, node: str | None = None) -> list[float]:
+    return [e.time for e in sim.trace.of_kind("timer_fire") if node in (None, e.node)]
+
+
+# ---- identity and context -----------------------------------------------------
+def test_handler_name_is_snake_case_of_the_class_name():
+    assert handler_name("Prepare") == "on_prepare"
+    assert handler_name("ElectionTimeout") == "on_election_timeout"
+    assert handler_name("RequestVote") == "on_request_vote"
+
+
+def test_identity_peers_cluster_and_majority():
+    node = Echo("S2", ["S1", "S2", "S3", "S4", "S5"])
+    assert node.id == "S2"
+    assert node.peers == ("S1", "S3", "S4", "S5")
+    assert node.cluster == ("S1", "S2", "S3", "S4", "S5")
+    assert node.majority == 3
+    assert Echo("S1", ["S1", "S2", "S3"]).majority == 2
+    assert Echo("S1", ["S1", "S2", "S3", "S4"]).majority == 3
+    assert Echo("S1", ["S1"]).majority == 1
+
+
+@pytest.mark.parametrize("attr", ["id", "now", "rng", "peers", "cluster"])
+def test_context_properties_are_read_only(attr):
+    node = Echo("S1", ["S1", "S2"])
+    with pytest.raises(AttributeError):
+        setattr(node, attr, None)
+
+
+def test_state_lists_protocol_fields_only():
+    node = Echo("S1", ["S1", "S2"], {"x": 1})
+    node.log.append("a")
+    assert node.state() == {"log": ["a"]}
+
+
+# ---- dispatch -----------------------------------------------------------------
+def test_message_dispatches_to_on_snake_case_method():
+    node = Echo("S1", ["S1", "S2"])
+    assert node.handler_for(Prepare(3)) == node.on_prepare
+    assert node.handler_for(Ping(1)) == node.on_ping
+    assert node.handler_for(ElectionTimeout()) == node.on_election_timeout
+
+
+def test_missing_handler_names_the_method_it_expected():
+    node = Echo("S1", ["S1", "S2"])
+    with pytest.raises(MissingHandler, match=r"on_unknown_thing") as info:
+        node.handler_for(UnknownThing())
+    assert "UnknownThing" in str(info.value)
+    assert isinstance(info.value, AttributeError)
+
+
+def test_missing_handler_surfaces_from_a_run():
+    class Sender(Echo):
+        def on_start(self):
+            if self.id == "S1":
+                self.send("S2", UnknownThing())
+
+    sim = make_sim(Sender)
+    with pytest.raises(MissingHandler, match="on_unknown_thing"):
+        sim.run(until=10)
+
+
+def test_messages_are_delivered_to_handlers_with_sender_and_time():
+    sim = make_sim()
+    sim.at(2, lambda: sim.invoke("S1", "ping", "S2", 7))
+    sim.run(until=10)
+    assert sim.nodes["S2"].log == [("ping", 7, "S1", 3.0)]
+    assert sim.nodes["S1"].log == [("pong", 7, "S2", 4.0)]
+
+
+def test_effects_are_collected_in_order_and_handed_over_once():
+    node = Echo("S1", ["S1", "S2", "S3"])
+    node.broadcast(Ping(1))
+    node.broadcast(Ping(2), include_self=False)
+    effects = node.take_effects()
+    assert [(e[0], e[1], e[2].n) for e in effects] == [
+        ("send", "S1", 1), ("send", "S2", 1), ("send", "S3", 1),
+        ("send", "S2", 2), ("send", "S3", 2),
+    ]
+    assert node.take_effects() == []
+
+
+# ---- timers -----------------------------------------------------------------------
+def test_timer_fires_after_its_delay():
+    sim = make_sim()
+    sim.at(0, lambda: sim.invoke("S1", "arm", "tick", 10))
+    sim.run(until=100)
+    assert sim.nodes["S1"].log == [("tick", "tick", 10.0)]
+
+
+def test_rearming_an_equal_timer_replaces_it():
+    sim = make_sim()
+    sim.at(0, lambda: sim.invoke("S1", "arm", "tick", 10))
+    sim.at(2, lambda: sim.invoke("S1", "arm", "tick", 10))
+    sim.run(until=100)
+    assert fires(sim, "S1") == [12.0]
+    assert sim.nodes["S1"].log == [("tick", "tick", 12.0)]
+
+
+def test_rearming_earlier_replaces_too():
+    sim = make_sim()
+    sim.at(0, lambda: sim.invoke("S1", "arm", "tick", 10))
+    sim.at(1, lambda: sim.invoke("S1", "arm", "tick", 2))
+    sim.run(until=100)
+    assert fires(sim, "S1") == [3.0]
+
+
+def test_unequal_timers_coexist():
+    sim = make_sim()
+    sim.at(0, lambda: sim.invoke("S1", "arm", "a", 5))
+    sim.at(0, lambda: sim.invoke("S1", "arm", "b", 7))
+    sim.run(until=100)
+    assert sim.nodes["S1"].log == [("tick", "a", 5.0), ("tick", "b", 7.0)]
+
+
+def test_cancel_timer_stops_it():
+    sim = make_sim()
+    sim.at(0, lambda: sim.invoke("S1", "arm", "a", 10))
+    sim.at(0, lambda: sim.invoke("S1", "arm", "b", 10))
+    sim.at(5, lambda: sim.invoke("S1", "disarm", "a"))
+    sim.run(until=100)
+    assert sim.nodes["S1"].log == [("tick", "b", 10.0)]
+
+
+def test_cancel_then_set_in_one_handler_leaves_the_timer_armed():
+    class Toggle(Echo):
+        def on_start(self):
+            self.cancel_timer(Tick())
+            self.set_timer(Tick(), 4)
+            self.set_timer(Tick("gone"), 4)
+            self.cancel_timer(Tick("gone"))
+
+    sim = make_sim(Toggle, nodes=("S1",))
+    sim.run(until=100)
+    assert sim.nodes["S1"].log == [("tick", "tick", 4.0)]
+
+
+def test_timers_are_per_node():
+    sim = make_sim()
+    sim.at(0, lambda: sim.invoke("S1", "arm", "tick", 5))
+    sim.at(0, lambda: sim.invoke("S2", "arm", "tick", 6))
+    sim.at(1, lambda: sim.invoke("S2", "disarm", "tick"))
+    sim.run(until=100)
+    assert fires(sim) == [5.0]
+
+
+# ---- persistence, crash, recovery --------------------------------------------------
+class Durable(Node):
+    """``durable`` is persisted, ``volatile`` is not; counts its recoveries."""
+
+    def __init__(self, node_id, cluster, options=None):
+        super().__init__(node_id, cluster, options)
+        self.durable: list[int] = []
+        self.volatile: list[int] = []
+        self.recovered = 0
+        self.ticks = 0
+
+    def write(self, n):
+        self.durable.append(n)
+        self.volatile.append(n)
+        self.persist(durable=self.durable)
+        self.set_timer(Tick(), 10)
+
+    def scribble(self, n):
+        self.durable.append(n)  # changed in memory only
+
+    def on_tick(self, timer):
+        self.ticks += 1
+
+    def on_recover(self):
+        self.recovered += 1
+
+
+def test_persist_then_crash_keeps_only_persisted_fields():
+    sim = make_sim(Durable)
+    sim.at(0, lambda: sim.invoke("S1", "write", 1))
+    sim.at(1, lambda: sim.invoke("S1", "write", 2))
+    sim.at(2, lambda: sim.crash("S1"))
+    sim.at(3, lambda: sim.recover("S1"))
+    sim.run(until=100)
+    node = sim.nodes["S1"]
+    assert node.durable == [1, 2]
+    assert node.volatile == []
+    assert node.recovered == 1
+
+
+def test_crash_drops_timers():
+    sim = make_sim(Durable)
+    sim.at(0, lambda: sim.invoke("S1", "write", 1))
+    sim.at(2, lambda: sim.crash("S1"))
+    sim.at(3, lambda: sim.recover("S1"))
+    sim.run(until=100)
+    assert sim.nodes["S1"].ticks == 0
+    assert fires(sim) == []
+
+
+def test_crashed_node_is_down_until_recovered():
+    sim = make_sim(Durable)
+    sim.at(1, lambda: sim.crash("S1"))
+    sim.run(until=2)
+    assert not sim.is_up("S1")
+    assert sim.nodes["S1"] is None
+    sim.at(3, lambda: sim.recover("S1"))
+    sim.run(until=4)
+    assert sim.is_up("S1")
+
+
+def test_recover_restores_what_was_persisted_not_later_edits():
+    sim = make_sim(Durable)
+    sim.at(0, lambda: sim.invoke("S1", "write", 1))
+    sim.at(1, lambda: sim.invoke("S1", "scribble", 99))
+    sim.at(2, lambda: sim.crash("S1"))
+    sim.at(3, lambda: sim.recover("S1"))
+    sim.run(until=5)
+    assert sim.nodes["S1"].durable == [1]
+
+
+def test_recovered_node_does_not_share_objects_with_stable_storage():
+    sim = make_sim(Durable)
+    sim.at(0, lambda: sim.invoke("S1", "write", 1))
+    sim.at(2, lambda: sim.crash("S1"))
+    sim.at(3, lambda: sim.recover("S1"))
+    sim.at(4, lambda: sim.invoke("S1", "scribble", 5))
+    sim.at(5, lambda: sim.crash("S1"))
+    sim.at(6, lambda: sim.recover("S1"))
+    sim.run(until=10)
+    assert sim.nodes["S1"].durable == [1]
+
+
+def test_recover_event_records_the_restored_fields():
+    sim = make_sim(Durable)
+    sim.at(0, lambda: sim.invoke("S1", "write", 4))
+    sim.at(2, lambda: sim.crash("S1"))
+    sim.at(3, lambda: sim.recover("S1"))
+    sim.run(until=5)
+    (recover,) = sim.trace.of_kind("recover")
+    assert recover.node == "S1" and recover.time == 3.0
+    assert recover.payload == {"durable": [4]}
+    assert [e.kind for e in sim.trace.of_kind("crash", "recover")] == ["crash", "recover"]
+
+
+class Writer(Node):
+    """Sends ``before`` to S2, persists, then sends ``after``."""
+
+    def go(self):
+        self.send("S2", Ping(1))
+        self.persist(x=1)
+        self.send("S2", Ping(2))
+        self.send("S1", Ping(3))
+
+    def on_ping(self, msg, src):
+        pass
+
+
+def delivered_at(sim) -> dict[int, float]:
+    ids = {e.msg_id: e.payload["n"] for e in sim.trace.of_kind("send")}
+    return {ids[e.msg_id]: e.time for e in sim.trace.of_kind("deliver")}
+
+
+@pytest.mark.parametrize("persist_ms", [0, 5, 2.5])
+def test_persist_ms_delays_messages_sent_after_persist(persist_ms):
+    sim = make_sim(Writer, nodes=("S1", "S2"), persist_ms=persist_ms)
+    sim.at(10, lambda: sim.invoke("S1", "go"))
+    sim.run(until=100)
+    assert delivered_at(sim) == {1: 11.0, 2: 11.0 + persist_ms, 3: 11.0 + persist_ms}
+    assert sim.stable["S1"] == {"x": 1}
+
+
+def test_persist_ms_applies_only_within_the_handler_that_persisted():
+    class Twice(Writer):
+        def again(self):
+            self.send("S2", Ping(4))
+
+    sim = make_sim(Twice, nodes=("S1", "S2"), persist_ms=5)
+    sim.at(10, lambda: sim.invoke("S1", "go"))
+    sim.at(10, lambda: sim.invoke("S1", "again"))
+    sim.run(until=100)
+    assert delivered_at(sim)[4] == 11.0
+
+
+def test_persist_writes_a_snapshot_to_stable_storage():
+    node = Durable("S1", ["S1"])
+    node.write(1)
+    effects = node.take_effects()
+    persist = [e for e in effects if e[0] == "persist"]
+    assert persist == [("persist", {"durable": [1]})]
+    node.durable.append(2)
+    assert persist[0][1] == {"durable": [1]}
+
+
+def test_node_rng_is_its_own_seeded_stream():
+    def draws(seed):
+        sim = make_sim(seed=seed)
+        sim.start()
+        return {n: [sim.nodes[n].rng.random() for _ in range(3)] for n in sim.node_ids}
+
+    first, again, other = draws(3), draws(3), draws(4)
+    assert first == again
+    assert first != other
+    assert first["S1"] != first["S2"]

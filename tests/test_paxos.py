@@ -1,0 +1,376 @@
+"""Basic Paxos: the rules one handler at a time, the course's classic cases, the bugs."""
+
+from __future__ import annotations
+
+import pytest
+
+import paxoslab as pl
+from paxoslab.paxos import (
+    BUGS,
+    Accept,
+    Accepted,
+    Backoff,
+    Ballot,
+    Learn,
+    PaxosNode,
+    PhaseTimeout,
+    Prepare,
+    Promise,
+    Reject,
+)
+
+NODES = ["S1", "S2", "S3", "S4", "S5"]
+
+
+def node(node_id="S3", bugs=()) -> PaxosNode:
+    return PaxosNode(node_id, NODES, {"bugs": list(bugs)})
+
+
+def sends(effects) -> list[tuple[str, object]]:
+    return [(e[1], e[2]) for e in effects if e[0] == "send"]
+
+
+def kinds(effects) -> list[str]:
+    return [e[0] if e[0] != "note" else f"note:{e[1]}" for e in effects]
+
+
+# ---- ballots and messages -------------------------------------------------------------
+def test_ballots_order_by_round_then_node_and_print_as_round_dot_node():
+    assert Ballot(3, 1) < Ballot(3, 5) < Ballot(4, 1)
+    assert str(Ballot(3, 1)) == "3.1"
+    assert Ballot(3, 1).__jsonable__() == "3.1"
+    assert max([Ballot(2, 5), Ballot(10, 1), Ballot(3, 3)]) == Ballot(10, 1)
+
+
+def test_message_labels_read_like_the_course():
+    assert Prepare(Ballot(3, 1)).label() == "P3.1"
+    assert Promise(Ballot(3, 1), Ballot(2, 1), "X").label() == "Promise 3.1 (2.1,X)"
+    assert Promise(Ballot(3, 1), None, None).label() == "Promise 3.1 (-)"
+    assert Accept(Ballot(3, 1), "X").label() == "A3.1 X"
+    assert Accepted(Ballot(3, 1), "X").label() == "Accepted 3.1"
+    assert Reject(Ballot(3, 1), Ballot(4, 5)).label() == "Reject 3.1<4.5"
+    assert Learn(Ballot(3, 1), "X").label() == "Learn X"
+
+
+def test_the_four_bugs_are_named():
+    assert set(BUGS) == {"promise-omits-accepted", "accept-below-promise",
+                         "proposer-ignores-accepted", "acceptor-forgets-on-crash"}
+
+
+def test_ballot_node_number_is_the_position_in_the_cluster():
+    n = node("S5")
+    n.propose("Y", round=4)
+    assert n.ballot == Ballot(4, 5)
+
+
+# ---- acceptor ---------------------------------------------------------------------------
+def test_fresh_acceptor_promises_and_reports_nothing_accepted():
+    a = node()
+    a.on_prepare(Prepare(Ballot(3, 1)), "S1")
+    effects = a.take_effects()
+    assert sends(effects) == [("S1", Promise(Ballot(3, 1), None, None))]
+    assert a.promised == Ballot(3, 1)
+
+
+def test_acceptor_persists_before_it_promises():
+    a = node()
+    a.on_prepare(Prepare(Ballot(3, 1)), "S1")
+    effects = a.take_effects()
+    order = kinds(effects)
+    assert order.index("persist") < order.index("send")
+    persisted = next(e[1] for e in effects if e[0] == "persist")
+    assert persisted == {"promised": Ballot(3, 1), "accepted_ballot": None, "accepted_value": None}
+    assert next(e for e in effects if e[0] == "send")[3] is True  # sent after persist
+
+
+def test_promise_reports_the_accepted_proposal():
+    a = node()
+    a.on_accept(Accept(Ballot(3, 1), "X"), "S1")
+    a.take_effects()
+    a.on_prepare(Prepare(Ballot(4, 5)), "S5")
+    assert sends(a.take_effects()) == [("S5", Promise(Ballot(4, 5), Ballot(3, 1), "X"))]
+
+
+@pytest.mark.parametrize("ballot", [Ballot(3, 1), Ballot(2, 5), Ballot(3, 0)])
+def test_promise_one_no_prepare_at_or_below_the_promise(ballot):
+    a = node()
+    a.on_prepare(Prepare(Ballot(3, 1)), "S1")
+    a.take_effects()
+    a.on_prepare(Prepare(ballot), "S5")
+    assert sends(a.take_effects()) == [("S5", Reject(ballot, Ballot(3, 1)))]
+    assert a.promised == Ballot(3, 1)
+
+
+def test_promise_two_no_accept_below_the_promise():
+    a = node()
+    a.on_prepare(Prepare(Ballot(4, 5)), "S5")
+    a.take_effects()
+    a.on_accept(Accept(Ballot(3, 1), "X"), "S1")
+    assert sends(a.take_effects()) == [("S1", Reject(Ballot(3, 1), Ballot(4, 5)))]
+    assert a.accepted_ballot is None and a.accepted_value is None
+
+
+def test_acceptor_accepts_at_or_above_its_promise_and_persists_first():
+    a = node()
+    a.on_prepare(Prepare(Ballot(3, 1)), "S1")
+    a.take_effects()
+    a.on_accept(Accept(Ballot(3, 1), "X"), "S1")
+    effects = a.take_effects()
+    assert sends(effects) == [("S1", Accepted(Ballot(3, 1), "X"))]
+    assert kinds(effects).index("persist") < kinds(effects).index("send")
+    a.on_accept(Accept(Ballot(5, 2), "Z"), "S2")
+    assert sends(a.take_effects()) == [("S2", Accepted(Ballot(5, 2), "Z"))]
+    assert (a.promised, a.accepted_ballot, a.accepted_value) == (Ballot(5, 2), Ballot(5, 2), "Z")
+
+
+def test_bug_accept_below_promise_accepts_an_older_ballot():
+    a = node(bugs=["accept-below-promise"])
+    a.on_prepare(Prepare(Ballot(4, 5)), "S5")
+    a.take_effects()
+    a.on_accept(Accept(Ballot(3, 1), "X"), "S1")
+    assert sends(a.take_effects()) == [("S1", Accepted(Ballot(3, 1), "X"))]
+    assert a.promised == Ballot(4, 5)
+
+
+def test_bug_promise_omits_accepted_leaves_out_the_vote():
+    a = node(bugs=["promise-omits-accepted"])
+    a.on_accept(Accept(Ballot(3, 1), "X"), "S1")
+    a.take_effects()
+    a.on_prepare(Prepare(Ballot(4, 5)), "S5")
+    assert sends(a.take_effects()) == [("S5", Promise(Ballot(4, 5), None, None))]
+
+
+def test_bug_acceptor_forgets_on_crash_writes_nothing_before_replying():
+    a = node(bugs=["acceptor-forgets-on-crash"])
+    a.on_prepare(Prepare(Ballot(3, 1)), "S1")
+    a.on_accept(Accept(Ballot(3, 1), "X"), "S1")
+    effects = a.take_effects()
+    assert "persist" not in kinds(effects)
+    assert len(sends(effects)) == 2
+
+
+# ---- proposer ---------------------------------------------------------------------------
+def test_propose_starts_phase_one_with_a_prepare_to_everyone():
+    p = node("S1")
+    p.propose("X", round=3)
+    effects = p.take_effects()
+    assert sends(effects) == [(n, Prepare(Ballot(3, 1))) for n in NODES]
+    assert ("set_timer", PhaseTimeout(Ballot(3, 1)), 20) in effects
+    assert ("persist", {"round": 3}) in effects
+    assert p.phase == "prepare"
+
+
+def promised_proposer(reports, bugs=()) -> tuple[PaxosNode, list]:
+    """S1 proposing X at 3.1, fed promises (src, accepted_ballot, accepted_value)."""
+    p = node("S1", bugs)
+    p.propose("X", round=3)
+    p.take_effects()
+    for src, ab, av in reports:
+        p.on_promise(Promise(Ballot(3, 1), ab, av), src)
+    return p, p.take_effects()
+
+
+def test_proposer_uses_its_own_value_when_no_promise_reports_one():
+    p, effects = promised_proposer([("S1", None, None), ("S2", None, None), ("S3", None, None)])
+    assert sends(effects) == [(n, Accept(Ballot(3, 1), "X")) for n in NODES]
+    assert ("note", "phase2", {"ballot": Ballot(3, 1), "value": "X", "adopted_from": None}) in effects
+
+
+def test_proposer_waits_for_a_majority_of_promises():
+    p, effects = promised_proposer([("S1", None, None), ("S2", None, None)])
+    assert sends(effects) == []
+    p.on_promise(Promise(Ballot(3, 1), None, None), "S2")  # same acceptor twice
+    assert sends(p.take_effects()) == []
+
+
+def test_proposer_adopts_the_value_of_the_highest_numbered_accepted_proposal():
+    p, effects = promised_proposer([("S1", Ballot(1, 2), "A"), ("S2", None, None),
+                                    ("S3", Ballot(2, 4), "B")])
+    assert sends(effects)[0] == ("S1", Accept(Ballot(3, 1), "B"))
+    assert ("note", "phase2", {"ballot": Ballot(3, 1), "value": "B",
+                               "adopted_from": Ballot(2, 4)}) in effects
+
+
+def test_bug_proposer_ignores_accepted_uses_its_own_value():
+    p, effects = promised_proposer([("S1", Ballot(1, 2), "A"), ("S2", None, None),
+                                    ("S3", Ballot(2, 4), "B")],
+                                   bugs=["proposer-ignores-accepted"])
+    assert sends(effects)[0] == ("S1", Accept(Ballot(3, 1), "X"))
+
+
+def test_proposer_ignores_promises_for_other_ballots():
+    p = node("S1")
+    p.propose("X", round=3)
+    p.take_effects()
+    for src in ("S1", "S2", "S3"):
+        p.on_promise(Promise(Ballot(2, 1), None, None), src)
+    assert sends(p.take_effects()) == []
+
+
+def test_majority_of_accepted_tells_every_learner():
+    p, _ = promised_proposer([("S1", None, None), ("S2", None, None), ("S3", None, None)])
+    for src in ("S1", "S2"):
+        p.on_accepted(Accepted(Ballot(3, 1), "X"), src)
+    assert sends(p.take_effects()) == []
+    p.on_accepted(Accepted(Ballot(3, 1), "X"), "S3")
+    effects = p.take_effects()
+    assert sends(effects) == [(n, Learn(Ballot(3, 1), "X")) for n in NODES]
+    assert ("cancel_timer", PhaseTimeout(Ballot(3, 1))) in effects
+    assert p.phase == "done"
+
+
+def test_rejected_proposer_backs_off_then_retries_higher():
+    p, _ = promised_proposer([])
+    p.on_reject(Reject(Ballot(3, 1), Ballot(7, 5)), "S3")
+    effects = p.take_effects()
+    assert p.phase == "backoff"
+    (timer,) = [e for e in effects if e[0] == "set_timer"]
+    assert timer[1] == Backoff() and 1 <= timer[2] <= 5
+    p.on_backoff(Backoff())
+    assert p.ballot == Ballot(8, 1)
+    assert sends(p.take_effects())[0] == ("S1", Prepare(Ballot(8, 1)))
+
+
+def test_phase_timeout_retries_with_a_higher_ballot():
+    p, _ = promised_proposer([])
+    p.on_phase_timeout(PhaseTimeout(Ballot(3, 1)))
+    assert p.ballot == Ballot(4, 1)
+    p.take_effects()
+    p.on_phase_timeout(PhaseTimeout(Ballot(3, 1)))  # stale timer
+    assert p.ballot == Ballot(4, 1)
+
+
+def test_learner_remembers_and_persists_the_value_and_stops_proposing():
+    p, _ = promised_proposer([])
+    p.on_learn(Learn(Ballot(4, 5), "Y"), "S5")
+    effects = p.take_effects()
+    assert (p.learned, p.phase) == ("Y", "done")
+    assert ("persist", {"learned": "Y", "learned_ballot": Ballot(4, 5)}) in effects
+    p.propose("Z")
+    assert sends(p.take_effects()) == []
+
+
+# ---- the course's classic cases ------------------------------------------------------------
+def phase2(result, node_id):
+    return [e.payload for e in result.trace.of_kind("phase2") if e.node == node_id]
+
+
+def test_case_1_value_already_chosen_is_found_and_kept(scenario):
+    result = pl.run_scenario(scenario("basic-paxos-case-1"))
+    s = result.summary()
+    assert s["decided"] == "X"
+    assert s["chosen"] == dict.fromkeys(NODES, "X")
+    assert s["ballots"] == ["3.1", "4.5"]
+    assert s["violations"] == []
+    assert phase2(result, "S5") == [{"ballot": "4.5", "value": "X", "adopted_from": "3.1"}]
+
+
+def test_case_2_value_accepted_by_one_acceptor_is_adopted(scenario):
+    result = pl.run_scenario(scenario("basic-paxos-case-2"))
+    s = result.summary()
+    assert s["decided"] == "X"
+    assert s["violations"] == []
+    assert phase2(result, "S5") == [{"ballot": "4.5", "value": "X", "adopted_from": "3.1"}]
+    # only S3 had accepted X when S5's prepare reached it
+    accepted_before = {e.node for e in result.trace.of_kind("accepted")
+                       if e.payload["value"] == "X" and e.time <= 4}
+    assert accepted_before == {"S3"}
+    promise = [e for e in result.trace.of_kind("send")
+               if e.msg_type == "Promise" and e.src == "S3" and e.dst == "S5"]
+    assert [(p.payload["accepted_ballot"], p.payload["accepted_value"]) for p in promise] == [
+        ("3.1", "X")]
+
+
+def test_case_3_unseen_value_loses_and_the_older_accept_is_rejected(scenario):
+    result = pl.run_scenario(scenario("basic-paxos-case-3"))
+    s = result.summary()
+    assert s["decided"] == "Y"
+    assert s["chosen"] == dict.fromkeys(NODES, "Y")
+    assert s["violations"] == []
+    assert phase2(result, "S5") == [{"ballot": "4.5", "value": "Y", "adopted_from": None}]
+    rejects = [e for e in result.trace.of_kind("send")
+               if e.msg_type == "Reject" and e.src == "S3" and e.dst == "S1"]
+    assert [(r.payload["ballot"], r.payload["promised"]) for r in rejects] == [("3.1", "4.5")]
+    assert not [e for e in result.trace.of_kind("accepted")
+                if e.node == "S3" and e.payload["value"] == "X"]
+
+
+def test_crash_recover_acceptor_remembers_its_vote(scenario):
+    result = pl.run_scenario(scenario("basic-paxos-crash-recover"))
+    s = result.summary()
+    assert s["decided"] == "X" and s["violations"] == []
+    (recover,) = result.trace.of_kind("recover")
+    assert recover.node == "S3"
+    assert recover.payload["accepted_ballot"] == "3.1"
+    assert recover.payload["accepted_value"] == "X"
+
+
+def test_livelock_decides_nothing_with_many_ballots(scenario):
+    s = pl.run_scenario(scenario("basic-paxos-livelock")).summary()
+    assert s["decided"] is None
+    assert s["decided_at"] is None
+    assert s["chosen"] == dict.fromkeys(NODES)
+    assert len(s["ballots"]) >= 10
+    proposers = {b.split(".")[1] for b in s["ballots"]}
+    assert proposers == {"1", "5"}
+    assert s["violations"] == []
+
+
+def test_random_backoff_breaks_the_livelock(scenario):
+    data = scenario("basic-paxos-livelock")
+    data["options"]["backoff"] = {"base": 1, "jitter": 4}
+    for seed in range(5):
+        s = pl.run_scenario(data, seed=seed).summary()
+        assert s["decided"] in ("X", "Y")
+        assert s["violations"] == []
+
+
+def test_proposer_retries_after_a_timeout_when_cut_off(tiny):
+    data = tiny(events=[{"at": 0, "partition": [["S1"], ["S2", "S3"]]},
+                        {"at": 0, "propose": {"node": "S1", "value": "X"}},
+                        {"at": 30, "heal": True}], until=100)
+    result = pl.run_scenario(data)
+    assert result.summary()["decided"] == "X"
+    assert [e.time for e in result.trace.of_kind("timeout")][:2] == [20.0, 40.0]
+
+
+def test_minority_cannot_decide(tiny):
+    data = tiny(nodes=NODES, events=[{"at": 0, "partition": [["S1", "S2"]]},
+                                     {"at": 0, "propose": {"node": "S1", "value": "X"}}])
+    assert pl.run_scenario(data).summary()["decided"] is None
+
+
+def test_single_node_decides_alone(tiny):
+    s = pl.run_scenario(tiny(nodes=["S1"])).summary()
+    # prepare, promise, accept, accepted, learn: five one-millisecond hops to itself
+    assert (s["decided"], s["decided_at"]) == ("X", 5.0)
+
+
+# ---- each bug is caught, the correct protocol is not flagged ---------------------------------
+BUG_SCENARIOS = [
+    ("promise-omits-accepted", "basic-paxos-case-1"),
+    ("proposer-ignores-accepted", "basic-paxos-case-1"),
+    ("accept-below-promise", "basic-paxos-case-3"),
+    ("acceptor-forgets-on-crash", "basic-paxos-crash-recover"),
+]
+
+
+@pytest.mark.parametrize(("bug", "name"), BUG_SCENARIOS)
+def test_bug_makes_the_scenario_report_an_agreement_violation(scenario, bug, name):
+    data = scenario(name)
+    assert pl.run_scenario(data).summary()["violations"] == []
+    data["options"]["bugs"] = [bug]
+    s = pl.run_scenario(data).summary()
+    assert "agreement" in {v["property"] for v in s["violations"]}
+    assert s["decided"] is None
+    assert set(s["chosen"].values()) == {"X", "Y"}
+    assert s["expect"]["ok"] is False
+
+
+def test_acceptor_forgets_on_crash_loses_the_vote_on_recovery(scenario):
+    data = scenario("basic-paxos-crash-recover")
+    data["options"]["bugs"] = ["acceptor-forgets-on-crash"]
+    result = pl.run_scenario(data)
+    (recover,) = result.trace.of_kind("recover")
+    assert "accepted_value" not in (recover.payload or {})
+    assert phase2(result, "S5") == [{"ballot": "4.5", "value": "Y", "adopted_from": None}]

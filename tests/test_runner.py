@@ -1,0 +1,199 @@
+"""run_scenario and Result.summary(): the public contract of DESIGN §3."""
+
+from __future__ import annotations
+
+import json
+import signal
+from contextlib import contextmanager
+
+import pytest
+
+import paxoslab as pl
+from paxoslab.runner import compare_expectations, matches
+
+COMMON_KEYS = {"scenario", "protocol", "seed", "end_time", "messages", "violations", "expect",
+               "digest"}
+PAXOS_KEYS = COMMON_KEYS | {"chosen", "decided", "ballots", "decided_at"}
+SMR_KEYS = COMMON_KEYS | {"logs", "state", "applied", "consistent"}
+
+
+@pytest.fixture(scope="module")
+def case2(scenario):
+    return pl.run_scenario(scenario("basic-paxos-case-2"))
+
+
+def test_basic_paxos_summary_has_exactly_the_design_keys(case2):
+    s = case2.summary()
+    assert set(s) == PAXOS_KEYS
+    assert set(s["messages"]) == {"sent", "delivered", "dropped", "by_type"}
+    assert set(s["expect"]) == {"ok", "failed"}
+
+
+def test_basic_paxos_summary_values(case2):
+    s = case2.summary()
+    assert s["scenario"] == "basic-paxos-case-2"
+    assert s["protocol"] == "basic-paxos"
+    assert s["seed"] == 0
+    assert s["chosen"] == dict.fromkeys(["S1", "S2", "S3", "S4", "S5"], "X")
+    assert s["decided"] == "X"
+    assert s["ballots"] == ["3.1", "4.5"]
+    assert s["decided_at"] == case2.trace.of_kind("learned")[0].time
+    assert s["end_time"] >= s["decided_at"]
+    assert s["violations"] == []
+    assert s["expect"] == {"ok": True, "failed": []}
+    assert s["digest"] == case2.trace.digest()
+
+
+def test_smr_summary_keys(scenario):
+    s = pl.run_scenario(scenario("smr-deterministic")).summary()
+    assert set(s) == SMR_KEYS
+    assert s["protocol"] == "smr"
+
+
+def test_message_counts_agree_with_the_trace(case2):
+    s, trace = case2.summary()["messages"], case2.trace
+    assert s["sent"] == len(trace.of_kind("send"))
+    assert s["delivered"] == len(trace.of_kind("deliver"))
+    assert s["dropped"] == len(trace.of_kind("drop"))
+    assert sum(s["by_type"].values()) == s["sent"]
+    assert list(s["by_type"]) == sorted(s["by_type"])
+    assert s["by_type"]["Prepare"] == 10
+
+
+def test_summary_is_plain_json(scenario):
+    for name in ("basic-paxos-case-3", "smr-nondeterministic"):
+        s = pl.run_scenario(scenario(name)).summary()
+        assert json.loads(json.dumps(s)) == s
+
+
+def test_summary_is_stable_across_calls(case2):
+    assert case2.summary() == case2.summary()
+
+
+def test_violations_in_summary_are_property_time_detail(scenario):
+    data = scenario("basic-paxos-case-1")
+    data["options"]["bugs"] = ["proposer-ignores-accepted"]
+    result = pl.run_scenario(data)
+    s = result.summary()
+    assert s["violations"]
+    for v in s["violations"]:
+        assert set(v) == {"property", "time", "detail"}
+    assert [v.to_dict() for v in result.violations] == s["violations"]
+    assert [v["time"] for v in s["violations"]] == sorted(v["time"] for v in s["violations"])
+
+
+def test_seed_argument_overrides_the_scenario_seed(tiny):
+    data = tiny(seed=7, network={"delay": {"uniform": [1, 5]}})
+    assert pl.run_scenario(data).summary()["seed"] == 7
+    assert pl.run_scenario(data, seed=3).summary()["seed"] == 3
+    assert pl.run_scenario(data, seed=7).summary() == pl.run_scenario(data).summary()
+
+
+def test_unmet_expectations_are_listed(tiny):
+    data = tiny(expect={"decided": "Y", "violations": [], "nonsense": 1})
+    s = pl.run_scenario(data).summary()
+    assert s["expect"]["ok"] is False
+    assert s["expect"]["failed"] == [
+        {"key": "decided", "expected": "Y", "actual": "X"},
+        {"key": "nonsense", "expected": 1, "actual": None},
+    ]
+
+
+def test_expected_objects_constrain_only_the_keys_they_name(tiny):
+    s = pl.run_scenario(tiny(expect={"chosen": {"S2": "X"},
+                                     "messages": {"dropped": 0}})).summary()
+    assert s["expect"] == {"ok": True, "failed": []}
+
+
+def test_matches_and_compare_expectations():
+    assert matches({"a": 1}, {"a": 1, "b": 2})
+    assert not matches({"a": 1, "c": 3}, {"a": 1})
+    assert matches({"a": {"b": [1]}}, {"a": {"b": [1], "c": 0}})
+    assert not matches([1], [1, 2])
+    assert matches(None, None)
+    assert compare_expectations({}, {"x": 1}) == {"ok": True, "failed": []}
+
+
+def test_result_exposes_trace_protocol_and_nodes(case2):
+    assert isinstance(case2.trace, pl.Trace)
+    assert case2.trace is case2.sim.trace
+    assert case2.protocol == "basic-paxos"
+    assert case2.nodes == ("S1", "S2", "S3", "S4", "S5")
+    assert case2.seed == 0
+
+
+def test_describe_is_the_text_report(case2):
+    text = case2.describe()
+    assert text.splitlines()[0].startswith("basic-paxos-case-2")
+    assert "decided    X" in text
+
+
+def test_undetailed_run_has_the_same_outcome(scenario):
+    data = scenario("basic-paxos-case-3")
+    data["network"]["delay"] = {"uniform": [0.5, 2]}
+    full = pl.run_scenario(data, seed=9).summary()
+    lean = pl.run_scenario(data, seed=9, detailed=False).summary()
+    assert {k: v for k, v in full.items() if k != "digest"} == {
+        k: v for k, v in lean.items() if k != "digest"}
+
+
+def test_until_limits_the_run(tiny):
+    s = pl.run_scenario(tiny(until=2)).summary()
+    assert s["end_time"] <= 2
+    assert s["decided"] is None
+
+
+def test_events_after_until_never_happen(tiny):
+    data = tiny(events=[{"at": 60, "propose": {"node": "S1", "value": "X"}}], until=50)
+    s = pl.run_scenario(data).summary()
+    assert s["messages"]["sent"] == 0 and s["decided"] is None
+
+
+def test_crashed_learner_still_counts_what_it_persisted(tiny):
+    data = tiny(events=[{"at": 0, "propose": {"node": "S1", "value": "X"}},
+                        {"at": 20, "crash": "S2"}])
+    s = pl.run_scenario(data).summary()
+    assert s["chosen"]["S2"] == "X"
+
+
+def test_proposal_to_a_crashed_node_is_lost(tiny):
+    data = tiny(events=[{"at": 0, "crash": "S1"},
+                        {"at": 1, "propose": {"node": "S1", "value": "X"}}])
+    result = pl.run_scenario(data)
+    assert result.summary()["decided"] is None
+    assert result.trace.of_kind("request_lost")
+
+
+def test_persist_ms_slows_the_decision_but_not_the_outcome(scenario):
+    data = scenario("basic-paxos-case-1")
+    fast = pl.run_scenario(data).summary()
+    data["options"]["persist_ms"] = 3
+    slow = pl.run_scenario(data).summary()
+    assert slow["decided"] == fast["decided"] == "X"
+    assert slow["decided_at"] > fast["decided_at"]
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Raise TimeoutError in this (main) thread if the block runs longer than ``seconds``."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_run_ends_even_when_time_cannot_advance(tiny):
+    data = tiny(network={"delay": {"fixed": 0}},
+                options={"backoff": {"base": 0, "jitter": 0}},
+                events=[{"at": 0, "propose": {"node": "S1", "value": "X"}},
+                        {"at": 0, "propose": {"node": "S3", "value": "Y"}}],
+                until=10)
+    with time_limit(5), pytest.raises(pl.ScenarioError, match="time stands still at t=0"):
+        pl.run_scenario(data, detailed=False)

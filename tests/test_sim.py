@@ -1,0 +1,273 @@
+"""The event loop: ordering, time limits, faults, RNG streams, effects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+import paxoslab as pl
+from paxoslab import Node, Simulation
+from paxoslab.network import Fixed, Network, Uniform
+from paxoslab.paxos import Ballot, Prepare
+from paxoslab.sim import jsonable, message_payload, rng_stream
+
+
+@dataclass(frozen=True)
+class Hello:
+    text: str
+
+
+@dataclass(frozen=True)
+class Wake:
+    pass
+
+
+class Greeter(Node):
+    def __init__(self, node_id, cluster, options=None):
+        super().__init__(node_id, cluster, options)
+        self.heard: list[tuple[str, str, float]] = []
+        self.woke: list[float] = []
+
+    def greet(self, dst, text="hi"):
+        self.send(dst, Hello(text))
+
+    def greet_all(self):
+        self.broadcast(Hello("all"))
+
+    def on_hello(self, msg, src):
+        self.heard.append((msg.text, src, self.now))
+
+    def on_wake(self, timer):
+        self.woke.append(self.now)
+
+
+def make_sim(nodes=("S1", "S2", "S3"), **kwargs) -> Simulation:
+    kwargs.setdefault("network", Network(Fixed(1)))
+    return Simulation(list(nodes), lambda n: Greeter(n, list(nodes)), **kwargs)
+
+
+# ---- RNG streams --------------------------------------------------------------------
+def test_rng_stream_is_fixed_by_seed_and_purpose():
+    assert rng_stream(7, "network").random() == rng_stream(7, "network").random()
+    assert rng_stream(7, "network").random() != rng_stream(7, "node/S1").random()
+    assert rng_stream(7, "network").random() != rng_stream(8, "network").random()
+
+
+def test_changing_backoff_does_not_reshuffle_network_delays(scenario):
+    """Separate streams: a node's back-off draws never move the network's draws."""
+    base = scenario("basic-paxos-livelock")
+    base["network"]["delay"] = {"uniform": [0.5, 3]}
+    other = {**base, "options": {"backoff": {"base": 2, "jitter": 7}}}
+    first = pl.run_scenario(base, seed=5).trace
+    second = pl.run_scenario(other, seed=5).trace
+
+    def first_delays(trace):
+        sends = {e.msg_id: e.time for e in trace.of_kind("send")}
+        return [(e.msg_id, e.time - sends[e.msg_id]) for e in trace.of_kind("deliver")][:10]
+
+    assert first_delays(first) == first_delays(second)
+    assert first.digest() != second.digest()
+
+
+def test_event_times_drawn_from_their_own_stream(tiny):
+    """Random start times depend on the seed, not on the network's settings."""
+    data = tiny(events=[{"at": {"uniform": [0, 10]}, "propose": {"node": "S1", "value": "X"}}])
+
+    def start(d, seed):
+        return pl.run_scenario(d, seed=seed).trace.of_kind("propose")[0].time
+
+    slow = {**data, "network": {"delay": {"uniform": [1, 9]}, "drop": 0.3}}
+    assert start(data, 1) == start(slow, 1)
+    assert 0 <= start(data, 1) <= 10
+    assert len({start(data, s) for s in range(5)}) == 5
+
+
+# ---- ordering and time ------------------------------------------------------------------
+def test_events_run_in_time_then_scheduling_order():
+    sim = make_sim()
+    order = []
+    sim.at(5, lambda: order.append("a"))
+    sim.at(5, lambda: order.append("b"))
+    sim.at(1, lambda: order.append("c"))
+    sim.at(5, lambda: order.append("d"))
+    sim.run()
+    assert order == ["c", "a", "b", "d"]
+
+
+def test_run_stops_at_until_and_can_continue():
+    sim = make_sim()
+    order = []
+    for t in (1, 5, 10):
+        sim.at(t, lambda t=t: order.append(t))
+    assert sim.run(until=5) == 5.0
+    assert order == [1, 5]
+    assert sim.run(until=20) == 10.0
+    assert order == [1, 5, 10]
+
+
+def test_run_with_max_events_stops_early():
+    sim = make_sim()
+    order = []
+    for t in range(5):
+        sim.at(t, lambda t=t: order.append(t))
+    sim.run(max_events=2)
+    assert order == [0, 1]
+    sim.run()
+    assert order == [0, 1, 2, 3, 4]
+
+
+def test_handlers_see_the_delivery_time():
+    sim = make_sim(network=Network(Fixed(2.5)))
+    sim.at(1, lambda: sim.invoke("S1", "greet", "S2"))
+    sim.run()
+    assert sim.nodes["S2"].heard == [("hi", "S1", 3.5)]
+
+
+def test_broadcast_reaches_every_node_including_self():
+    sim = make_sim()
+    sim.at(0, lambda: sim.invoke("S2", "greet_all"))
+    sim.run()
+    for n in ("S1", "S2", "S3"):
+        assert sim.nodes[n].heard == [("all", "S2", 1.0)]
+    assert (sim.sent, sim.delivered, sim.dropped) == (3, 3, 0)
+
+
+def test_counters_match_trace_events():
+    sim = make_sim(network=Network(Uniform(1, 3), drop=0.3, duplicate=0.3), seed=2)
+    for t in range(20):
+        sim.at(t, lambda: sim.invoke("S1", "greet_all"))
+    sim.run()
+    trace = sim.trace
+    assert sim.sent == len(trace.of_kind("send")) == 60
+    assert sim.delivered == len(trace.of_kind("deliver"))
+    assert sim.dropped == len(trace.of_kind("drop"))
+    assert sim.by_type == {"Hello": 60}
+    copies = len(trace.of_kind("duplicate"))
+    assert copies > 0
+    assert sim.delivered + sim.dropped == sim.sent + copies
+
+
+# ---- faults ---------------------------------------------------------------------------
+def test_message_to_a_crashed_node_is_dropped():
+    sim = make_sim()
+    sim.at(0, lambda: sim.crash("S2"))
+    sim.at(1, lambda: sim.invoke("S1", "greet", "S2"))
+    sim.run()
+    (drop,) = sim.trace.of_kind("drop")
+    assert drop.payload == {"reason": "crashed"} and drop.dst == "S2" and drop.time == 2.0
+    assert (sim.delivered, sim.dropped) == (0, 1)
+
+
+def test_message_in_flight_reaches_a_node_that_recovered_in_time():
+    sim = make_sim(network=Network(Fixed(5)))
+    sim.at(0, lambda: sim.invoke("S1", "greet", "S2"))
+    sim.at(1, lambda: sim.crash("S2"))
+    sim.at(2, lambda: sim.recover("S2"))
+    sim.run()
+    assert sim.nodes["S2"].heard == [("hi", "S1", 5.0)]
+
+
+def test_crash_and_recover_are_idempotent():
+    sim = make_sim()
+    sim.at(0, lambda: sim.crash("S1"))
+    sim.at(1, lambda: sim.crash("S1"))
+    sim.at(2, lambda: sim.recover("S1"))
+    sim.at(3, lambda: sim.recover("S1"))
+    sim.run()
+    assert [(e.kind, e.time) for e in sim.trace.of_kind("crash", "recover")] == [
+        ("crash", 0.0), ("recover", 2.0),
+    ]
+
+
+def test_invoke_on_a_crashed_node_is_lost():
+    sim = make_sim()
+    results = []
+    sim.at(0, lambda: sim.crash("S1"))
+    sim.at(1, lambda: results.append(sim.invoke("S1", "greet", "S2")))
+    sim.run()
+    assert results == [False]
+    (lost,) = sim.trace.of_kind("request_lost")
+    assert lost.node == "S1" and lost.payload["method"] == "greet"
+    assert sim.sent == 0
+
+
+def test_partition_cuts_links_and_heal_restores_them():
+    sim = make_sim()
+    sim.at(0, lambda: sim.partition([["S1"], ["S2", "S3"]]))
+    sim.at(1, lambda: sim.invoke("S1", "greet_all"))
+    sim.at(5, sim.heal)
+    sim.at(6, lambda: sim.invoke("S1", "greet_all"))
+    sim.run()
+    assert sim.nodes["S1"].heard == [("all", "S1", 2.0), ("all", "S1", 7.0)]
+    assert sim.nodes["S2"].heard == [("all", "S1", 7.0)]
+    assert [e.payload["reason"] for e in sim.trace.of_kind("drop")] == ["partition"] * 2
+    (part,) = sim.trace.of_kind("partition")
+    assert part.payload == {"groups": [["S1"], ["S2", "S3"]]}
+    assert len(sim.trace.of_kind("heal")) == 1
+
+
+def test_partition_drops_messages_already_in_flight():
+    sim = make_sim(network=Network(Fixed(5)))
+    sim.at(0, lambda: sim.invoke("S1", "greet_all"))
+    sim.at(1, lambda: sim.partition([["S1"], ["S2", "S3"]]))
+    sim.run()
+    assert sim.nodes["S1"].heard == [("all", "S1", 5.0)]
+    assert sim.nodes["S2"].heard == [] and sim.nodes["S3"].heard == []
+    assert sim.dropped == 2
+
+
+def test_message_survives_a_partition_healed_before_delivery():
+    sim = make_sim(network=Network(Fixed(5)))
+    sim.at(0, lambda: sim.invoke("S1", "greet", "S2"))
+    sim.at(1, lambda: sim.partition([["S1"], ["S2", "S3"]]))
+    sim.at(2, sim.heal)
+    sim.run()
+    assert sim.nodes["S2"].heard == [("hi", "S1", 5.0)]
+
+
+def test_fire_timer_fires_now_and_cancels_the_pending_one():
+    class Sleeper(Greeter):
+        def on_start(self):
+            self.set_timer(Wake(), 50)
+
+    sim = Simulation(["S1"], lambda n: Sleeper(n, ["S1"]))
+    sim.at(3, lambda: sim.fire_timer("S1", Wake()))
+    sim.run()
+    assert sim.nodes["S1"].woke == [3.0]
+
+
+def test_fire_timer_on_a_crashed_node_does_nothing():
+    sim = make_sim()
+    results = []
+    sim.at(0, lambda: sim.crash("S1"))
+    sim.at(1, lambda: results.append(sim.fire_timer("S1", Wake())))
+    sim.run()
+    assert results == [False]
+
+
+# ---- plumbing -----------------------------------------------------------------------
+def test_jsonable_turns_protocol_values_into_json():
+    assert jsonable(Ballot(3, 1)) == "3.1"
+    assert jsonable((1, [Ballot(1, 2), None])) == [1, ["1.2", None]]
+    assert jsonable({1: Hello("x")}) == {"1": {"text": "x"}}
+    assert jsonable(frozenset()) == "frozenset()"
+
+
+def test_message_payload_carries_fields_and_label():
+    assert message_payload(Prepare(Ballot(3, 1))) == {"ballot": "3.1", "label": "P3.1"}
+    assert message_payload(Hello("x")) == {"text": "x"}
+
+
+@pytest.mark.parametrize("detailed", [True, False])
+def test_a_rule_that_matches_nothing_changes_nothing(scenario, detailed):
+    """Plain networks and networks with inert rules must give the same run."""
+    plain = scenario("basic-paxos-livelock")
+    plain["network"]["delay"] = {"uniform": [0.5, 3]}
+    plain["options"]["backoff"] = {"base": 1, "jitter": 3}
+    inert = {**plain, "network": {**plain["network"],
+                                  "rules": [{"type": "NoSuchMessage", "delay": 99}]}}
+    for seed in range(3):
+        a = pl.run_scenario(plain, seed=seed, detailed=detailed).summary()
+        b = pl.run_scenario(inert, seed=seed, detailed=detailed).summary()
+        assert a == {**b, "scenario": a["scenario"]}

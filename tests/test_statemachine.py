@@ -1,0 +1,121 @@
+"""Deterministic state machines: key-value store, bank account, replay."""
+
+from __future__ import annotations
+
+import pytest
+
+from paxoslab.statemachine import MACHINES, BankAccount, CommandError, KeyValueStore, replay
+
+LOG = ["set x 1", "set y 2", "set x 3", "del y", "set msg hello world", "del nothing"]
+
+
+# ---- key-value store ------------------------------------------------------------------
+def test_kv_set_and_del():
+    kv = KeyValueStore()
+    assert kv.apply("set color red") == "ok"
+    assert kv.snapshot() == {"color": "red"}
+    assert kv.apply("del color") == "ok"
+    assert kv.apply("del color") == "missing"
+    assert kv.snapshot() == {}
+
+
+def test_kv_values_stay_strings_and_may_contain_spaces():
+    kv = KeyValueStore()
+    kv.apply("set n 42")
+    kv.apply("set msg hello  world")
+    assert kv.snapshot() == {"msg": "hello  world", "n": "42"}
+
+
+def test_kv_snapshot_is_sorted_and_a_copy():
+    kv = KeyValueStore()
+    kv.apply("set b 1")
+    kv.apply("set a 2")
+    snap = kv.snapshot()
+    assert list(snap) == ["a", "b"]
+    snap["c"] = "3"
+    assert "c" not in kv.snapshot()
+
+
+@pytest.mark.parametrize("command", [
+    "", "set", "set x", "put x 1", "del", "del x y", "SET x 1", "set  x 1", "get x",
+])
+def test_kv_bad_commands_raise_command_error(command):
+    kv = KeyValueStore()
+    with pytest.raises(CommandError):
+        kv.apply(command)
+    assert kv.snapshot() == {}
+
+
+def test_command_error_is_a_value_error_that_quotes_the_command():
+    with pytest.raises(ValueError, match="put x 1"):
+        KeyValueStore().apply("put x 1")
+
+
+# ---- bank account -----------------------------------------------------------------------
+def test_bank_deposit_withdraw_interest():
+    acct = BankAccount()
+    assert [acct.apply(c) for c in ["deposit 100", "withdraw 30", "interest 10"]] == ["ok"] * 3
+    assert acct.snapshot() == {"balance": 77}
+
+
+def test_bank_refuses_overdraft_without_changing_the_balance():
+    acct = BankAccount(50)
+    assert acct.apply("withdraw 51") == "insufficient funds"
+    assert acct.snapshot() == {"balance": 50}
+    assert acct.apply("withdraw 50") == "ok"
+    assert acct.snapshot() == {"balance": 0}
+
+
+def test_bank_interest_rounds_down_to_whole_units():
+    acct = BankAccount(99)
+    acct.apply("interest 1")
+    assert acct.snapshot() == {"balance": 99}
+    acct.apply("interest 50")
+    assert acct.snapshot() == {"balance": 148}
+
+
+@pytest.mark.parametrize("command", [
+    "", "deposit", "deposit ten", "deposit -5", "withdraw 1.5", "transfer 5",
+    "deposit 5 6", "interest -1",
+])
+def test_bank_bad_commands_raise_command_error(command):
+    acct = BankAccount(10)
+    with pytest.raises(CommandError):
+        acct.apply(command)
+    assert acct.snapshot() == {"balance": 10}
+
+
+# ---- replication property -------------------------------------------------------------------
+def test_replaying_the_same_log_gives_the_same_state():
+    assert replay(KeyValueStore(), LOG) == replay(KeyValueStore(), LOG) == {
+        "msg": "hello world", "x": "3",
+    }
+
+
+def test_replay_order_matters():
+    assert replay(KeyValueStore(), ["set x 1", "set x 2"]) != replay(
+        KeyValueStore(), ["set x 2", "set x 1"])
+
+
+def test_replaying_a_bank_log_is_deterministic():
+    log = ["deposit 100", "interest 7", "withdraw 500", "withdraw 20", "interest 3"]
+    assert replay(BankAccount(), log) == replay(BankAccount(), log) == {"balance": 89}
+
+
+def test_replay_continues_from_the_machine_state():
+    kv = KeyValueStore()
+    replay(kv, LOG[:3])
+    assert replay(kv, LOG[3:]) == replay(KeyValueStore(), LOG)
+
+
+def test_check_validates_without_side_effects():
+    KeyValueStore.check("set a b")
+    BankAccount.check("withdraw 5")
+    with pytest.raises(CommandError):
+        BankAccount.check("set a b")
+    with pytest.raises(CommandError):
+        KeyValueStore.check("deposit 5")
+
+
+def test_machines_registry():
+    assert MACHINES == {"kv": KeyValueStore, "bank": BankAccount}
