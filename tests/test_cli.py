@@ -205,10 +205,10 @@ def test_bad_inputs_cover_the_issue_list():
 
 
 # ---- as a real process ------------------------------------------------------------------------
-def python_m(*args, cwd=None):
+def python_m(*args, cwd=None, timeout=60):
     env = {**os.environ, "MPLBACKEND": "Agg"}
     return subprocess.run([sys.executable, "-m", "paxoslab", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
 
 
 def test_python_m_paxoslab_run(scenarios_dir):
@@ -224,6 +224,19 @@ def test_python_m_paxoslab_bad_file(tmp_path):
     assert proc.stdout == ""
     (line,) = proc.stderr.strip().splitlines()
     assert path in line and "network.drop" in line
+
+
+def test_run_whose_time_stands_still_exits_2(tmp_path):
+    """Zero delays and zero back-off: dueling proposers at t=0 forever.  Run in a child
+    process with a timeout so that a regression fails instead of hanging the suite."""
+    path = write(tmp_path, variant(network__delay={"fixed": 0},
+                                   options={"backoff": {"base": 0, "jitter": 0}},
+                                   events=[{"at": 0, "propose": {"node": "S1", "value": "X"}},
+                                           {"at": 0, "propose": {"node": "S3", "value": "Y"}}]))
+    proc = python_m("run", path, timeout=60)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert path in line and "network.delay" in line and "t=0" in line
 
 
 def test_usage_errors_exit_2(capsys):

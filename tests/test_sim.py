@@ -8,9 +8,10 @@ import pytest
 
 import paxoslab as pl
 from paxoslab import Node, Simulation
+from paxoslab import sim as sim_module
 from paxoslab.network import Fixed, Network, Uniform
 from paxoslab.paxos import Ballot, Prepare
-from paxoslab.sim import jsonable, message_payload, rng_stream
+from paxoslab.sim import SimulationStalled, jsonable, message_payload, rng_stream
 
 
 @dataclass(frozen=True)
@@ -271,3 +272,50 @@ def test_a_rule_that_matches_nothing_changes_nothing(scenario, detailed):
         a = pl.run_scenario(plain, seed=seed, detailed=detailed).summary()
         b = pl.run_scenario(inert, seed=seed, detailed=detailed).summary()
         assert a == {**b, "scenario": a["scenario"]}
+
+
+# ---- time that stands still --------------------------------------------------------------
+@dataclass(frozen=True)
+class Ball:
+    left: int
+
+
+class Player(Node):
+    """Returns the ball at once until ``left`` runs out (forever if it starts negative)."""
+
+    def serve(self, dst, rounds):
+        self.send(dst, Ball(rounds))
+
+    def on_ball(self, msg, src):
+        if msg.left != 0:
+            self.send(src, Ball(msg.left - 1))
+
+
+def ping_pong(rounds, delay=0.0) -> Simulation:
+    sim = Simulation(["A", "B"], lambda n: Player(n, ["A", "B"]), network=Network(Fixed(delay)),
+                     detailed=False)
+    sim.at(0, lambda: sim.invoke("A", "serve", "B", rounds))
+    return sim
+
+
+def test_endless_events_at_one_instant_raise_simulation_stalled(monkeypatch):
+    monkeypatch.setattr(sim_module, "STALL_LIMIT", 1000)
+    sim = ping_pong(-1)
+    with pytest.raises(SimulationStalled, match="t=0") as info:
+        sim.run(until=10)
+    assert info.value.time == 0.0
+    assert 990 <= sim.delivered <= 1010  # stopped at the limit, not before, not long after
+
+
+def test_many_events_at_one_instant_below_the_limit_are_fine(monkeypatch):
+    monkeypatch.setattr(sim_module, "STALL_LIMIT", 1000)
+    sim = ping_pong(900)
+    sim.run(until=10)
+    assert sim.delivered == 901
+
+
+def test_the_stall_limit_counts_events_per_instant_not_per_run(monkeypatch):
+    monkeypatch.setattr(sim_module, "STALL_LIMIT", 100)
+    sim = ping_pong(5000, delay=0.5)
+    assert sim.run(until=10_000) == 2500.5
+    assert sim.delivered == 5001
