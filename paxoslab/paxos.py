@@ -136,6 +136,10 @@ class Learn:
         return f"Learn {self.value}"
 
 
+#: Every message type of the protocol (scenario rules may name only these).
+MESSAGES = (Prepare, Promise, Accept, Accepted, Reject, Learn)
+
+
 # ---- timers -----------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class PhaseTimeout:

@@ -23,6 +23,8 @@ class ProtocolSpec:
     name: str
     node_class: type[Node]
     bugs: dict[str, str]
+    #: names of the protocol's message types (what a network rule's "type" may say)
+    message_types: frozenset[str] = frozenset()
     option_checks: dict[str, Check] = field(default_factory=dict)
     actions: dict[str, Check] = field(default_factory=dict)
     #: (simulation, options, action, value) -> None: carry out a protocol action.
@@ -81,10 +83,11 @@ def _summarize_paxos(sim) -> dict[str, Any]:
         node = sim.nodes.get(node_id)
         chosen[node_id] = node.learned if node is not None else sim.stable[node_id].get("learned")
     values = {v for v in chosen.values() if v is not None}
-    learned = sim.trace.of_kind("learned")
+    decided = values.pop() if len(values) == 1 else None
+    learned = [e for e in sim.trace.of_kind("learned") if e.payload["value"] == decided]
     return {
         "chosen": chosen,
-        "decided": values.pop() if len(values) == 1 else None,
+        "decided": decided,
         "ballots": [e.payload["ballot"] for e in sim.trace.of_kind("ballot")],
         "decided_at": learned[0].time if learned else None,
     }
@@ -146,6 +149,7 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         name="basic-paxos",
         node_class=paxos.PaxosNode,
         bugs=paxos.BUGS,
+        message_types=frozenset(m.__name__ for m in paxos.MESSAGES),
         option_checks={"proposal_timeout": _positive, "backoff": _backoff},
         actions={"propose": _propose},
         perform=_perform_paxos,
@@ -155,6 +159,7 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         name="smr",
         node_class=replication.ReplicaNode,
         bugs=replication.BUGS,
+        message_types=frozenset(m.__name__ for m in replication.MESSAGES),
         option_checks={"machine": _machine, "sequencer": _sequencer,
                        "resolve_at_sequencer": _flag},
         actions={"submit": _submit},

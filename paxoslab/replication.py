@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .node import Node
-from .statemachine import MACHINES
+from .statemachine import MACHINES, replay
 
 DEFAULT_OPTIONS: dict[str, Any] = {
     "machine": "kv",
@@ -54,6 +54,10 @@ class Forward:
         return f"fwd {self.command}"
 
 
+#: Every message type of the protocol (scenario rules may name only these).
+MESSAGES = (Append, Forward)
+
+
 class ReplicaNode(Node):
     """A replica; the sequencer is the replica that numbers the commands."""
 
@@ -64,6 +68,15 @@ class ReplicaNode(Node):
         self.log: list[str] = []  # the sequencer's numbered commands
         self.pending: dict[int, str] = {}
         self.applied: list[str] = []
+
+    def on_recover(self) -> None:
+        """Rebuild the state machine by replaying the commands applied before the crash.
+
+        Commands sent while the replica was down are not sent again: a
+        recovered replica stays behind (the sequencer is no consensus protocol).
+        """
+        self.machine = MACHINES[self.options["machine"]]()
+        replay(self.machine, self.applied)
 
     def resolve(self, command: str) -> str:
         """Replace ``$now`` and ``$random`` with this node's own clock and dice."""
@@ -81,6 +94,7 @@ class ReplicaNode(Node):
         if self.options["resolve_at_sequencer"]:
             command = self.resolve(command)
         self.log.append(command)
+        self.persist(log=self.log)
         index = len(self.log)
         self.broadcast(Append(index, command), include_self=False)
         self.pending[index] = command
@@ -102,4 +116,5 @@ class ReplicaNode(Node):
             command = self.resolve(self.pending.pop(index))
             self.machine.apply(command)
             self.applied.append(command)
+            self.persist(applied=self.applied)
             self.note("applied", index=index, command=command, state=self.machine.snapshot())

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,18 +78,23 @@ class _Checker:
         return value
 
     def node(self, field: str, value: Any, nodes: list[str]) -> str:
-        if value not in nodes:
-            raise self.fail(field, f"unknown node {_show(value)} (nodes are {', '.join(nodes)})")
+        return self.member(field, value, nodes, "node")
+
+    def member(self, field: str, value: Any, allowed: Collection[str], kind: str) -> str:
+        """``value`` must be one of ``allowed`` (a node, a message type...)."""
+        if value not in allowed:
+            raise self.fail(field, f"unknown {kind} {_show(value)} ({kind}s are {', '.join(allowed)})")
         return value
 
-    def names(self, field: str, value: Any, nodes: list[str] | None = None) -> frozenset[str]:
-        """A name or a list of names (nodes, if ``nodes`` is given)."""
+    def names(self, field: str, value: Any, allowed: Collection[str] | None = None,
+              kind: str = "node") -> frozenset[str]:
+        """A name or a list of names, each one of ``allowed`` if given."""
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise self.fail(field, f"must be a name or a list of names, got {_show(value)}")
-        if nodes is not None:
+        if allowed is not None:
             for i, item in enumerate(items):
-                self.node(f"{field}[{i}]" if not isinstance(value, str) else field, item, nodes)
+                self.member(field if isinstance(value, str) else f"{field}[{i}]", item, allowed, kind)
         return frozenset(items)
 
     def delay(self, field: str, spec: Any) -> DelayModel:
@@ -169,7 +174,7 @@ def validate(data: dict[str, Any], c: _Checker) -> None:
         raise c.fail("nodes", f"names must be unique, got {_show(nodes)}")
     c.of_type("seed", data.get("seed", 0), int, "a whole number")
     c.number("until", data.get("until", DEFAULT_UNTIL), strict=True)
-    build_network(data.get("network", {}), nodes, c)
+    build_network(data.get("network", {}), nodes, c, spec.message_types)
     validate_options(data.get("options", {}), spec, nodes, c)
     events = c.of_type("events", data.get("events", []), list, "a list of events")
     for i, event in enumerate(events):
@@ -186,8 +191,13 @@ def protocol_spec(c: _Checker, name: Any) -> ProtocolSpec:
     return PROTOCOLS[name]
 
 
-def build_network(spec: Any, nodes: list[str], c: _Checker) -> Network:
-    """Validate ``network`` and turn it into a :class:`Network`."""
+def build_network(
+    spec: Any, nodes: list[str], c: _Checker, message_types: Collection[str] = ()
+) -> Network:
+    """Validate ``network`` and turn it into a :class:`Network`.
+
+    With ``message_types``, a rule's ``type`` must name one of them.
+    """
     c.of_type("network", spec, dict, "an object")
     for key in spec:
         if key not in ("delay", "drop", "duplicate", "rules"):
@@ -204,7 +214,8 @@ def build_network(spec: Any, nodes: list[str], c: _Checker) -> Network:
         rules.append(Rule(
             src=c.names(f"{field}.from", rule["from"], nodes) if "from" in rule else None,
             dst=c.names(f"{field}.to", rule["to"], nodes) if "to" in rule else None,
-            msg_types=c.names(f"{field}.type", rule["type"]) if "type" in rule else None,
+            msg_types=(c.names(f"{field}.type", rule["type"], sorted(message_types) or None,
+                               "message type") if "type" in rule else None),
             delay=c.delay(f"{field}.delay", rule["delay"]) if "delay" in rule else None,
             drop=c.of_type(f"{field}.drop", rule.get("drop", False), bool, "true or false"),
         ))

@@ -101,6 +101,8 @@ class Simulation:
         self.stable: dict[str, dict[str, Any]] = {n: {} for n in self.node_ids}
         self.nodes: dict[str, Node | None] = {}
         self.timers: dict[str, dict[Any, int]] = {n: {} for n in self.node_ids}
+        # every copy put on the wire counts as sent (a duplicate too), so that
+        # sent == delivered + dropped + still in flight
         self.sent = self.delivered = self.dropped = 0
         self.by_type: dict[str, int] = {}
         self._queue: list[tuple] = []
@@ -245,6 +247,8 @@ class Simulation:
                 extra = self.persist_ms if after_persist else 0.0
                 for copy_number, delay in enumerate(delays):
                     if copy_number:
+                        self.sent += 1
+                        by_type[msg_type] += 1
                         copy_id = self._next_msg_id
                         self._next_msg_id += 1
                         if recording:

@@ -28,8 +28,9 @@ from .scenario import ScenarioError, load, set_path
 
 
 def render_png(drawn: Any) -> bytes:
-    """PNG bytes of the figure behind ``drawn`` (a Figure or Axes); closes it."""
-    figure = getattr(drawn, "figure", drawn)
+    """PNG bytes of the figure behind ``drawn`` (a Figure or Axes; None: the current
+    figure); closes it."""
+    figure = getattr(drawn, "figure", drawn) if drawn is not None else plt.gcf()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90)
     plt.close(figure)

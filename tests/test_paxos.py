@@ -362,7 +362,7 @@ def test_bug_makes_the_scenario_report_an_agreement_violation(scenario, bug, nam
     data["options"]["bugs"] = [bug]
     s = pl.run_scenario(data).summary()
     assert "agreement" in {v["property"] for v in s["violations"]}
-    assert s["decided"] is None
+    assert s["decided"] is None and s["decided_at"] is None
     assert set(s["chosen"].values()) == {"X", "Y"}
     assert s["expect"]["ok"] is False
 

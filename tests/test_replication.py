@@ -153,3 +153,26 @@ def test_crashed_replica_reports_no_state():
     s = pl.run_scenario(smr(events)).summary()
     assert s["state"]["S3"] is None
     assert s["consistent"] is True
+
+
+def test_a_recovered_replica_rebuilds_its_state_from_what_it_applied():
+    result = pl.run_scenario({
+        "name": "smr-crash", "protocol": "smr", "nodes": ["S1", "S2", "S3"],
+        "events": [{"at": 0, "submit": {"command": "set x 1"}}, {"at": 3, "crash": "S2"},
+                   {"at": 4, "recover": "S2"}, {"at": 5, "submit": {"command": "set y 2"}}],
+    })
+    summary = result.summary()
+    assert summary["state"]["S2"] == {"x": "1", "y": "2"}
+    assert summary["applied"]["S2"] == ["set x 1", "set y 2"]
+    assert summary["consistent"] and summary["violations"] == []
+
+
+def test_a_replica_down_while_a_command_passes_stays_behind():
+    result = pl.run_scenario({
+        "name": "smr-missed", "protocol": "smr", "nodes": ["S1", "S2", "S3"],
+        "events": [{"at": 0, "crash": "S2"}, {"at": 0, "submit": {"command": "set x 1"}},
+                   {"at": 4, "recover": "S2"}],
+    })
+    summary = result.summary()
+    assert summary["state"]["S2"] == {} and summary["state"]["S3"] == {"x": "1"}
+    assert not summary["consistent"]

@@ -127,3 +127,13 @@ def test_explorer_factory_with_custom_report_and_draw(scenario):
     assert reports == ["Y", "X"]
     assert len(draws) == 2
     assert ex.text.value == "<pre>custom &lt;text&gt;</pre>"
+
+
+def test_a_draw_function_that_returns_nothing_shows_the_current_figure(scenarios_dir):
+    def draw(result):
+        plt.figure()
+        plt.plot([0, 1], [0, 1])
+
+    ex = Explorer(scenarios_dir / "basic-paxos-case-2.json",
+                  {"S5 starts at": ("events[1].at", widgets.IntSlider(value=3))}, draw=draw)
+    assert ex.image.value[:8] == PNG
