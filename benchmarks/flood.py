@@ -36,12 +36,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from heapq import heappop, heappush
-from pathlib import Path
 
-# Measure this working copy's simulator, whatever (if anything) is installed.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import paxoslab as pl  # noqa: E402
+import paxoslab as pl
 
 NODES = ("N1", "N2", "N3", "N4", "N5")
 TOKENS = 50

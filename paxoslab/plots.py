@@ -13,6 +13,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
+from matplotlib.patches import FancyArrowPatch
 
 from .trace import Trace
 
@@ -65,6 +66,7 @@ def sequence_diagram(
     trace, nodes = _trace_of(result_or_trace)
     lane = {n: i for i, n in enumerate(nodes)}
     horizon = until if until is not None else max((e.time for e in trace.events), default=1.0)
+    own_figure = ax is None
     if ax is None:
         _, ax = plt.subplots(figsize=(12, 0.75 * len(nodes) + 1.6))
     extra_colors: dict[str, str] = {}
@@ -91,11 +93,10 @@ def sequence_diagram(
             end, y1 = horizon, y0 + (y1 - y0) * 0.5
         # a node's message to itself: a low arc along its own lane
         style = f"arc3,rad={-min(0.4, 0.5 / max(end - m['sent_at'], 0.1)):.3f}" if y0 == y1 else "arc3"
-        ax.annotate("", xy=(end, y1), xytext=(m["sent_at"], y0),
-                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.1,
-                                "linestyle": "--" if m["dropped"] else "-",
-                                "shrinkA": 0, "shrinkB": 0, "connectionstyle": style,
-                                "alpha": 0.85})
+        ax.add_patch(FancyArrowPatch(
+            (m["sent_at"], y0), (end, y1), arrowstyle="-|>", mutation_scale=10, color=color,
+            lw=1.1, linestyle="--" if m["dropped"] else "-", shrinkA=0, shrinkB=0,
+            connectionstyle=style, alpha=0.85, gid=f"message-{m['msg_id']}"))
         if m["dropped"]:
             ax.plot(end, y1, marker="x", color="#d62728", markersize=7, mew=2, zorder=4)
         label = (m["payload"] or {}).get("label", m["msg_type"])
@@ -141,7 +142,9 @@ def sequence_diagram(
     if title:
         ax.set_title(title, loc="left", fontsize=11)
     ax.grid(axis="x", color="#eeeeee")
-    ax.figure.tight_layout()
+    if own_figure:  # fixed margins: cheaper to draw than a layout engine, room for the legend
+        height = ax.figure.get_figheight()
+        ax.figure.subplots_adjust(left=0.05, right=0.9, top=1 - 0.45 / height, bottom=0.55 / height)
     return ax
 
 

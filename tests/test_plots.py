@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pytest
-from matplotlib.text import Annotation
+from matplotlib.patches import FancyArrowPatch
 
 import paxoslab as pl
 from paxoslab.plots import sequence_diagram
@@ -13,8 +13,10 @@ from paxoslab.trace import Trace
 pytestmark = pytest.mark.usefixtures("close_figures")
 
 
-def arrows(ax) -> list[Annotation]:
-    return [t for t in ax.texts if isinstance(t, Annotation) and t.arrow_patch is not None]
+def arrows(ax) -> list[FancyArrowPatch]:
+    """One patch per message, tagged with its message id."""
+    return [p for p in ax.patches if isinstance(p, FancyArrowPatch)
+            and (p.get_gid() or "").startswith("message-")]
 
 
 def texts(ax) -> list[str]:
