@@ -47,7 +47,7 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-class _Checker:
+class Checker:
     """Validation helpers that know where they are (``source``) to name the field."""
 
     def __init__(self, source: str) -> None:
@@ -149,11 +149,11 @@ def load(scenario: Mapping[str, Any] | str | Path, source: str | None = None) ->
                             f"must be a JSON object, got {_show(scenario)}")
     source = source or f"<scenario {scenario.get('name', '?')}>"
     data = copy.deepcopy(dict(scenario))
-    validate(data, _Checker(source))
+    validate(data, Checker(source))
     return data
 
 
-def validate(data: dict[str, Any], c: _Checker) -> None:
+def validate(data: dict[str, Any], c: Checker) -> None:
     """Check every field of ``data``; raises on the first problem."""
     for key in REQUIRED:
         if key not in data:
@@ -184,7 +184,7 @@ def validate(data: dict[str, Any], c: _Checker) -> None:
         spec.cross_check(c, data)
 
 
-def protocol_spec(c: _Checker, name: Any) -> ProtocolSpec:
+def protocol_spec(c: Checker, name: Any) -> ProtocolSpec:
     if not isinstance(name, str) or name not in PROTOCOLS:
         known = ", ".join(sorted(PROTOCOLS))
         raise c.fail("protocol", f"unknown protocol {_show(name)} (available: {known})")
@@ -192,7 +192,7 @@ def protocol_spec(c: _Checker, name: Any) -> ProtocolSpec:
 
 
 def build_network(
-    spec: Any, nodes: list[str], c: _Checker, message_types: Collection[str] = ()
+    spec: Any, nodes: list[str], c: Checker, message_types: Collection[str] = ()
 ) -> Network:
     """Validate ``network`` and turn it into a :class:`Network`.
 
@@ -227,7 +227,7 @@ def build_network(
     )
 
 
-def validate_options(options: Any, spec: ProtocolSpec, nodes: list[str], c: _Checker) -> None:
+def validate_options(options: Any, spec: ProtocolSpec, nodes: list[str], c: Checker) -> None:
     c.of_type("options", options, dict, "an object")
     for key, value in options.items():
         field = f"options.{key}"
@@ -247,7 +247,7 @@ def validate_options(options: Any, spec: ProtocolSpec, nodes: list[str], c: _Che
             raise c.fail(field, f"unknown option for {spec.name} (known: {known})")
 
 
-def validate_event(field: str, event: Any, spec: ProtocolSpec, nodes: list[str], c: _Checker) -> None:
+def validate_event(field: str, event: Any, spec: ProtocolSpec, nodes: list[str], c: Checker) -> None:
     c.of_type(field, event, dict, "an object like {\"at\": 0, \"crash\": \"S1\"}")
     if "at" not in event:
         raise c.fail(f"{field}.at", "missing required key")
