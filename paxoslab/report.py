@@ -28,8 +28,11 @@ def _per_node(mapping: Mapping[str, Any]) -> str:
     return "  ".join(f"{node}={_value(v)}" for node, v in mapping.items())
 
 
-def describe(summary: Mapping[str, Any]) -> str:
-    """A few aligned lines: what happened, what was decided, what went wrong."""
+def describe(summary: Mapping[str, Any], expectations: bool = True) -> str:
+    """A few aligned lines: what happened, what was decided, what went wrong.
+
+    ``expectations=False`` leaves out the ``expect`` line (a run that had none).
+    """
     m = summary["messages"]
     types = ", ".join(f"{t} {n}" for t, n in m["by_type"].items())
     lines = [
@@ -54,9 +57,10 @@ def describe(summary: Mapping[str, Any]) -> str:
     lines.append("violations " + ("none" if not violations else f"{len(violations)}"))
     lines += [f"  t={v['time']:g} {v['property']}: {v['detail']}" for v in violations]
     expect = summary["expect"]
-    lines.append("expect     " + ("ok" if expect["ok"] else "FAILED"))
-    lines += [f"  {f['key']}: expected {_value(f['expected'])}, got {_value(f['actual'])}"
-              for f in expect["failed"]]
+    if expectations:
+        lines.append("expect     " + ("ok" if expect["ok"] else "FAILED"))
+        lines += [f"  {f['key']}: expected {_value(f['expected'])}, got {_value(f['actual'])}"
+                  for f in expect["failed"]]
     return "\n".join(lines)
 
 

@@ -68,8 +68,8 @@ class Result:
         return self._summary
 
     def describe(self) -> str:
-        """The summary as a few lines of text."""
-        return describe(self._summary)
+        """The summary as a few lines of text (the ``expect`` line only if it had any)."""
+        return describe(self._summary, expectations=bool(self.scenario.get("expect")))
 
     def narrate(self, **narrow: Any) -> str:
         """The run step by step (see :func:`paxoslab.report.narrate`)."""

@@ -64,8 +64,13 @@ class Explorer:
         self.run()
 
     def scenario(self) -> dict[str, Any]:
-        """The base scenario with every control's current value filled in."""
+        """The base scenario with every control's current value filled in.
+
+        The base's ``expect`` is left out: it describes the base settings, not
+        the ones a student is trying.
+        """
         data = copy.deepcopy(self.base)
+        data.pop("expect", None)
         for label, widget in self.controls.items():
             set_path(data, self.paths[label], widget.value)
         return data
