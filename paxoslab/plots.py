@@ -129,13 +129,13 @@ def sequence_diagram(
 
     ax.set_yticks(range(len(nodes)), nodes)
     ax.set_ylim(len(nodes) - 0.4, -0.7)
-    ax.set_xlim(-0.02 * horizon, horizon * 1.03 + 0.5)
+    ax.set_xlim(-0.02 * horizon, horizon * 1.08 + 1)  # room for the last marks' labels
     ax.set_xlabel("simulated time (ms)")
     for i in range(len(nodes)):
         ax.axhline(i, color="#cccccc", lw=0.8, zorder=0)
     handles = [Line2D([], [], color=c, lw=2, label=t) for t, c in types_seen.items()]
     if handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
                   frameon=False)
     if title is None and hasattr(result_or_trace, "scenario"):
         title = result_or_trace.scenario.get("name")
@@ -144,7 +144,7 @@ def sequence_diagram(
     ax.grid(axis="x", color="#eeeeee")
     if own_figure:  # fixed margins: cheaper to draw than a layout engine, room for the legend
         height = ax.figure.get_figheight()
-        ax.figure.subplots_adjust(left=0.05, right=0.9, top=1 - 0.45 / height, bottom=0.55 / height)
+        ax.figure.subplots_adjust(left=0.05, right=0.88, top=1 - 0.45 / height, bottom=0.55 / height)
     return ax
 
 

@@ -53,6 +53,8 @@ class Explorer:
         for label, widget in self.controls.items():
             widget.description = label
             widget.style = {"description_width": "initial"}
+            if not widget.layout.width:  # room for a long label and a usable track
+                widget.layout.width = "560px"
             widget.observe(self._changed, names="value")
         self.report = report or (lambda result: result.describe())
         self.draw = draw or (lambda result: sequence_diagram(result))
