@@ -46,13 +46,18 @@ def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+def at_point(base: Mapping[str, Any], point: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``base`` with each ``path: value`` of the grid point set."""
+    scenario = copy.deepcopy(dict(base))
+    for path, value in point.items():
+        set_path(scenario, path, value)
+    return scenario
+
+
 def run_one(job: tuple[dict[str, Any], dict[str, Any], int]) -> dict[str, Any]:
     """Run one (scenario, grid point, seed) job; module-level so process pools can pickle it."""
     base, point, seed = job
-    scenario = copy.deepcopy(base)
-    for path, value in point.items():
-        set_path(scenario, path, value)
-    summary = run_scenario(scenario, seed=seed, detailed=False).summary()
+    summary = run_scenario(at_point(base, point), seed=seed, detailed=False).summary()
     return {**point, "seed": seed, **flatten_summary(summary)}
 
 
@@ -70,11 +75,9 @@ def sweep(
     base = load(scenario)
     grid = dict(grid or {})
     points = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
-    for point in points:  # validate every grid point before running anything
-        probe = copy.deepcopy(base)
-        for path, value in point.items():
-            set_path(probe, path, value)
-        load(probe, source=f"<sweep point {point}>")
+    for point in points:  # a bad grid value fails now, before any run
+        load(at_point(base, point), source=f"<sweep point {point}>")
+    seeds = list(seeds)
     jobs = [(base, point, seed) for point in points for seed in seeds]
     results = executor.map(run_one, jobs) if executor is not None else map(run_one, jobs)
     rows = list(tqdm(results, total=len(jobs), disable=not progress, desc=base["name"]))

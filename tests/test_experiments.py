@@ -75,3 +75,9 @@ def test_flatten_summary():
                            "chosen": {"S1": "X"}, "decided": "X", "decided_at": None})
     assert row == {"messages_sent": 3, "messages_delivered": 2, "messages_dropped": 1,
                    "expect_ok": True, "n_ballots": 1, "decided": "X", "decided_at": None}
+
+
+def test_seeds_may_be_a_generator(scenarios_dir):
+    table = sweep(scenarios_dir / "basic-paxos-livelock.json",
+                  grid={"options.backoff.jitter": [0, 4]}, seeds=(s for s in range(3)), progress=False)
+    assert len(table) == 6
