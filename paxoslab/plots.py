@@ -8,6 +8,7 @@ from its send to its delivery, labelled the way the course writes them
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -15,21 +16,11 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch
 
+from .protocols import merged
 from .trace import Trace
 
-#: Colours per message type; unknown types cycle through the fallback list.
-TYPE_COLORS = {
-    "Prepare": "#1f77b4", "Promise": "#17becf", "Accept": "#2ca02c", "Accepted": "#98df8a",
-    "Reject": "#d62728", "Learn": "#9467bd", "Append": "#1f77b4", "Forward": "#7f7f7f",
-}
+#: Colours for message types the protocol does not colour itself.
 FALLBACK_COLORS = ["#ff7f0e", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f"]
-
-#: Protocol state changes marked on the lanes, and how each is written.
-MARKS = {
-    "learned": ("*", "#9467bd", lambda p: f"learned {p['value']}"),
-    "applied": ("s", "#ff7f0e", lambda p: f"{p['command']}"),
-    "accepted": ("|", "#2ca02c", lambda p: ""),
-}
 
 
 def _trace_of(result_or_trace: Any) -> tuple[Trace, list[str]]:
@@ -44,9 +35,9 @@ def _trace_of(result_or_trace: Any) -> tuple[Trace, list[str]]:
     return trace, nodes
 
 
-def _color(msg_type: str, extra: dict[str, str]) -> str:
-    if msg_type in TYPE_COLORS:
-        return TYPE_COLORS[msg_type]
+def _color(msg_type: str, colors: Mapping[str, str], extra: dict[str, str]) -> str:
+    if msg_type in colors:
+        return colors[msg_type]
     if msg_type not in extra:
         extra[msg_type] = FALLBACK_COLORS[len(extra) % len(FALLBACK_COLORS)]
     return extra[msg_type]
@@ -64,6 +55,8 @@ def sequence_diagram(
     marked on their node's lane; crashes and partitions are shaded.
     """
     trace, nodes = _trace_of(result_or_trace)
+    protocol = getattr(result_or_trace, "protocol", None)
+    colors, marks = merged("colors", protocol), merged("marks", protocol)
     lane = {n: i for i, n in enumerate(nodes)}
     horizon = until if until is not None else max((e.time for e in trace.events), default=1.0)
     own_figure = ax is None
@@ -82,7 +75,7 @@ def sequence_diagram(
     for m in rows:
         if m["sent_at"] > horizon:
             continue
-        color = _color(m["msg_type"], extra_colors)
+        color = _color(m["msg_type"], colors, extra_colors)
         types_seen[m["msg_type"]] = color
         y0, y1 = lane[m["src"]], lane[m["dst"]]
         end = m["delivered_at"] if not m["dropped"] else m.get("dropped_at", m["sent_at"])
@@ -116,8 +109,9 @@ def sequence_diagram(
     for e in trace.events:
         if e.time > horizon or e.node not in lane:
             continue
-        if e.kind in MARKS and e.payload is not None:
-            marker, color, text = MARKS[e.kind]
+        if e.kind in marks and e.payload is not None:
+            mark = marks[e.kind]
+            marker, color, text = mark.marker, mark.color, mark.text
             ax.plot(e.time, lane[e.node], marker=marker, color=color, markersize=9, zorder=5)
             if text(e.payload):
                 below = stacked.get((e.time, e.node), 0)

@@ -20,12 +20,13 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def _value(v: Any) -> str:
+def show(v: Any) -> str:
+    """A value as the reports write it (``-`` for nothing)."""
     return "-" if v is None else v if isinstance(v, str) else json.dumps(v)
 
 
-def _per_node(mapping: Mapping[str, Any]) -> str:
-    return "  ".join(f"{node}={_value(v)}" for node, v in mapping.items())
+def per_node(mapping: Mapping[str, Any]) -> str:
+    return "  ".join(f"{node}={show(v)}" for node, v in mapping.items())
 
 
 def describe(summary: Mapping[str, Any], expectations: bool = True) -> str:
@@ -41,49 +42,23 @@ def describe(summary: Mapping[str, Any], expectations: bool = True) -> str:
         f"messages   {m['sent']} sent, {m['delivered']} delivered, {m['dropped']} dropped"
         + (f"  ({types})" if types else ""),
     ]
-    if summary["protocol"] == "basic-paxos":
-        at = summary["decided_at"]
-        lines += [
-            f"chosen     {_per_node(summary['chosen'])}",
-            f"decided    {_value(summary['decided'])}" + (f" at t={at:g}" if at is not None else ""),
-            f"ballots    {', '.join(summary['ballots']) or '-'}",
-        ]
-    elif "state" in summary:
-        lines.append("state")
-        lines += [f"  {node:<8} {_value(state)}" for node, state in summary["state"].items()]
-        if "consistent" in summary:
-            lines.append(f"consistent {'yes' if summary['consistent'] else 'no'}")
+    from .protocols import PROTOCOLS
+
+    if summary["protocol"] in PROTOCOLS:
+        lines += PROTOCOLS[summary["protocol"]].describe(summary)
     violations = summary["violations"]
     lines.append("violations " + ("none" if not violations else f"{len(violations)}"))
     lines += [f"  t={v['time']:g} {v['property']}: {v['detail']}" for v in violations]
     expect = summary["expect"]
     if expectations:
         lines.append("expect     " + ("ok" if expect["ok"] else "FAILED"))
-        lines += [f"  {f['key']}: expected {_value(f['expected'])}, got {_value(f['actual'])}"
+        lines += [f"  {f['key']}: expected {show(f['expected'])}, got {show(f['actual'])}"
                   for f in expect["failed"]]
     return "\n".join(lines)
 
 
-def _ballot_source(payload: Mapping[str, Any]) -> str:
-    source = payload.get("adopted_from")
-    return f"adopted from ballot {source}" if source else "its own value: no promise carried one"
-
-
-#: How each protocol event reads as a sentence.
-SENTENCES = {
-    "propose": lambda e, p: f"{e.node} is asked to propose {p['value']}",
-    "ballot": lambda e, p: f"{e.node} starts ballot {p['ballot']} and sends Prepare {p['ballot']}",
-    "promised": lambda e, p: f"{e.node} promises {p['ballot']}",
-    "phase2": lambda e, p: f"{e.node} has promises from a majority for {p['ballot']}: "
-                           f"sends Accept {p['ballot']} {p['value']} ({_ballot_source(p)})",
-    "accepted": lambda e, p: f"{e.node} accepts ({p['ballot']}, {p['value']})",
-    "chosen": lambda e, p: f"{e.node} hears a majority accepted {p['ballot']}: "
-                           f"{p['value']} is chosen",
-    "learned": lambda e, p: f"{e.node} learns {p['value']}",
-    "preempted": lambda e, p: f"{e.node} abandons {p['ballot']} (higher ballot {p['by']} seen), "
-                              f"retries in {p['wait']:.3g} ms",
-    "timeout": lambda e, p: f"{e.node} hears no majority for {p['ballot']} in time: retries",
-    "applied": lambda e, p: f"{e.node} applies #{p['index']} {p['command']!r} -> {p['state']}",
+#: Sentences for the events every protocol shares; protocols add their own.
+COMMON_SENTENCES = {
     "crash": lambda e, p: f"{e.node} crashes",
     "recover": lambda e, p: f"{e.node} recovers from its disk",
     "partition": lambda e, p: "the network splits into "
@@ -92,25 +67,29 @@ SENTENCES = {
 }
 
 
-def narrate(trace: Any, nodes: Any = None, kinds: Any = None, until: float | None = None) -> str:
+def narrate(trace: Any, nodes: Any = None, kinds: Any = None, until: float | None = None,
+            protocol: str | None = None) -> str:
     """The run told as one sentence per protocol step (and each rejection), in time order.
 
-    ``nodes`` and ``kinds`` narrow it down; ``until`` stops the story early.
+    ``trace`` is a Result or a Trace; ``nodes`` and ``kinds`` narrow it down;
+    ``until`` stops the story early.  A message is narrated when it is sent,
+    under the kind ``"send:<MessageType>"`` (e.g. ``"send:Reject"``).  The sentences are the protocol's own
+    (``protocol``, or the Result's; for a bare Trace, every protocol's).
     """
+    from .protocols import merged
+
+    protocol = protocol or getattr(trace, "protocol", None)
     trace = getattr(trace, "trace", trace)
+    sentences = {**COMMON_SENTENCES, **merged("sentences", protocol)}
     lines = []
     for e in trace.events:
         if until is not None and e.time > until:
             break
         if nodes is not None and e.node not in nodes:
             continue
-        if e.kind == "send" and e.msg_type == "Reject":
-            kind, text = "rejected", (f"{e.src} rejects {e.dst}'s ballot {e.payload['ballot']}: "
-                                      f"it promised {e.payload['promised']}")
-        elif e.kind in SENTENCES:
-            kind, text = e.kind, SENTENCES[e.kind](e, e.payload or {})
-        else:
+        kind = f"send:{e.msg_type}" if e.kind == "send" else e.kind
+        if kind not in sentences:
             continue
         if kinds is None or kind in kinds:
-            lines.append(f"t={e.time:<5g} {text}")
+            lines.append(f"t={e.time:<5g} {sentences[kind](e, e.payload or {})}")
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from typing import Any
 from .checks import Violation, check
 from .protocols import PROTOCOLS
 from .report import describe, narrate
-from .scenario import DEFAULT_UNTIL, Checker, ScenarioError, build_network, load
+from .scenario import DEFAULT_UNTIL, ScenarioError, Validator, build_network, load
 from .sim import Simulation, SimulationStalled, rng_stream
 from .trace import Trace
 
@@ -73,7 +73,7 @@ class Result:
 
     def narrate(self, **narrow: Any) -> str:
         """The run step by step (see :func:`paxoslab.report.narrate`)."""
-        return narrate(self.trace, **narrow)
+        return narrate(self.trace, protocol=self.protocol, **narrow)
 
 
 def matches(expected: Any, actual: Any) -> bool:
@@ -108,7 +108,7 @@ def run_scenario(
     spec = PROTOCOLS[data["protocol"]]
     options = dict(data.get("options", {}))
     nodes = data["nodes"]
-    network = build_network(data.get("network", {}), nodes, Checker("<scenario>"))
+    network = build_network(data.get("network", {}), nodes, Validator("<scenario>"))
     sim = Simulation(
         nodes,
         lambda node_id: spec.node_class(node_id, nodes, options),

@@ -47,7 +47,7 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-class Checker:
+class Validator:
     """Validation helpers that know where they are (``source``) to name the field."""
 
     def __init__(self, source: str) -> None:
@@ -75,6 +75,19 @@ class Checker:
             raise self.fail(field, f"must be {name}, got {_show(value)}")
         if not isinstance(value, kind):
             raise self.fail(field, f"must be {name}, got {_show(value)}")
+        return value
+
+    def object(self, field: str, value: Any, required: Collection[str],
+               optional: Collection[str] = ()) -> dict[str, Any]:
+        """An object with every ``required`` key and no key outside ``required | optional``."""
+        self.of_type(field, value, dict, "an object")
+        allowed = set(required) | set(optional)
+        for key in value:
+            if key not in allowed:
+                raise self.fail(f"{field}.{key}", f"unknown key (expected {', '.join(sorted(allowed))})")
+        for key in sorted(required):
+            if key not in value:
+                raise self.fail(f"{field}.{key}", "missing required key")
         return value
 
     def node(self, field: str, value: Any, nodes: list[str]) -> str:
@@ -149,141 +162,141 @@ def load(scenario: Mapping[str, Any] | str | Path, source: str | None = None) ->
                             f"must be a JSON object, got {_show(scenario)}")
     source = source or f"<scenario {scenario.get('name', '?')}>"
     data = copy.deepcopy(dict(scenario))
-    validate(data, Checker(source))
+    validate(data, Validator(source))
     return data
 
 
-def validate(data: dict[str, Any], c: Checker) -> None:
+def validate(data: dict[str, Any], v: Validator) -> None:
     """Check every field of ``data``; raises on the first problem."""
     for key in REQUIRED:
         if key not in data:
-            raise c.fail(key, "missing required key")
+            raise v.fail(key, "missing required key")
     for key in data:
         if key not in TOP_LEVEL:
-            raise c.fail(key, f"unknown key (expected one of {', '.join(sorted(TOP_LEVEL))})")
-    c.of_type("name", data["name"], str, "a string")
-    c.of_type("description", data.get("description", ""), str, "a string")
-    spec = protocol_spec(c, data["protocol"])
-    nodes = c.of_type("nodes", data["nodes"], list, "a list of node names")
+            raise v.fail(key, f"unknown key (expected one of {', '.join(sorted(TOP_LEVEL))})")
+    v.of_type("name", data["name"], str, "a string")
+    v.of_type("description", data.get("description", ""), str, "a string")
+    spec = protocol_spec(v, data["protocol"])
+    nodes = v.of_type("nodes", data["nodes"], list, "a list of node names")
     if not nodes:
-        raise c.fail("nodes", "must name at least one node")
+        raise v.fail("nodes", "must name at least one node")
     for i, node in enumerate(nodes):
         if not isinstance(node, str) or not node:
-            raise c.fail(f"nodes[{i}]", f"must be a non-empty string, got {_show(node)}")
+            raise v.fail(f"nodes[{i}]", f"must be a non-empty string, got {_show(node)}")
     if len(set(nodes)) != len(nodes):
-        raise c.fail("nodes", f"names must be unique, got {_show(nodes)}")
-    c.of_type("seed", data.get("seed", 0), int, "a whole number")
-    c.number("until", data.get("until", DEFAULT_UNTIL), strict=True)
-    build_network(data.get("network", {}), nodes, c, spec.message_types)
-    validate_options(data.get("options", {}), spec, nodes, c)
-    events = c.of_type("events", data.get("events", []), list, "a list of events")
+        raise v.fail("nodes", f"names must be unique, got {_show(nodes)}")
+    v.of_type("seed", data.get("seed", 0), int, "a whole number")
+    v.number("until", data.get("until", DEFAULT_UNTIL), strict=True)
+    build_network(data.get("network", {}), nodes, v, spec.message_types)
+    validate_options(data.get("options", {}), spec, nodes, v)
+    events = v.of_type("events", data.get("events", []), list, "a list of events")
     for i, event in enumerate(events):
-        validate_event(f"events[{i}]", event, spec, nodes, c)
-    c.of_type("expect", data.get("expect", {}), dict, "an object of summary keys")
-    if spec.cross_check:
-        spec.cross_check(c, data)
+        validate_event(f"events[{i}]", event, spec, nodes, v)
+    v.of_type("expect", data.get("expect", {}), dict, "an object of summary keys")
+    if spec.validate_scenario:
+        spec.validate_scenario(v, data)
 
 
-def protocol_spec(c: Checker, name: Any) -> ProtocolSpec:
+def protocol_spec(v: Validator, name: Any) -> ProtocolSpec:
     if not isinstance(name, str) or name not in PROTOCOLS:
         known = ", ".join(sorted(PROTOCOLS))
-        raise c.fail("protocol", f"unknown protocol {_show(name)} (available: {known})")
+        raise v.fail("protocol", f"unknown protocol {_show(name)} (available: {known})")
     return PROTOCOLS[name]
 
 
 def build_network(
-    spec: Any, nodes: list[str], c: Checker, message_types: Collection[str] = ()
+    spec: Any, nodes: list[str], v: Validator, message_types: Collection[str] = ()
 ) -> Network:
     """Validate ``network`` and turn it into a :class:`Network`.
 
     With ``message_types``, a rule's ``type`` must name one of them.
     """
-    c.of_type("network", spec, dict, "an object")
+    v.of_type("network", spec, dict, "an object")
     for key in spec:
         if key not in ("delay", "drop", "duplicate", "rules"):
-            raise c.fail(f"network.{key}", "unknown key (expected delay, drop, duplicate, rules)")
+            raise v.fail(f"network.{key}", "unknown key (expected delay, drop, duplicate, rules)")
     rules = []
-    for i, rule in enumerate(c.of_type("network.rules", spec.get("rules", []), list, "a list")):
+    for i, rule in enumerate(v.of_type("network.rules", spec.get("rules", []), list, "a list")):
         field = f"network.rules[{i}]"
-        c.of_type(field, rule, dict, "an object")
+        v.of_type(field, rule, dict, "an object")
         for key in rule:
             if key not in ("from", "to", "type", "delay", "drop"):
-                raise c.fail(f"{field}.{key}", "unknown key (expected from, to, type, delay, drop)")
+                raise v.fail(f"{field}.{key}", "unknown key (expected from, to, type, delay, drop)")
         if "delay" not in rule and not rule.get("drop"):
-            raise c.fail(field, "must set \"delay\" or \"drop\": true")
+            raise v.fail(field, "must set \"delay\" or \"drop\": true")
         rules.append(Rule(
-            src=c.names(f"{field}.from", rule["from"], nodes) if "from" in rule else None,
-            dst=c.names(f"{field}.to", rule["to"], nodes) if "to" in rule else None,
-            msg_types=(c.names(f"{field}.type", rule["type"], sorted(message_types) or None,
+            src=v.names(f"{field}.from", rule["from"], nodes) if "from" in rule else None,
+            dst=v.names(f"{field}.to", rule["to"], nodes) if "to" in rule else None,
+            msg_types=(v.names(f"{field}.type", rule["type"], sorted(message_types) or None,
                                "message type") if "type" in rule else None),
-            delay=c.delay(f"{field}.delay", rule["delay"]) if "delay" in rule else None,
-            drop=c.of_type(f"{field}.drop", rule.get("drop", False), bool, "true or false"),
+            delay=v.delay(f"{field}.delay", rule["delay"]) if "delay" in rule else None,
+            drop=v.of_type(f"{field}.drop", rule.get("drop", False), bool, "true or false"),
         ))
     return Network(
-        delay=c.delay("network.delay", spec.get("delay", {"fixed": 1})),
-        drop=c.probability("network.drop", spec.get("drop", 0.0)),
-        duplicate=c.probability("network.duplicate", spec.get("duplicate", 0.0)),
+        delay=v.delay("network.delay", spec.get("delay", {"fixed": 1})),
+        drop=v.probability("network.drop", spec.get("drop", 0.0)),
+        duplicate=v.probability("network.duplicate", spec.get("duplicate", 0.0)),
         rules=rules,
     )
 
 
-def validate_options(options: Any, spec: ProtocolSpec, nodes: list[str], c: Checker) -> None:
-    c.of_type("options", options, dict, "an object")
+def validate_options(options: Any, spec: ProtocolSpec, nodes: list[str], v: Validator) -> None:
+    v.of_type("options", options, dict, "an object")
     for key, value in options.items():
         field = f"options.{key}"
         if key == "bugs":
-            c.of_type(field, value, list, "a list of bug names")
+            v.of_type(field, value, list, "a list of bug names")
             for i, bug in enumerate(value):
                 if not isinstance(bug, str) or bug not in spec.bugs:
                     known = ", ".join(spec.bugs) or "none"
-                    raise c.fail(f"{field}[{i}]", f"unknown bug {_show(bug)} for {spec.name} "
+                    raise v.fail(f"{field}[{i}]", f"unknown bug {_show(bug)} for {spec.name} "
                                                   f"(known: {known})")
         elif key == "persist_ms":
-            c.number(field, value)
-        elif key in spec.option_checks:
-            spec.option_checks[key](c, field, value, nodes)
+            v.number(field, value)
+        elif key in spec.option_validators:
+            spec.option_validators[key](v, field, value, nodes)
         else:
-            known = ", ".join(sorted({"bugs", "persist_ms", *spec.option_checks}))
-            raise c.fail(field, f"unknown option for {spec.name} (known: {known})")
+            known = ", ".join(sorted({"bugs", "persist_ms", *spec.option_validators}))
+            raise v.fail(field, f"unknown option for {spec.name} (known: {known})")
 
 
-def validate_event(field: str, event: Any, spec: ProtocolSpec, nodes: list[str], c: Checker) -> None:
-    c.of_type(field, event, dict, "an object like {\"at\": 0, \"crash\": \"S1\"}")
+def validate_event(field: str, event: Any, spec: ProtocolSpec, nodes: list[str], v: Validator) -> None:
+    v.of_type(field, event, dict, "an object like {\"at\": 0, \"crash\": \"S1\"}")
     if "at" not in event:
-        raise c.fail(f"{field}.at", "missing required key")
+        raise v.fail(f"{field}.at", "missing required key")
     at = event["at"]
     if isinstance(at, dict):
         if set(at) != {"uniform"}:
-            raise c.fail(f"{field}.at", f"must be a time or {{\"uniform\": [lo, hi]}}, got {_show(at)}")
-        c.interval(f"{field}.at.uniform", at["uniform"])
+            raise v.fail(f"{field}.at", f"must be a time or {{\"uniform\": [lo, hi]}}, got {_show(at)}")
+        v.interval(f"{field}.at.uniform", at["uniform"])
     else:
-        c.number(f"{field}.at", at)
+        v.number(f"{field}.at", at)
     actions = [k for k in event if k != "at"]
     allowed = sorted(FAULT_ACTIONS | set(spec.actions))
     if len(actions) != 1:
-        raise c.fail(field, f"must have exactly one action besides \"at\" "
+        raise v.fail(field, f"must have exactly one action besides \"at\" "
                             f"(one of {', '.join(allowed)}), got {_show(actions)}")
     action = actions[0]
     value = event[action]
     where = f"{field}.{action}"
     if action in ("crash", "recover"):
-        c.node(where, value, nodes)
+        v.node(where, value, nodes)
     elif action == "heal":
         if value is not True:
-            raise c.fail(where, f"must be true, got {_show(value)}")
+            raise v.fail(where, f"must be true, got {_show(value)}")
     elif action == "partition":
         if not isinstance(value, list) or not value:
-            raise c.fail(where, f"must be a list of node groups, got {_show(value)}")
+            raise v.fail(where, f"must be a list of node groups, got {_show(value)}")
         seen: set[str] = set()
         for i, group in enumerate(value):
-            for node in c.names(f"{where}[{i}]", group, nodes):
+            for node in v.names(f"{where}[{i}]", group, nodes):
                 if node in seen:
-                    raise c.fail(f"{where}[{i}]", f"node {node!r} is in two groups")
+                    raise v.fail(f"{where}[{i}]", f"node {node!r} is in two groups")
                 seen.add(node)
     elif action in spec.actions:
-        spec.actions[action](c, where, value, nodes)
+        spec.actions[action](v, where, value, nodes)
     else:
-        raise c.fail(where, f"unknown action for {spec.name} (one of {', '.join(allowed)})")
+        raise v.fail(where, f"unknown action for {spec.name} (one of {', '.join(allowed)})")
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:

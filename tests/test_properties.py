@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
 import paxoslab as pl
-from paxoslab.paxos import BUGS
+from paxoslab.protocols.basic_paxos import BUGS
 
 VALUES = ("X", "Y", "Z")
 

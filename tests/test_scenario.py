@@ -10,7 +10,7 @@ import pytest
 
 import paxoslab as pl
 from paxoslab.network import Exponential, Fixed, Uniform
-from paxoslab.scenario import Checker, ScenarioError, build_network, load, set_path
+from paxoslab.scenario import ScenarioError, Validator, build_network, load, set_path
 
 SCENARIO_FILES = sorted((Path(__file__).resolve().parent.parent / "data" / "scenarios")
                         .glob("*.json"))
@@ -95,7 +95,7 @@ def test_top_level_must_be_an_object():
 
 
 def test_build_network_turns_json_into_models():
-    c = Checker("<t>")
+    c = Validator("<t>")
     nodes = ["S1", "S2", "S3"]
     net = build_network({"delay": {"uniform": [1, 3]}, "drop": 0.1, "duplicate": 0.2,
                          "rules": [{"from": "S1", "to": ["S2"], "type": "Accept", "delay": 6},

@@ -10,7 +10,7 @@ import paxoslab as pl
 from paxoslab import Node, Simulation
 from paxoslab import sim as sim_module
 from paxoslab.network import Fixed, Network, Uniform
-from paxoslab.paxos import Ballot, Prepare
+from paxoslab.protocols.basic_paxos import Ballot, Prepare
 from paxoslab.sim import SimulationStalled, jsonable, message_payload, rng_stream
 
 

@@ -25,8 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .node import Node
-from .statemachine import MACHINES, replay
+from ..checks import Violation
+from ..node import Node
+from ..statemachine import MACHINES, CommandError, replay
+from . import Mark, ProtocolSpec
 
 DEFAULT_OPTIONS: dict[str, Any] = {
     "machine": "kv",
@@ -118,3 +120,109 @@ class ReplicaNode(Node):
             self.applied.append(command)
             self.persist(applied=self.applied)
             self.note("applied", index=index, command=command, state=self.machine.snapshot())
+
+
+# ---- scenario validation ----------------------------------------------------
+def _validate_machine(v, field: str, value: Any, nodes: list[str]) -> None:
+    if not isinstance(value, str) or value not in MACHINES:
+        raise v.fail(field, f"unknown state machine {value!r} (known: {', '.join(MACHINES)})")
+
+
+def _validate_submit(v, field: str, value: Any, nodes: list[str]) -> None:
+    v.object(field, value, {"command"}, {"node"})
+    v.of_type(f"{field}.command", value["command"], str, "a command string")
+    if "node" in value:
+        v.node(f"{field}.node", value["node"], nodes)
+
+
+def _validate_commands(v, data: dict[str, Any]) -> None:
+    """Every submitted command must parse for the chosen state machine."""
+    machine = MACHINES[data.get("options", {}).get("machine", "kv")]
+    for i, event in enumerate(data.get("events", [])):
+        if "submit" in event:
+            command = event["submit"]["command"]
+            try:
+                machine.check(command.replace("$now", "0").replace("$random", "0"))
+            except CommandError as exc:
+                raise v.fail(f"events[{i}].submit.command", str(exc)) from None
+
+
+def _perform(sim, options: dict[str, Any], action: str, value: Any) -> None:
+    node_id = value.get("node") or options.get("sequencer") or sim.node_ids[0]
+    sim.invoke(node_id, "submit", value["command"])
+
+
+# ---- summary and report -------------------------------------------------------
+def _summarize(sim) -> dict[str, Any]:
+    applied = {n: [] for n in sim.node_ids}
+    for event in sim.trace.of_kind("applied"):
+        applied[event.node].append(event.payload["command"])
+    state = {}
+    for node_id in sim.node_ids:
+        node = sim.nodes.get(node_id)
+        state[node_id] = node.machine.snapshot() if node is not None else None
+    return {
+        "logs": {n: [{"index": i + 1, "command": cmd} for i, cmd in enumerate(cmds)]
+                 for n, cmds in applied.items()},
+        "state": state,
+        "applied": applied,
+        "consistent": len({repr(s) for s in state.values() if s is not None}) <= 1,
+    }
+
+
+def _describe(summary: Mapping[str, Any]) -> list[str]:
+    from ..report import show
+
+    lines = ["state"]
+    lines += [f"  {node:<8} {show(state)}" for node, state in summary["state"].items()]
+    lines.append(f"consistent {'yes' if summary['consistent'] else 'no'}")
+    return lines
+
+
+# ---- safety properties ----------------------------------------------------------
+def replica_consistency(trace) -> list[Violation]:
+    """Replicas that have applied the same number of commands are in the same state.
+
+    Reports the moment each replica first diverges from the first replica to
+    apply that command.
+    """
+    first_at_index: dict[int, Any] = {}
+    diverged: set[str] = set()
+    violations = []
+    for event in trace.of_kind("applied"):
+        index, state = event.payload["index"], event.payload["state"]
+        first = first_at_index.setdefault(index, event)
+        if first.payload["state"] != state and event.node not in diverged:
+            diverged.add(event.node)
+            violations.append(Violation(
+                "replica-consistency", event.time,
+                f"after command #{index} {event.node} has {state} but {first.node} has "
+                f"{first.payload['state']} ({event.payload['command']!r} vs "
+                f"{first.payload['command']!r})",
+                (first.seq, event.seq),
+            ))
+    return violations
+
+
+SPEC = ProtocolSpec(
+    name="smr",
+    node_class=ReplicaNode,
+    messages=MESSAGES,
+    bugs=BUGS,
+    perform=_perform,
+    summarize=_summarize,
+    properties=(replica_consistency,),
+    option_validators={
+        "machine": _validate_machine,
+        "sequencer": lambda v, f, x, nodes: v.node(f, x, nodes),
+        "resolve_at_sequencer": lambda v, f, x, nodes: v.of_type(f, x, bool, "true or false"),
+    },
+    actions={"submit": _validate_submit},
+    validate_scenario=_validate_commands,
+    describe=_describe,
+    sentences={
+        "applied": lambda e, p: f"{e.node} applies #{p['index']} {p['command']!r} -> {p['state']}",
+    },
+    colors={"Append": "#1f77b4", "Forward": "#7f7f7f"},
+    marks={"applied": Mark("s", "#ff7f0e", lambda p: f"{p['command']}", "applied")},
+)

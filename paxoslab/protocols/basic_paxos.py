@@ -44,7 +44,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .node import Node
+from ..checks import Violation
+from ..node import Node
+from . import Mark, ProtocolSpec
 
 BUGS = {
     "promise-omits-accepted": "an acceptor's promise leaves out the proposal it already accepted",
@@ -320,3 +322,141 @@ class PaxosNode(Node):
             self.cancel_timer(PhaseTimeout(self.ballot))
             self.cancel_timer(Backoff())
             self.phase = "done"
+
+
+# ---- scenario validation ----------------------------------------------------
+def _validate_backoff(v, field: str, value: Any, nodes: list[str]) -> None:
+    v.object(field, value, set(), {"base", "jitter", "multiplier"})
+    for key in ("base", "jitter"):
+        if key in value:
+            v.number(f"{field}.{key}", value[key])
+    if "multiplier" in value:
+        v.number(f"{field}.multiplier", value["multiplier"], minimum=1)
+
+
+def _validate_propose(v, field: str, value: Any, nodes: list[str]) -> None:
+    v.object(field, value, {"node", "value"}, {"round"})
+    v.node(f"{field}.node", value["node"], nodes)
+    v.of_type(f"{field}.value", value["value"], str | int | float, "a string or number")
+    if "round" in value:
+        v.of_type(f"{field}.round", value["round"], int, "a whole number")
+        v.number(f"{field}.round", value["round"], minimum=1)
+
+
+def _perform(sim, options: dict[str, Any], action: str, value: Any) -> None:
+    sim.invoke(value["node"], "propose", value["value"], value.get("round", 0))
+
+
+# ---- summary and report -------------------------------------------------------
+def _summarize(sim) -> dict[str, Any]:
+    chosen = {}
+    for node_id in sim.node_ids:
+        node = sim.nodes.get(node_id)
+        chosen[node_id] = node.learned if node is not None else sim.stable[node_id].get("learned")
+    values = {v for v in chosen.values() if v is not None}
+    decided = values.pop() if len(values) == 1 else None
+    learned = [e for e in sim.trace.of_kind("learned") if e.payload["value"] == decided]
+    return {
+        "chosen": chosen,
+        "decided": decided,
+        "ballots": [e.payload["ballot"] for e in sim.trace.of_kind("ballot")],
+        "decided_at": learned[0].time if learned else None,
+    }
+
+
+def _describe(summary: Mapping[str, Any]) -> list[str]:
+    from ..report import per_node, show
+
+    at = summary["decided_at"]
+    return [
+        f"chosen     {per_node(summary['chosen'])}",
+        f"decided    {show(summary['decided'])}" + (f" at t={at:g}" if at is not None else ""),
+        f"ballots    {', '.join(summary['ballots']) or '-'}",
+    ]
+
+
+def _ballot_source(payload: Mapping[str, Any]) -> str:
+    source = payload.get("adopted_from")
+    return f"adopted from ballot {source}" if source else "its own value: no promise carried one"
+
+
+SENTENCES = {
+    "propose": lambda e, p: f"{e.node} is asked to propose {p['value']}",
+    "ballot": lambda e, p: f"{e.node} starts ballot {p['ballot']} and sends Prepare {p['ballot']}",
+    "promised": lambda e, p: f"{e.node} promises {p['ballot']}",
+    "phase2": lambda e, p: f"{e.node} has promises from a majority for {p['ballot']}: "
+                           f"sends Accept {p['ballot']} {p['value']} ({_ballot_source(p)})",
+    "accepted": lambda e, p: f"{e.node} accepts ({p['ballot']}, {p['value']})",
+    "chosen": lambda e, p: f"{e.node} hears a majority accepted {p['ballot']}: "
+                           f"{p['value']} is chosen",
+    "learned": lambda e, p: f"{e.node} learns {p['value']}",
+    "preempted": lambda e, p: f"{e.node} abandons {p['ballot']} (higher ballot {p['by']} seen), "
+                              f"retries in {p['wait']:.3g} ms",
+    "timeout": lambda e, p: f"{e.node} hears no majority for {p['ballot']} in time: retries",
+    "send:Reject": lambda e, p: f"{e.src} rejects {e.dst}'s ballot {p['ballot']}: "
+                                f"it promised {p['promised']}",
+}
+
+COLORS = {
+    "Prepare": "#1f77b4", "Promise": "#17becf", "Accept": "#2ca02c", "Accepted": "#98df8a",
+    "Reject": "#d62728", "Learn": "#9467bd",
+}
+
+
+# ---- safety properties ----------------------------------------------------------
+def agreement(trace) -> list[Violation]:
+    """No two learners learn different values (and no learner changes its mind)."""
+    first = None
+    reported: set[tuple[str, object]] = set()
+    violations = []
+    for event in trace.of_kind("learned"):
+        value = event.payload["value"]
+        if first is None:
+            first = event
+        elif value != first.payload["value"] and (event.node, value) not in reported:
+            reported.add((event.node, value))
+            violations.append(Violation(
+                "agreement", event.time,
+                f"{event.node} learned {value!r} at t={event.time:g} but {first.node} "
+                f"learned {first.payload['value']!r} at t={first.time:g}",
+                (first.seq, event.seq),
+            ))
+    return violations
+
+
+def validity(trace) -> list[Violation]:
+    """Only a value that some client proposed can be learned."""
+    proposed: set[object] = set()
+    violations = []
+    for event in trace.of_kind("propose", "learned"):
+        value = event.payload["value"]
+        if event.kind == "propose":
+            proposed.add(value)
+        elif value not in proposed:
+            violations.append(Violation(
+                "validity", event.time,
+                f"{event.node} learned {value!r} at t={event.time:g}, which nobody proposed",
+                (event.seq,),
+            ))
+    return violations
+
+
+SPEC = ProtocolSpec(
+    name="basic-paxos",
+    node_class=PaxosNode,
+    messages=MESSAGES,
+    bugs=BUGS,
+    perform=_perform,
+    summarize=_summarize,
+    properties=(agreement, validity),
+    option_validators={"proposal_timeout": lambda v, f, x, n: v.number(f, x, strict=True),
+                       "backoff": _validate_backoff},
+    actions={"propose": _validate_propose},
+    describe=_describe,
+    sentences=SENTENCES,
+    colors=COLORS,
+    marks={
+        "learned": Mark("*", "#9467bd", lambda p: f"learned {p['value']}", "learned"),
+        "accepted": Mark("|", "#2ca02c", lambda p: "", "accepted"),
+    },
+)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import paxoslab as pl
-from paxoslab.replication import Append, Forward, ReplicaNode
+from paxoslab.protocols.smr import Append, Forward, ReplicaNode
 
 NODES = ["S1", "S2", "S3"]
 

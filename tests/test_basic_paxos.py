@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import paxoslab as pl
-from paxoslab.paxos import (
+from paxoslab.protocols.basic_paxos import (
     BUGS,
     Accept,
     Accepted,

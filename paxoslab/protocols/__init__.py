@@ -1,0 +1,91 @@
+"""The protocols of the course and how each plugs into scenarios, runs and reports.
+
+Each protocol lives in one module of this package and ends with a
+``SPEC = ProtocolSpec(...)`` that gathers everything about it: its node class,
+message types, bugs, option and action validators, how it performs scenario
+actions, its summary keys, its safety properties, the sentences that narrate
+its events and the colours of its messages on diagrams.  Nothing else in the
+library names a protocol's message types.
+
+Adding a protocol = one new module + one line in ``PROTOCOLS`` below.
+
+Validators receive the scenario :class:`~paxoslab.scenario.Validator` ``v``,
+the field path for error messages, the value and the node names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..node import Node
+
+#: (validator, field path, value, node names) -> None; raises a ScenarioError.
+ValidateField = Callable[[Any, str, Any, list[str]], None]
+#: (event, payload) -> one sentence of narration.
+Sentence = Callable[[Any, Mapping[str, Any]], str]
+
+
+@dataclass(frozen=True)
+class Mark:
+    """How a protocol event is marked on its node's lane in a sequence diagram."""
+
+    marker: str
+    color: str
+    text: Callable[[Mapping[str, Any]], str]
+    legend: str
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    name: str
+    node_class: type[Node]
+    #: message types (a network rule's "type" may name only these)
+    messages: tuple[type, ...]
+    #: bug name -> what rule it breaks
+    bugs: Mapping[str, str]
+    #: (simulation, options, action name, value) -> None: carry out a protocol action
+    perform: Callable[[Any, dict[str, Any], str, Any], None]
+    #: (simulation) -> the protocol's own summary keys
+    summarize: Callable[[Any], dict[str, Any]]
+    #: safety properties: each takes a trace and returns a list of Violation
+    properties: tuple[Callable[[Any], list[Any]], ...]
+    option_validators: Mapping[str, ValidateField] = field(default_factory=dict)
+    actions: Mapping[str, ValidateField] = field(default_factory=dict)
+    #: (validator, whole scenario) -> None: validation that needs several fields at once
+    validate_scenario: Callable[[Any, dict[str, Any]], None] | None = None
+    #: summary -> the protocol's lines of ``describe``
+    describe: Callable[[Mapping[str, Any]], list[str]] = lambda summary: []
+    #: event kind (or ``"send:<MessageType>"``) -> sentence, for ``narrate``
+    sentences: Mapping[str, Sentence] = field(default_factory=dict)
+    #: message type -> colour on diagrams
+    colors: Mapping[str, str] = field(default_factory=dict)
+    #: event kind -> how it is marked on a lane
+    marks: Mapping[str, Mark] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.properties:
+            raise ValueError(f"protocol {self.name!r} declares no safety properties")
+
+    @property
+    def message_types(self) -> frozenset[str]:
+        return frozenset(m.__name__ for m in self.messages)
+
+
+def _registry() -> dict[str, ProtocolSpec]:
+    from . import basic_paxos, smr
+
+    return {spec.name: spec for spec in (basic_paxos.SPEC, smr.SPEC)}
+
+
+PROTOCOLS: dict[str, ProtocolSpec] = _registry()
+
+
+def merged(attribute: str, protocol: str | None = None) -> dict[str, Any]:
+    """One protocol's ``sentences``/``colors``/``marks``, or all protocols' merged."""
+    specs = [PROTOCOLS[protocol]] if protocol in PROTOCOLS else list(PROTOCOLS.values())
+    out: dict[str, Any] = {}
+    for spec in specs:
+        out.update(getattr(spec, attribute))
+    return out
