@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from . import quiz
 from .checks import Violation, check
 from .network import Exponential, Fixed, Network, Rule, Uniform
 from .node import MissingHandler, Node
@@ -30,7 +31,7 @@ _LAZY_MODULES = {"plots", "widgets", "experiments"}
 __all__ = [
     "Event", "Exponential", "Fixed", "MissingHandler", "Network", "Node", "Result", "Rule",
     "ScenarioError", "Simulation", "Trace", "Uniform", "Violation", "check", "describe",
-    "load_scenario", "narrate",
+    "load_scenario", "narrate", "quiz",
     "rng_stream", "run_scenario", *sorted(_LAZY_MODULES),
 ]
 
