@@ -243,13 +243,14 @@ def _short(command: Any, width: int) -> str:
 
 
 def log_grid(result_or_trace: Any, at: float | None = None, ax: Axes | None = None,
-             title: str | None = None) -> Axes:
+             title: str | None = None, legend: bool = True) -> Axes:
     """Servers × log index at time ``at``: one cell per entry, coloured by its term.
 
     A committed entry is a solid cell; an entry not (yet) committed on that server
     is pale and hatched with a dashed border.  Each cell shows ``t<term>`` and the
     command.  The row label gives the server's role and term at ``at``; a crashed
-    server's row is greyed out (its log is what it persisted).
+    server's row is greyed out (its log is what it persisted).  ``legend=False``
+    leaves the legend out (for all but one of several panels).
     """
     from matplotlib.patches import Patch, Rectangle
 
@@ -301,8 +302,9 @@ def log_grid(result_or_trace: Any, at: float | None = None, ax: Axes | None = No
     handles += [Patch(facecolor="#777777", edgecolor="#777777", label="committed"),
                 Patch(facecolor="white", edgecolor="#777777", hatch="///", linestyle="--",
                       label="not committed")]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9,
-              frameon=False)
+    if legend:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9,
+                  frameon=False)
     if title is None:
         name = getattr(result_or_trace, "scenario", {}).get("name") if hasattr(
             result_or_trace, "scenario") else None
