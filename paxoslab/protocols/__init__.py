@@ -51,6 +51,8 @@ class ProtocolSpec:
     summarize: Callable[[Any], dict[str, Any]]
     #: safety properties: each takes a trace and returns a list of Violation
     properties: tuple[Callable[[Any], list[Any]], ...]
+    #: state-based safety monitors (interface 2), run after every step
+    monitors: tuple[type, ...] = ()
     option_validators: Mapping[str, ValidateField] = field(default_factory=dict)
     actions: Mapping[str, ValidateField] = field(default_factory=dict)
     #: (validator, whole scenario) -> None: validation that needs several fields at once
@@ -65,7 +67,7 @@ class ProtocolSpec:
     marks: Mapping[str, Mark] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.properties:
+        if not self.properties and not self.monitors:
             raise ValueError(f"protocol {self.name!r} declares no safety properties")
 
     @property
@@ -74,9 +76,9 @@ class ProtocolSpec:
 
 
 def _registry() -> dict[str, ProtocolSpec]:
-    from . import basic_paxos, smr
+    from . import basic_paxos, multi_paxos, smr
 
-    return {spec.name: spec for spec in (basic_paxos.SPEC, smr.SPEC)}
+    return {spec.name: spec for spec in (basic_paxos.SPEC, smr.SPEC, multi_paxos.SPEC)}
 
 
 PROTOCOLS: dict[str, ProtocolSpec] = _registry()
