@@ -673,7 +673,8 @@ SENTENCES = {
     "applied": lambda e, p: f"{e.node} applies #{p['index']} {p['command']!r} -> {p['state']}",
     "backup": lambda e, p: f"{e.node} backs up {p['follower']} to #{p['next_index']}",
     "submit": lambda e, p: (f"a client submits {p['command']!r} to {e.node}"
-                            + ("" if p.get("to") else " (the leader of the highest term)")),
+                            + ("" if p.get("to") else " (the leader of the highest term)")
+                            if e.node else f"a client submits {p['command']!r} for the leader"),
     "no_leader": lambda e, p: f"a client's {p['command']!r} finds no leader: nobody takes it",
     "redirected": lambda e, p: f"{e.node} is not the leader: passes {p['command']!r} on to {p['to']}",
     "rejected": lambda e, p: f"{e.node} rejects {p['command']!r}: {p['reason']}",
