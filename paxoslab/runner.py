@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ._monitor_adapter import attach
 from .checks import Violation, check
 from .protocols import PROTOCOLS
 from .report import describe, narrate
@@ -117,13 +118,15 @@ def run_scenario(
         detailed=detailed,
         persist_ms=options.get("persist_ms", 0),
     )
+    monitored = attach(sim, spec.monitors, options) if spec.monitors else []  # temporary adapter
     schedule_events(sim, data, options, seed)
     try:
         end_time = sim.run(until=data.get("until", DEFAULT_UNTIL))
     except SimulationStalled as exc:
         source = scenario if isinstance(scenario, str | Path) else f"<scenario {data['name']}>"
         raise ScenarioError(str(source), "network.delay", str(exc)) from None
-    return Result(data, seed, sim, end_time, check(sim.trace, data["protocol"]))
+    violations = sorted(check(sim.trace, data["protocol"]) + monitored, key=lambda v: v.time)
+    return Result(data, seed, sim, end_time, violations)
 
 
 def schedule_events(sim: Simulation, data: dict[str, Any], options: dict[str, Any], seed: int) -> None:

@@ -53,6 +53,8 @@ class ProtocolSpec:
     properties: tuple[Callable[[Any], list[Any]], ...]
     #: the keys ``summarize`` returns (a scenario's ``expect`` may name these and the common ones)
     summary_keys: frozenset[str]
+    #: state-based safety monitors (interface 2), run after every step
+    monitors: tuple[type, ...] = ()
     option_validators: Mapping[str, ValidateField] = field(default_factory=dict)
     actions: Mapping[str, ValidateField] = field(default_factory=dict)
     #: (validator, whole scenario) -> None: validation that needs several fields at once
@@ -67,7 +69,7 @@ class ProtocolSpec:
     marks: Mapping[str, Mark] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.properties:
+        if not self.properties and not self.monitors:
             raise ValueError(f"protocol {self.name!r} declares no safety properties")
 
     @property
@@ -82,9 +84,9 @@ COMMON_SUMMARY_KEYS = frozenset({
 
 
 def _registry() -> dict[str, ProtocolSpec]:
-    from . import basic_paxos, smr
+    from . import basic_paxos, multi_paxos, smr
 
-    return {spec.name: spec for spec in (basic_paxos.SPEC, smr.SPEC)}
+    return {spec.name: spec for spec in (basic_paxos.SPEC, smr.SPEC, multi_paxos.SPEC)}
 
 
 PROTOCOLS: dict[str, ProtocolSpec] = _registry()
