@@ -792,6 +792,7 @@ class LeaderCompleteness(Monitor):
         #: index -> (term, command, the term in which a server first knew it committed)
         self.committed: dict[int, tuple[int, str, int]] = {}
         self.reported: set[tuple[str, int, int]] = set()
+        self._looked: dict[str, tuple] = {}  # what each server showed last time (a cache)
 
     def after_step(self, sim) -> list[Violation]:
         out = []
@@ -799,13 +800,18 @@ class LeaderCompleteness(Monitor):
         for _, node in nodes:
             if node is None:
                 continue
-            for i in range(1, min(node.commit_index, len(node.log)) + 1):
+            for i in range(len(self.committed) + 1, min(node.commit_index, len(node.log)) + 1):
                 if i not in self.committed:
                     term, command = node.log[i - 1]
                     self.committed[i] = (term, command, node.current_term)
         for n, node in nodes:
             if node is None or node.role != LEADER:
                 continue
+            looked = (node.log, node.current_term, len(self.committed))
+            last = self._looked.get(n)
+            if last is not None and last[0] is looked[0] and last[1:] == looked[1:]:
+                continue
+            self._looked[n] = looked
             for i, (term, command, known_in) in self.committed.items():
                 if node.current_term <= known_in or (n, node.current_term, i) in self.reported:
                     continue
