@@ -423,7 +423,7 @@ def test_an_election_costs_two_messages_per_other_server():
 
 def test_initial_election_with_random_timeouts_stays_under_the_labs_bound():
     for seed in range(20):
-        s = run(scenario([], nodes=THREE, until=400, heartbeat=1000), seed)
+        s = run(scenario([], nodes=THREE, until=400), seed)
         assert s["leaders"]
         votes = s["messages"]["by_type"].get("RequestVote", 0) + s["messages"]["by_type"].get(
             "RequestVoteReply", 0)

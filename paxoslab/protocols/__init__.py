@@ -51,6 +51,8 @@ class ProtocolSpec:
     summarize: Callable[[Any], dict[str, Any]]
     #: safety properties: each takes a trace and returns a list of Violation
     properties: tuple[Callable[[Any], list[Any]], ...]
+    #: the keys ``summarize`` returns (a scenario's ``expect`` may name these and the common ones)
+    summary_keys: frozenset[str]
     #: state-based safety monitors (interface 2), run after every step
     monitors: tuple[type, ...] = ()
     option_validators: Mapping[str, ValidateField] = field(default_factory=dict)
@@ -73,6 +75,12 @@ class ProtocolSpec:
     @property
     def message_types(self) -> frozenset[str]:
         return frozenset(m.__name__ for m in self.messages)
+
+
+#: Summary keys every protocol's summary has.
+COMMON_SUMMARY_KEYS = frozenset({
+    "scenario", "protocol", "seed", "end_time", "messages", "violations", "expect", "digest",
+})
 
 
 def _registry() -> dict[str, ProtocolSpec]:

@@ -448,6 +448,7 @@ SPEC = ProtocolSpec(
     bugs=BUGS,
     perform=_perform,
     summarize=_summarize,
+    summary_keys=frozenset({"chosen", "decided", "ballots", "decided_at"}),
     properties=(agreement, validity),
     option_validators={"proposal_timeout": lambda v, f, x, n: v.number(f, x, strict=True),
                        "backoff": _validate_backoff},

@@ -871,6 +871,8 @@ SPEC = ProtocolSpec(
     perform=_perform,
     summarize=_summarize,
     properties=(),
+    summary_keys=frozenset({"leaders", "logs", "commit_index", "state", "applied", "commands",
+                            "converged"}),
     monitors=MONITORS,
     option_validators={
         "election_timeout": _validate_timeout_range,

@@ -211,6 +211,7 @@ SPEC = ProtocolSpec(
     bugs=BUGS,
     perform=_perform,
     summarize=_summarize,
+    summary_keys=frozenset({"logs", "state", "applied", "consistent"}),
     properties=(replica_consistency,),
     option_validators={
         "machine": _validate_machine,
