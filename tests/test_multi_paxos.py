@@ -631,3 +631,13 @@ def test_the_correct_protocol_passes_the_sweep_and_converges():
 def test_a_seeded_sweep_catches_the_bug(bug):
     """(``commit-old-term-by-count`` needs the Figure 8 schedule: its scenario catches it.)"""
     assert caught([bug])
+
+
+def test_persist_ms_delays_every_reply_that_follows_a_write():
+    fast = pl.run_scenario(scenario([{"at": 0, "timeout": "S1"}], until=60,
+                                    network={"delay": {"fixed": 2}})).summary()
+    slow = pl.run_scenario(scenario([{"at": 0, "timeout": "S1"}], until=60, persist_ms=10,
+                                    network={"delay": {"fixed": 2}})).summary()
+    # the candidate writes its vote (10 ms) before RequestVote leaves; each voter writes its vote
+    # (10 ms) before its reply leaves
+    assert fast["leaders"][0]["at"] == 4 and slow["leaders"][0]["at"] == 24

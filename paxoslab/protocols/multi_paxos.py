@@ -157,7 +157,9 @@ class AppendEntriesReply:
     conflict_term: int | None = None
 
     def label(self) -> str:
-        return f"ok #{self.match_index}" if self.success else f"no (back to #{self.conflict_index})"
+        if self.success:
+            return f"ok #{self.match_index}"
+        return f"no, t{self.term}" if not self.conflict_index else f"no, try #{self.conflict_index}"
 
 
 @dataclass(frozen=True, slots=True)
