@@ -641,3 +641,45 @@ def test_persist_ms_delays_every_reply_that_follows_a_write():
     # the candidate writes its vote (10 ms) before RequestVote leaves; each voter writes its vote
     # (10 ms) before its reply leaves
     assert fast["leaders"][0]["at"] == 4 and slow["leaders"][0]["at"] == 24
+
+
+# ---- the monitors on hand-made states ----------------------------------------------------------
+class World:
+    """Just what a monitor reads: nodes, stable storage, the time and the node that stepped."""
+
+    def __init__(self, **nodes):
+        self.nodes = dict(nodes)
+        self.stable = {n: {"log": getattr(x, "log", ())} for n, x in nodes.items()}
+        self.now = 1.0
+        self.step_node = None
+
+    def step(self, monitor, node_id):
+        self.step_node = node_id
+        return [v.property for v in monitor.after_step(self)]
+
+
+def test_monitors_name_what_they_see():
+    from paxoslab.protocols.multi_paxos import (
+        ElectionSafety,
+        LeaderCompleteness,
+        LogMatching,
+        StateMachineSafety,
+    )
+
+    a = node("S1", current_term=2, role="leader", log=((1, "set a 1"), (2, "set b 2")))
+    b = node("S2", current_term=2, role="leader", log=((1, "set z 9"), (2, "set b 2")))
+    world = World(S1=a, S2=b, S3=None)
+    election = ElectionSafety(THREE, {})
+    assert world.step(election, "S1") == [] and world.step(election, "S2") == ["election-safety"]
+    assert election.key() == frozenset({(2, "S1"), (2, "S2")})
+    assert world.step(LogMatching(THREE, {}), "S1") == ["log-matching"]
+    b.log = ((1, "set a 1"),)
+    assert world.step(LogMatching(THREE, {}), "S1") == []
+    complete = LeaderCompleteness(THREE, {})
+    a.commit_index, b.role, b.current_term = 2, "follower", 3
+    assert world.step(complete, "S1") == []
+    b.role = "leader"
+    assert world.step(complete, "S2") == ["leader-completeness"]
+    applied = StateMachineSafety(THREE, {})
+    a.last_applied, b.last_applied, b.log = 1, 1, ((3, "set q 1"),)
+    assert world.step(applied, "S1") == [] and world.step(applied, "S2") == ["state-machine-safety"]

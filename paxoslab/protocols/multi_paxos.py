@@ -696,6 +696,9 @@ MARKS = {
 
 
 # ---- safety monitors (on node state, after every step) -----------------------------------
+# Only the server a step ran on (``sim.step_node``) can have changed, so each monitor looks
+# at that one against the others.  What a monitor remembers is kept in immutable values and
+# rebound, never mutated, so a search can fork it for free.
 try:
     from ..checks import Monitor  # type: ignore[attr-defined]
 except ImportError:  # temporary: until checks.Monitor lands
@@ -709,13 +712,17 @@ except ImportError:  # temporary: until checks.Monitor lands
             self.options = options
 
 
-def _logs(sim) -> dict[str, tuple]:
-    """Every server's log: the live one, or what a crashed server has on disk."""
-    out = {}
-    for n in sim.node_ids:
-        node = sim.nodes.get(n)
-        out[n] = node.log if node is not None else sim.stable[n].get("log", ())
-    return out
+def _stepped(sim) -> tuple[str, Any] | tuple[None, None]:
+    """The live server the last step ran on, or (None, None)."""
+    node_id = getattr(sim, "step_node", None)
+    node = sim.nodes.get(node_id) if node_id is not None else None
+    return (node_id, node) if node is not None else (None, None)
+
+
+def _log(sim, node_id: str) -> tuple:
+    """A server's log: the live one, or what a crashed server has on disk."""
+    node = sim.nodes.get(node_id)
+    return node.log if node is not None else tuple(sim.stable[node_id].get("log", ()))
 
 
 class ElectionSafety(Monitor):
@@ -725,24 +732,22 @@ class ElectionSafety(Monitor):
 
     def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
         super().__init__(node_ids, options)
-        self.leaders: dict[int, str] = {}
-        self.reported: set[tuple[int, str]] = set()
+        self.leaders: frozenset[tuple[int, str]] = frozenset()  # (term, leader) ever seen
 
     def after_step(self, sim) -> list[Violation]:
-        out = []
-        for n in self.node_ids:
-            node = sim.nodes.get(n)
-            if node is None or node.role != LEADER:
-                continue
-            first = self.leaders.setdefault(node.current_term, n)
-            if first != n and (node.current_term, n) not in self.reported:
-                self.reported.add((node.current_term, n))
-                out.append(Violation(self.property, sim.now,
-                                     f"{n} and {first} are both leaders of term {node.current_term}"))
-        return out
+        n, node = _stepped(sim)
+        if node is None or node.role != LEADER or (node.current_term, n) in self.leaders:
+            return []
+        term = node.current_term
+        others = sorted(m for t, m in self.leaders if t == term)
+        self.leaders = self.leaders | {(term, n)}
+        if not others:
+            return []
+        return [Violation(self.property, sim.now,
+                          f"{n} and {', '.join(others)} are both leaders of term {term}")]
 
     def key(self):
-        return tuple(sorted(self.leaders.items())), tuple(sorted(self.reported))
+        return self.leaders
 
 
 class LogMatching(Monitor):
@@ -752,36 +757,33 @@ class LogMatching(Monitor):
 
     def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
         super().__init__(node_ids, options)
-        self.reported: set[tuple[str, str, int]] = set()
-        self._seen: dict[tuple[str, str], tuple] = {}
+        self.reported: frozenset[tuple[str, str]] = frozenset()
 
     def after_step(self, sim) -> list[Violation]:
-        logs = _logs(sim)
+        a, node = _stepped(sim)
+        if node is None:
+            return []
+        la = node.log
         out = []
-        ids = self.node_ids
-        for i, a in enumerate(ids):
-            for b in ids[i + 1:]:
-                la, lb = logs[a], logs[b]
-                seen = self._seen.get((a, b))
-                if seen is not None and seen[0] is la and seen[1] is lb:
-                    continue
-                self._seen[(a, b)] = (la, lb)
-                k = min(len(la), len(lb))
-                while k and la[k - 1][0] != lb[k - 1][0]:
-                    k -= 1
-                if la[:k] == lb[:k]:
-                    continue
-                bad = next(j for j in range(k) if la[j] != lb[j]) + 1
-                if (a, b, k) not in self.reported:
-                    self.reported.add((a, b, k))
-                    out.append(Violation(self.property, sim.now,
-                                         f"{a} and {b} both hold an entry of term {la[k - 1][0]} at "
-                                         f"#{k} but differ at #{bad}: {tuple(la[bad - 1])} vs "
-                                         f"{tuple(lb[bad - 1])}"))
+        for b in self.node_ids:
+            if b == a:
+                continue
+            lb = _log(sim, b)
+            k = min(len(la), len(lb))
+            while k and la[k - 1][0] != lb[k - 1][0]:
+                k -= 1
+            if la[:k] == lb[:k] or tuple(sorted((a, b))) in self.reported:
+                continue
+            self.reported = self.reported | {tuple(sorted((a, b)))}
+            bad = next(j for j in range(k) if la[j] != lb[j]) + 1
+            out.append(Violation(self.property, sim.now,
+                                 f"{a} and {b} both hold an entry of term {la[k - 1][0]} at "
+                                 f"#{k} but differ at #{bad}: {tuple(la[bad - 1])} vs "
+                                 f"{tuple(lb[bad - 1])}"))
         return out
 
     def key(self):
-        return tuple(sorted(self.reported))
+        return self.reported
 
 
 class LeaderCompleteness(Monitor):
@@ -791,41 +793,38 @@ class LeaderCompleteness(Monitor):
 
     def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
         super().__init__(node_ids, options)
-        #: index -> (term, command, the term in which a server first knew it committed)
-        self.committed: dict[int, tuple[int, str, int]] = {}
-        self.reported: set[tuple[str, int, int]] = set()
-        self._looked: dict[str, tuple] = {}  # what each server showed last time (a cache)
+        #: (term, command, the term in which a server first knew it committed), index 1 first
+        self.committed: tuple[tuple[int, str, int], ...] = ()
+        self.reported: frozenset[tuple[str, int]] = frozenset()  # (leader, term)
 
     def after_step(self, sim) -> list[Violation]:
+        n, node = _stepped(sim)
+        if node is None:
+            return []
+        known = len(self.committed)
+        upto = min(node.commit_index, len(node.log))
+        if upto > known:
+            self.committed = self.committed + tuple(
+                (*node.log[i], node.current_term) for i in range(known, upto))
+            leaders = [(m, sim.nodes.get(m)) for m in self.node_ids]  # new entries: ask every leader
+        else:
+            leaders = [(n, node)]
         out = []
-        nodes = [(n, sim.nodes.get(n)) for n in self.node_ids]
-        for _, node in nodes:
-            if node is None:
+        for m, leader in leaders:
+            if leader is None or leader.role != LEADER or (m, leader.current_term) in self.reported:
                 continue
-            for i in range(len(self.committed) + 1, min(node.commit_index, len(node.log)) + 1):
-                if i not in self.committed:
-                    term, command = node.log[i - 1]
-                    self.committed[i] = (term, command, node.current_term)
-        for n, node in nodes:
-            if node is None or node.role != LEADER:
-                continue
-            looked = (node.log, node.current_term, len(self.committed))
-            last = self._looked.get(n)
-            if last is not None and last[0] is looked[0] and last[1:] == looked[1:]:
-                continue
-            self._looked[n] = looked
-            for i, (term, command, known_in) in self.committed.items():
-                if node.current_term <= known_in or (n, node.current_term, i) in self.reported:
-                    continue
-                if i > len(node.log) or tuple(node.log[i - 1]) != (term, command):
-                    self.reported.add((n, node.current_term, i))
+            log = leader.log
+            for i, (term, command, known_in) in enumerate(self.committed):
+                if leader.current_term > known_in and (i >= len(log) or log[i] != (term, command)):
+                    self.reported = self.reported | {(m, leader.current_term)}
                     out.append(Violation(self.property, sim.now,
-                                         f"{n} leads term {node.current_term} without #{i} "
+                                         f"{m} leads term {leader.current_term} without #{i + 1} "
                                          f"(term {term}) {command!r}, committed in term {known_in}"))
+                    break
         return out
 
     def key(self):
-        return tuple(sorted(self.committed.items())), tuple(sorted(self.reported))
+        return self.committed, self.reported
 
 
 class StateMachineSafety(Monitor):
@@ -835,31 +834,38 @@ class StateMachineSafety(Monitor):
 
     def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
         super().__init__(node_ids, options)
-        self.applied: dict[int, tuple[str, str]] = {}  # index -> (command, first server)
-        self.checked: dict[str, int] = {n: 0 for n in self.node_ids}
-        self.reported: set[tuple[str, int]] = set()
+        #: the command first applied at each index (index 1 first) and by whom
+        self.applied: tuple[tuple[str, str], ...] = ()
+        #: how far each server's applied commands have been compared (in ``node_ids`` order)
+        self.checked: tuple[int, ...] = (0,) * len(self.node_ids)
+        self.reported: frozenset[tuple[str, int]] = frozenset()
 
     def after_step(self, sim) -> list[Violation]:
+        n, node = _stepped(sim)
+        if node is None:
+            return []
+        slot = self.node_ids.index(n)
+        done = self.checked[slot]
+        if node.last_applied == done:
+            return []
+        if node.last_applied < done:
+            done = 0  # it crashed since: it applies its log again from #1
         out = []
-        for n in self.node_ids:
-            node = sim.nodes.get(n)
-            upto = node.last_applied if node is not None else 0
-            if upto < self.checked[n]:
-                self.checked[n] = 0  # crashed: it applies its log again from #1
-            for i in range(self.checked[n] + 1, upto + 1):
-                command = node.log[i - 1][1]
-                first = self.applied.setdefault(i, (command, n))
-                if first[0] != command and (n, i) not in self.reported:
-                    self.reported.add((n, i))
-                    out.append(Violation(self.property, sim.now,
-                                         f"{n} applies {command!r} at #{i} but {first[1]} "
-                                         f"applied {first[0]!r} there"))
-            self.checked[n] = upto
+        for i in range(done + 1, node.last_applied + 1):  # what this step applied
+            command = node.log[i - 1][1]
+            if i > len(self.applied):
+                self.applied = self.applied + ((command, n),)
+                continue
+            first, by = self.applied[i - 1]
+            if first != command and (n, i) not in self.reported:
+                self.reported = self.reported | {(n, i)}
+                out.append(Violation(self.property, sim.now,
+                                     f"{n} applies {command!r} at #{i} but {by} applied {first!r} there"))
+        self.checked = self.checked[:slot] + (node.last_applied,) + self.checked[slot + 1:]
         return out
 
     def key(self):
-        return (tuple(sorted(self.applied.items())), tuple(sorted(self.checked.items())),
-                tuple(sorted(self.reported)))
+        return self.applied, self.checked, self.reported
 
 
 MONITORS = (ElectionSafety, LogMatching, LeaderCompleteness, StateMachineSafety)
