@@ -683,3 +683,12 @@ def test_monitors_name_what_they_see():
     applied = StateMachineSafety(THREE, {})
     a.last_applied, b.last_applied, b.log = 1, 1, ((3, "set q 1"),)
     assert world.step(applied, "S1") == [] and world.step(applied, "S2") == ["state-machine-safety"]
+
+
+def test_a_duplicated_forward_is_appended_once():
+    n = node("S1", current_term=1)
+    n.become_leader()
+    n.take_effects()
+    n.on_forward(pl.protocols.multi_paxos.Forward("set x 1", 4), "S2")
+    n.on_forward(pl.protocols.multi_paxos.Forward("set x 1", 4), "S2")
+    assert n.log == ((1, "set x 1"),)

@@ -197,7 +197,7 @@ class MultiPaxosNode(Node):
     #: the protocol state (configuration from id and options is not state)
     STATE: ClassVar[tuple[str, ...]] = (
         "current_term", "voted_for", "log", "commit_index", "last_applied", "role",
-        "leader_id", "votes", "next_index", "match_index",
+        "leader_id", "votes", "next_index", "match_index", "taken",
     )
     #: what survives a crash
     PERSISTENT: ClassVar[tuple[str, ...]] = ("current_term", "voted_for", "log")
@@ -217,6 +217,7 @@ class MultiPaxosNode(Node):
         self.votes: frozenset[str] = frozenset()
         self.next_index: dict[str, int] = {}
         self.match_index: dict[str, int] = {}
+        self.taken: frozenset[int] = frozenset()  # client requests appended in this term
         self.machine = KeyValueStore()  # derived: log[:last_applied] replayed
 
     # ---- small helpers ------------------------------------------------------------
@@ -343,6 +344,7 @@ class MultiPaxosNode(Node):
         self.leader_id = self.id
         self.next_index = {p: self.last_log_index + 1 for p in self.peers}
         self.match_index = {p: 0 for p in self.peers}
+        self.taken = frozenset()
         self.cancel_timer(ElectionTimeout())
         self.set_role(LEADER)
         self.replicate()
@@ -421,9 +423,7 @@ class MultiPaxosNode(Node):
         """Follower: consistency check on the previous entry, delete a conflicting suffix,
         append what is new, learn the commit index; persist before acknowledging."""
         changed = self.observe_term(msg.term)
-        if msg.term < self.current_term:
-            if changed:
-                self.save()
+        if msg.term < self.current_term:  # from a deposed leader: tell it the current term
             self.send(src, AppendEntriesReply(self.current_term, False, 0, 0, None))
             return
         if self.role != FOLLOWER:  # a candidate hears the leader of its own term
@@ -491,7 +491,14 @@ class MultiPaxosNode(Node):
                       reason="forwarded to a server that is not the leader")
 
     def accept_command(self, command: str, request: int) -> None:
-        """Step 1: append uncommitted, persist, send to every follower."""
+        """Step 1: append uncommitted, persist, send to every follower.
+
+        A request that arrives twice (a duplicated Forward) is appended once per term.
+        """
+        if request and request in self.taken:
+            self.note("duplicate", command=command, request=request)
+            return
+        self.taken = self.taken | {request}
         self.log = self.log + ((self.current_term, command),)
         index = self.last_log_index
         self.note("appended", index=index, term=self.current_term, command=command)
@@ -650,6 +657,8 @@ def _describe(summary: Mapping[str, Any]) -> list[str]:
         cut = summary["commit_index"][node]
         cells = [f"{e['term']}:{e['command']}" for e in log]
         cells.insert(min(cut, len(cells)), "|")
+        if len(cells) > 12:  # long logs: the first entries and the last ones
+            cells = cells[:3] + [f"... {len(cells) - 11} more ..."] + cells[-8:]
         lines.append(f"  {node:<8} {'  '.join(cells)}")
     lines.append("state")
     lines += [f"  {node:<8} {show(s) if s is not None else 'down'}" for node, s in summary["state"].items()]
@@ -680,6 +689,7 @@ SENTENCES = {
     "no_leader": lambda e, p: f"a client's {p['command']!r} finds no leader: nobody takes it",
     "redirected": lambda e, p: f"{e.node} is not the leader: passes {p['command']!r} on to {p['to']}",
     "rejected": lambda e, p: f"{e.node} rejects {p['command']!r}: {p['reason']}",
+    "duplicate": lambda e, p: f"{e.node} has taken {p['command']!r} already: ignores the copy",
     "timeout_ignored": lambda e, p: f"{e.node} is the leader: an election timeout means nothing to it",
 }
 
@@ -692,6 +702,7 @@ MARKS = {
     "role": Mark("D", "#d62728", lambda p: f"{p['role'][0].upper()}{p['term']}", "role and term"),
     "committed": Mark("|", "#2ca02c", lambda p: f"c{p['index']}", "commit index advances"),
     "truncated": Mark("x", "#8c564b", lambda p: f"cut #{p['index']}", "conflicting entries deleted"),
+    "request": Mark(">", "#9467bd", lambda p: p["command"], "leader takes a client command"),
 }
 
 
