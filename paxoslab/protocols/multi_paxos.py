@@ -157,7 +157,9 @@ class AppendEntriesReply:
     conflict_term: int | None = None
 
     def label(self) -> str:
-        return f"ok #{self.match_index}" if self.success else f"no (back to #{self.conflict_index})"
+        if self.success:
+            return f"ok #{self.match_index}"
+        return f"no, t{self.term}" if not self.conflict_index else f"no, try #{self.conflict_index}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +197,7 @@ class MultiPaxosNode(Node):
     #: the protocol state (configuration from id and options is not state)
     STATE: ClassVar[tuple[str, ...]] = (
         "current_term", "voted_for", "log", "commit_index", "last_applied", "role",
-        "leader_id", "votes", "next_index", "match_index",
+        "leader_id", "votes", "next_index", "match_index", "taken",
     )
     #: what survives a crash
     PERSISTENT: ClassVar[tuple[str, ...]] = ("current_term", "voted_for", "log")
@@ -215,6 +217,7 @@ class MultiPaxosNode(Node):
         self.votes: frozenset[str] = frozenset()
         self.next_index: dict[str, int] = {}
         self.match_index: dict[str, int] = {}
+        self.taken: frozenset[int] = frozenset()  # client requests appended in this term
         self.machine = KeyValueStore()  # derived: log[:last_applied] replayed
 
     # ---- small helpers ------------------------------------------------------------
@@ -341,6 +344,7 @@ class MultiPaxosNode(Node):
         self.leader_id = self.id
         self.next_index = {p: self.last_log_index + 1 for p in self.peers}
         self.match_index = {p: 0 for p in self.peers}
+        self.taken = frozenset()
         self.cancel_timer(ElectionTimeout())
         self.set_role(LEADER)
         self.replicate()
@@ -419,9 +423,7 @@ class MultiPaxosNode(Node):
         """Follower: consistency check on the previous entry, delete a conflicting suffix,
         append what is new, learn the commit index; persist before acknowledging."""
         changed = self.observe_term(msg.term)
-        if msg.term < self.current_term:
-            if changed:
-                self.save()
+        if msg.term < self.current_term:  # from a deposed leader: tell it the current term
             self.send(src, AppendEntriesReply(self.current_term, False, 0, 0, None))
             return
         if self.role != FOLLOWER:  # a candidate hears the leader of its own term
@@ -489,7 +491,14 @@ class MultiPaxosNode(Node):
                       reason="forwarded to a server that is not the leader")
 
     def accept_command(self, command: str, request: int) -> None:
-        """Step 1: append uncommitted, persist, send to every follower."""
+        """Step 1: append uncommitted, persist, send to every follower.
+
+        A request that arrives twice (a duplicated Forward) is appended once per term.
+        """
+        if request and request in self.taken:
+            self.note("duplicate", command=command, request=request)
+            return
+        self.taken = self.taken | {request}
         self.log = self.log + ((self.current_term, command),)
         index = self.last_log_index
         self.note("appended", index=index, term=self.current_term, command=command)
@@ -648,6 +657,8 @@ def _describe(summary: Mapping[str, Any]) -> list[str]:
         cut = summary["commit_index"][node]
         cells = [f"{e['term']}:{e['command']}" for e in log]
         cells.insert(min(cut, len(cells)), "|")
+        if len(cells) > 12:  # long logs: the first entries and the last ones
+            cells = cells[:3] + [f"... {len(cells) - 11} more ..."] + cells[-8:]
         lines.append(f"  {node:<8} {'  '.join(cells)}")
     lines.append("state")
     lines += [f"  {node:<8} {show(s) if s is not None else 'down'}" for node, s in summary["state"].items()]
@@ -678,6 +689,7 @@ SENTENCES = {
     "no_leader": lambda e, p: f"a client's {p['command']!r} finds no leader: nobody takes it",
     "redirected": lambda e, p: f"{e.node} is not the leader: passes {p['command']!r} on to {p['to']}",
     "rejected": lambda e, p: f"{e.node} rejects {p['command']!r}: {p['reason']}",
+    "duplicate": lambda e, p: f"{e.node} has taken {p['command']!r} already: ignores the copy",
     "timeout_ignored": lambda e, p: f"{e.node} is the leader: an election timeout means nothing to it",
 }
 
@@ -690,10 +702,14 @@ MARKS = {
     "role": Mark("D", "#d62728", lambda p: f"{p['role'][0].upper()}{p['term']}", "role and term"),
     "committed": Mark("|", "#2ca02c", lambda p: f"c{p['index']}", "commit index advances"),
     "truncated": Mark("x", "#8c564b", lambda p: f"cut #{p['index']}", "conflicting entries deleted"),
+    "request": Mark(">", "#9467bd", lambda p: p["command"], "leader takes a client command"),
 }
 
 
 # ---- safety monitors (on node state, after every step) -----------------------------------
+# Only the server a step ran on (``sim.step_node``) can have changed, so each monitor looks
+# at that one against the others.  What a monitor remembers is kept in immutable values and
+# rebound, never mutated, so a search can fork it for free.
 try:
     from ..checks import Monitor  # type: ignore[attr-defined]
 except ImportError:  # temporary: until checks.Monitor lands
@@ -707,13 +723,17 @@ except ImportError:  # temporary: until checks.Monitor lands
             self.options = options
 
 
-def _logs(sim) -> dict[str, tuple]:
-    """Every server's log: the live one, or what a crashed server has on disk."""
-    out = {}
-    for n in sim.node_ids:
-        node = sim.nodes.get(n)
-        out[n] = node.log if node is not None else sim.stable[n].get("log", ())
-    return out
+def _stepped(sim) -> tuple[str, Any] | tuple[None, None]:
+    """The live server the last step ran on, or (None, None)."""
+    node_id = getattr(sim, "step_node", None)
+    node = sim.nodes.get(node_id) if node_id is not None else None
+    return (node_id, node) if node is not None else (None, None)
+
+
+def _log(sim, node_id: str) -> tuple:
+    """A server's log: the live one, or what a crashed server has on disk."""
+    node = sim.nodes.get(node_id)
+    return node.log if node is not None else tuple(sim.stable[node_id].get("log", ()))
 
 
 class ElectionSafety(Monitor):
@@ -723,24 +743,22 @@ class ElectionSafety(Monitor):
 
     def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
         super().__init__(node_ids, options)
-        self.leaders: dict[int, str] = {}
-        self.reported: set[tuple[int, str]] = set()
+        self.leaders: frozenset[tuple[int, str]] = frozenset()  # (term, leader) ever seen
 
     def after_step(self, sim) -> list[Violation]:
-        out = []
-        for n in self.node_ids:
-            node = sim.nodes.get(n)
-            if node is None or node.role != LEADER:
-                continue
-            first = self.leaders.setdefault(node.current_term, n)
-            if first != n and (node.current_term, n) not in self.reported:
-                self.reported.add((node.current_term, n))
-                out.append(Violation(self.property, sim.now,
-                                     f"{n} and {first} are both leaders of term {node.current_term}"))
-        return out
+        n, node = _stepped(sim)
+        if node is None or node.role != LEADER or (node.current_term, n) in self.leaders:
+            return []
+        term = node.current_term
+        others = sorted(m for t, m in self.leaders if t == term)
+        self.leaders = self.leaders | {(term, n)}
+        if not others:
+            return []
+        return [Violation(self.property, sim.now,
+                          f"{n} and {', '.join(others)} are both leaders of term {term}")]
 
     def key(self):
-        return tuple(sorted(self.leaders.items())), tuple(sorted(self.reported))
+        return self.leaders
 
 
 class LogMatching(Monitor):
@@ -750,36 +768,33 @@ class LogMatching(Monitor):
 
     def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
         super().__init__(node_ids, options)
-        self.reported: set[tuple[str, str, int]] = set()
-        self._seen: dict[tuple[str, str], tuple] = {}
+        self.reported: frozenset[tuple[str, str]] = frozenset()
 
     def after_step(self, sim) -> list[Violation]:
-        logs = _logs(sim)
+        a, node = _stepped(sim)
+        if node is None:
+            return []
+        la = node.log
         out = []
-        ids = self.node_ids
-        for i, a in enumerate(ids):
-            for b in ids[i + 1:]:
-                la, lb = logs[a], logs[b]
-                seen = self._seen.get((a, b))
-                if seen is not None and seen[0] is la and seen[1] is lb:
-                    continue
-                self._seen[(a, b)] = (la, lb)
-                k = min(len(la), len(lb))
-                while k and la[k - 1][0] != lb[k - 1][0]:
-                    k -= 1
-                if la[:k] == lb[:k]:
-                    continue
-                bad = next(j for j in range(k) if la[j] != lb[j]) + 1
-                if (a, b, k) not in self.reported:
-                    self.reported.add((a, b, k))
-                    out.append(Violation(self.property, sim.now,
-                                         f"{a} and {b} both hold an entry of term {la[k - 1][0]} at "
-                                         f"#{k} but differ at #{bad}: {tuple(la[bad - 1])} vs "
-                                         f"{tuple(lb[bad - 1])}"))
+        for b in self.node_ids:
+            if b == a:
+                continue
+            lb = _log(sim, b)
+            k = min(len(la), len(lb))
+            while k and la[k - 1][0] != lb[k - 1][0]:
+                k -= 1
+            if la[:k] == lb[:k] or tuple(sorted((a, b))) in self.reported:
+                continue
+            self.reported = self.reported | {tuple(sorted((a, b)))}
+            bad = next(j for j in range(k) if la[j] != lb[j]) + 1
+            out.append(Violation(self.property, sim.now,
+                                 f"{a} and {b} both hold an entry of term {la[k - 1][0]} at "
+                                 f"#{k} but differ at #{bad}: {tuple(la[bad - 1])} vs "
+                                 f"{tuple(lb[bad - 1])}"))
         return out
 
     def key(self):
-        return tuple(sorted(self.reported))
+        return self.reported
 
 
 class LeaderCompleteness(Monitor):
@@ -789,35 +804,38 @@ class LeaderCompleteness(Monitor):
 
     def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
         super().__init__(node_ids, options)
-        #: index -> (term, command, the term in which a server first knew it committed)
-        self.committed: dict[int, tuple[int, str, int]] = {}
-        self.reported: set[tuple[str, int, int]] = set()
+        #: (term, command, the term in which a server first knew it committed), index 1 first
+        self.committed: tuple[tuple[int, str, int], ...] = ()
+        self.reported: frozenset[tuple[str, int]] = frozenset()  # (leader, term)
 
     def after_step(self, sim) -> list[Violation]:
+        n, node = _stepped(sim)
+        if node is None:
+            return []
+        known = len(self.committed)
+        upto = min(node.commit_index, len(node.log))
+        if upto > known:
+            self.committed = self.committed + tuple(
+                (*node.log[i], node.current_term) for i in range(known, upto))
+            leaders = [(m, sim.nodes.get(m)) for m in self.node_ids]  # new entries: ask every leader
+        else:
+            leaders = [(n, node)]
         out = []
-        nodes = [(n, sim.nodes.get(n)) for n in self.node_ids]
-        for _, node in nodes:
-            if node is None:
+        for m, leader in leaders:
+            if leader is None or leader.role != LEADER or (m, leader.current_term) in self.reported:
                 continue
-            for i in range(1, min(node.commit_index, len(node.log)) + 1):
-                if i not in self.committed:
-                    term, command = node.log[i - 1]
-                    self.committed[i] = (term, command, node.current_term)
-        for n, node in nodes:
-            if node is None or node.role != LEADER:
-                continue
-            for i, (term, command, known_in) in self.committed.items():
-                if node.current_term <= known_in or (n, node.current_term, i) in self.reported:
-                    continue
-                if i > len(node.log) or tuple(node.log[i - 1]) != (term, command):
-                    self.reported.add((n, node.current_term, i))
+            log = leader.log
+            for i, (term, command, known_in) in enumerate(self.committed):
+                if leader.current_term > known_in and (i >= len(log) or log[i] != (term, command)):
+                    self.reported = self.reported | {(m, leader.current_term)}
                     out.append(Violation(self.property, sim.now,
-                                         f"{n} leads term {node.current_term} without #{i} "
+                                         f"{m} leads term {leader.current_term} without #{i + 1} "
                                          f"(term {term}) {command!r}, committed in term {known_in}"))
+                    break
         return out
 
     def key(self):
-        return tuple(sorted(self.committed.items())), tuple(sorted(self.reported))
+        return self.committed, self.reported
 
 
 class StateMachineSafety(Monitor):
@@ -827,31 +845,38 @@ class StateMachineSafety(Monitor):
 
     def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
         super().__init__(node_ids, options)
-        self.applied: dict[int, tuple[str, str]] = {}  # index -> (command, first server)
-        self.checked: dict[str, int] = {n: 0 for n in self.node_ids}
-        self.reported: set[tuple[str, int]] = set()
+        #: the command first applied at each index (index 1 first) and by whom
+        self.applied: tuple[tuple[str, str], ...] = ()
+        #: how far each server's applied commands have been compared (in ``node_ids`` order)
+        self.checked: tuple[int, ...] = (0,) * len(self.node_ids)
+        self.reported: frozenset[tuple[str, int]] = frozenset()
 
     def after_step(self, sim) -> list[Violation]:
+        n, node = _stepped(sim)
+        if node is None:
+            return []
+        slot = self.node_ids.index(n)
+        done = self.checked[slot]
+        if node.last_applied == done:
+            return []
+        if node.last_applied < done:
+            done = 0  # it crashed since: it applies its log again from #1
         out = []
-        for n in self.node_ids:
-            node = sim.nodes.get(n)
-            upto = node.last_applied if node is not None else 0
-            if upto < self.checked[n]:
-                self.checked[n] = 0  # crashed: it applies its log again from #1
-            for i in range(self.checked[n] + 1, upto + 1):
-                command = node.log[i - 1][1]
-                first = self.applied.setdefault(i, (command, n))
-                if first[0] != command and (n, i) not in self.reported:
-                    self.reported.add((n, i))
-                    out.append(Violation(self.property, sim.now,
-                                         f"{n} applies {command!r} at #{i} but {first[1]} "
-                                         f"applied {first[0]!r} there"))
-            self.checked[n] = upto
+        for i in range(done + 1, node.last_applied + 1):  # what this step applied
+            command = node.log[i - 1][1]
+            if i > len(self.applied):
+                self.applied = self.applied + ((command, n),)
+                continue
+            first, by = self.applied[i - 1]
+            if first != command and (n, i) not in self.reported:
+                self.reported = self.reported | {(n, i)}
+                out.append(Violation(self.property, sim.now,
+                                     f"{n} applies {command!r} at #{i} but {by} applied {first!r} there"))
+        self.checked = self.checked[:slot] + (node.last_applied,) + self.checked[slot + 1:]
         return out
 
     def key(self):
-        return (tuple(sorted(self.applied.items())), tuple(sorted(self.checked.items())),
-                tuple(sorted(self.reported)))
+        return self.applied, self.checked, self.reported
 
 
 MONITORS = (ElectionSafety, LogMatching, LeaderCompleteness, StateMachineSafety)
