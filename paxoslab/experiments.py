@@ -163,6 +163,55 @@ def _first_broadcast(result: Any, node: str, since: float) -> float | None:
     return None
 
 
+def failover_setup(
+    election_timeout: tuple[float, float], n: int, broadcast_ms: float, rtt_ms: float,
+    trial_seed: int,
+) -> dict[str, Any]:
+    """The scenario of one failover trial up to the crash (see :func:`failover_trial`).
+
+    Returns ``{"scenario", "leader", "term", "lagging", "crash_at", "offset"}``, or
+    ``{"failed": reason}`` when the cluster had no steady leader to crash.
+    """
+    base = failover_scenario(election_timeout, n, broadcast_ms, rtt_ms)
+    lo, hi = election_timeout
+    heartbeat = base["options"]["heartbeat"]
+    t_lag = 8 * broadcast_ms + 3 * hi
+    probe = run_scenario({**base, "until": t_lag}, seed=trial_seed, detailed=False)
+    leader, term = _leader_at(probe, t_lag)
+    if leader is None:
+        return {"failed": f"no leader to crash by t={t_lag:g}"}
+    others = [s for s in base["nodes"] if s != leader]
+    lagging = others[len(others) - (n - 1) // 2:]
+    current = [s for s in others if s not in lagging]
+    t_ready = t_lag + 6 * broadcast_ms + 2 * heartbeat
+    events = list(base["events"])
+    events += [{"at": t_lag, "crash": s} for s in lagging]
+    events += [{"at": t_lag + 1, "submit": {"command": "set a 1", "node": leader}},
+               {"at": t_lag + 2, "submit": {"command": "set b 2", "node": leader}}]
+    probe = run_scenario({**base, "events": events, "until": t_ready + 2 * heartbeat},
+                         seed=trial_seed)
+    h = _first_broadcast(probe, leader, t_ready)
+    if h is None or _leader_at(probe, h) != (leader, term):
+        return {"failed": f"{leader} lost the lead before t={t_ready:g}"}
+    u = rng_stream(trial_seed, "failover/crash").uniform(0, heartbeat)
+    crash_at = h + u
+    events += [{"at": h, "partition": [[leader, *current], lagging]}]
+    events += [{"at": h, "recover": s} for s in lagging]
+    events += [{"at": crash_at, "crash": leader}, {"at": crash_at, "heal": True}]
+    return {"scenario": {**base, "events": events, "until": crash_at}, "leader": leader,
+            "term": term, "lagging": lagging, "crash_at": crash_at, "offset": u}
+
+
+def failover_run(election_timeout: tuple[float, float] = (150, 300), seed: int = 0, n: int = 5,
+                 broadcast_ms: float = 15.0, after_ms: float = 1000.0, *, rtt_ms: float = 1.0) -> Any:
+    """One failover trial as a detailed Result (for diagrams), run until ``after_ms`` past the crash."""
+    setup = failover_setup(election_timeout, n, broadcast_ms, rtt_ms, seed)
+    if "failed" in setup:
+        raise RuntimeError(f"failover trial seed {seed}: {setup['failed']}")
+    scenario = {**setup["scenario"], "until": setup["crash_at"] + after_ms}
+    return run_scenario(scenario, seed=seed)
+
+
 def failover_trial(job: tuple[Any, ...]) -> dict[str, Any]:
     """One trial (module-level, so process pools can pickle it); see :func:`leader_failover`.
 
@@ -181,38 +230,21 @@ def failover_trial(job: tuple[Any, ...]) -> dict[str, Any]:
     The third run is the trial; it is measured from its notes.
     """
     election_timeout, n, broadcast_ms, rtt_ms, cap_ms, trial_seed = job
-    base = failover_scenario(election_timeout, n, broadcast_ms, rtt_ms)
-    lo, hi = election_timeout
-    heartbeat = base["options"]["heartbeat"]
-    t_lag = 8 * broadcast_ms + 3 * hi
-    probe = run_scenario({**base, "until": t_lag}, seed=trial_seed, detailed=False)
-    leader, term = _leader_at(probe, t_lag)
-    if leader is None:
-        return _no_trial(trial_seed, f"no leader to crash by t={t_lag:g}")
-    others = [s for s in base["nodes"] if s != leader]
-    lagging = others[len(others) - (n - 1) // 2:]
-    current = [s for s in others if s not in lagging]
-    t_ready = t_lag + 6 * broadcast_ms + 2 * heartbeat
-    events = list(base["events"])
-    events += [{"at": t_lag, "crash": s} for s in lagging]
-    events += [{"at": t_lag + 1, "submit": {"command": "set a 1", "node": leader}},
-               {"at": t_lag + 2, "submit": {"command": "set b 2", "node": leader}}]
-    probe = run_scenario({**base, "events": events, "until": t_ready + 2 * heartbeat},
-                         seed=trial_seed)
-    h = _first_broadcast(probe, leader, t_ready)
-    if h is None or _leader_at(probe, h) != (leader, term):
-        return _no_trial(trial_seed, f"{leader} lost the lead before t={t_ready:g}")
-    u = rng_stream(trial_seed, "failover/crash").uniform(0, heartbeat)
-    crash_at = h + u
-    events += [{"at": h, "partition": [[leader, *current], lagging]}]
-    events += [{"at": h, "recover": s} for s in lagging]
-    events += [{"at": crash_at, "crash": leader}, {"at": crash_at, "heal": True}]
-    scenario = {**base, "events": events, "until": crash_at + cap_ms}
-    result = run_scenario(scenario, seed=trial_seed, detailed=False)
-    row = measure_failover(result, leader, term, crash_at, lagging)
+    setup = failover_setup(election_timeout, n, broadcast_ms, rtt_ms, trial_seed)
+    if "failed" in setup:
+        return _no_trial(trial_seed, setup["failed"])
+    crash_at = setup["crash_at"]
+    # Most failovers end within a few timeouts: run that long first, and the whole
+    # cap only if no leader was heard by then (the same run, so the same answer).
+    for window in (min(cap_ms, 10 * (election_timeout[1] + broadcast_ms)), cap_ms):
+        scenario = {**setup["scenario"], "until": crash_at + window}
+        result = run_scenario(scenario, seed=trial_seed, detailed=False)
+        row = measure_failover(result, setup["leader"], setup["term"], crash_at, setup["lagging"])
+        if row["downtime_ms"] == row["downtime_ms"]:  # not NaN: a leader took over
+            break
     note = ("" if row["downtime_ms"] == row["downtime_ms"] else  # NaN: nobody took over
             f"no leader heard by all within {cap_ms:g} ms")
-    return {"seed": trial_seed, **row, "crash_offset_ms": u, "note": note}
+    return {"seed": trial_seed, **row, "crash_offset_ms": setup["offset"], "note": note}
 
 
 def _no_trial(trial_seed: int, why: str) -> dict[str, Any]:
@@ -231,10 +263,13 @@ def measure_failover(result: Any, old_leader: str, old_term: int, crash_at: floa
     leader was elected in the run.  ``terms`` = new term - old term.  A split
     vote is a term after the crash that elected nobody although two or more
     servers stood as candidates; a term with a single candidate that lost (its
-    log was behind) is not one.
+    log was behind) is not one.  ``leader_was_behind``: the winner is one of
+    ``lagging`` and had not yet received entries from any leader when it won
+    (a lagging server that a short-lived leader caught up may win fairly).
     """
     candidates: dict[int, set[str]] = {}
     leaders: dict[tuple[str, int], float] = {}  # (leader, term) -> elected at
+    caught_up: dict[str, float] = {}  # a lagging server -> when a leader first sent it entries
     heard: dict[tuple[str, int], dict[str, float]] = {}
     for e in result.trace.events:
         if e.time < crash_at:
@@ -246,6 +281,8 @@ def measure_failover(result: Any, old_leader: str, old_term: int, crash_at: floa
             leaders.setdefault((e.node, p["term"]), e.time)
         elif e.kind == "leader" and (p["leader"], p["term"]) in leaders:
             heard.setdefault((p["leader"], p["term"]), {}).setdefault(e.node, e.time)
+        elif e.kind == "appended" and e.node in lagging:
+            caught_up.setdefault(e.node, e.time)
     others = [s for s in result.nodes if s != old_leader]
     done = {}  # (leader, term) -> when the last other server heard from it
     for key, times in heard.items():
@@ -259,13 +296,17 @@ def measure_failover(result: Any, old_leader: str, old_term: int, crash_at: floa
         (new_leader, new_term), downtime = min(leaders, key=leaders.get), float("nan")
     else:
         new_leader, new_term, downtime = None, max(candidates, default=old_term), float("nan")
+        return {"downtime_ms": downtime, "terms": new_term - old_term,
+                "split_votes": sum(1 for c in candidates.values() if len(c) > 1),
+                "leader": None, "leader_was_behind": False}
     return {
         "downtime_ms": downtime,
         "terms": new_term - old_term,
         "split_votes": sum(1 for t, c in candidates.items()
                            if (t < new_term or new_leader is None) and len(c) > 1),
         "leader": new_leader,
-        "leader_was_behind": new_leader in lagging,
+        "leader_was_behind": (new_leader in lagging
+                              and caught_up.get(new_leader, float("inf")) > leaders[new_leader, new_term]),
     }
 
 

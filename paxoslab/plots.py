@@ -437,12 +437,14 @@ def _partition_band(ax: Axes, start: float, end: float, groups: Any) -> None:
 
 
 def cdf(frame: Any, column: str, by: str | None = None, ax: Axes | None = None,
-        logx: bool = False, xlabel: str | None = None) -> Axes:
-    """Empirical CDF of ``frame[column]``, one step line per value of ``by``.
+        logx: bool = False, xlabel: str | None = None,
+        colors: Mapping[Any, str] | None = None) -> Axes:
+    """Empirical CDF of ``frame[column]``, one step line per value of ``by`` (in frame order).
 
     Missing values (a trial that never finished) count in the total but never
     reach the curve, so that line ends below 100 %.  The legend gives each
-    group's number of trials.
+    group's number of trials.  ``colors`` maps group values to line colours
+    (to keep one group's colour across several plots).
     """
     import numpy as np
 
@@ -457,11 +459,12 @@ def cdf(frame: Any, column: str, by: str | None = None, ax: Axes | None = None,
             continue
         y = np.arange(1, len(done) + 1) / len(values) * 100
         label = f"{key} (n={len(values)})" if key is not None else f"n={len(values)}"
+        style = {"color": colors[key]} if colors and key in colors else {}
         if len(done):
             ax.step(np.concatenate([[done[0]], done]), np.concatenate([[0.0], y]),
-                    where="post", label=label, lw=1.6)
+                    where="post", label=label, lw=1.6, **style)
         else:
-            ax.plot([], [], label=label + ", none finished")
+            ax.plot([], [], label=label + ", none finished", **style)
     if logx:
         ax.set_xscale("log")
     ax.set_ylim(0, 101)
