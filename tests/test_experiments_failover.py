@@ -114,3 +114,24 @@ def test_a_stable_leader_needs_fewer_messages_and_one_round_trip_per_command():
 
 def test_lesson_api_is_reachable_from_the_package():
     assert pl.experiments.leader_failover is leader_failover
+
+
+def test_a_trial_crashes_the_leader_with_two_survivors_behind():
+    setup = pl.experiments.failover_setup((150, 300), 5, 15.0, 1.0, 7)
+    result = pl.experiments.failover_run((150, 300), seed=7, after_ms=600)
+    crash_at, leader = setup["crash_at"], setup["leader"]
+    crashes = [e for e in result.trace.of_kind("crash") if e.node == leader]
+    assert [e.time for e in crashes] == [crash_at]
+    logs = pl.plots.log_state(result, at=crash_at)
+    assert len(logs[leader]["log"]) == 2 and logs[leader]["commit_index"] == 2
+    assert all(len(logs[s]["log"]) == 0 for s in setup["lagging"])
+    assert all(len(logs[s]["log"]) == 2 for s in logs if s not in (leader, *setup["lagging"]))
+    # the heartbeat before the crash reset every survivor's timer: it lies within one interval
+    assert 0 <= setup["offset"] < 75
+    row = measure_failover(result, leader, setup["term"], crash_at, setup["lagging"])
+    assert row["leader"] not in setup["lagging"] and row["downtime_ms"] > 0
+
+
+def test_a_cluster_that_cannot_elect_gives_a_row_that_says_so():
+    row = pl.experiments.failover_trial(((12, 24), 5, 15.0, 1.0, 1000.0, 0))
+    assert row["note"].startswith("no leader to crash") and math.isnan(row["downtime_ms"])
