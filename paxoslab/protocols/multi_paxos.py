@@ -73,7 +73,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..checks import Violation
+from ..checks import Monitor, Violation
 from ..node import Node
 from ..statemachine import CommandError, KeyValueStore
 from . import Mark, ProtocolSpec
@@ -710,22 +710,9 @@ MARKS = {
 # Only the server a step ran on (``sim.step_node``) can have changed, so each monitor looks
 # at that one against the others.  What a monitor remembers is kept in immutable values and
 # rebound, never mutated, so a search can fork it for free.
-try:
-    from ..checks import Monitor  # type: ignore[attr-defined]
-except ImportError:  # temporary: until checks.Monitor lands
-    class Monitor:  # type: ignore[no-redef]
-        """State-based safety monitor (interface 2): ``after_step(sim)`` and ``key()``."""
-
-        property = ""
-
-        def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
-            self.node_ids = tuple(node_ids)
-            self.options = options
-
-
 def _stepped(sim) -> tuple[str, Any] | tuple[None, None]:
     """The live server the last step ran on, or (None, None)."""
-    node_id = getattr(sim, "step_node", None)
+    node_id = sim.step_node
     node = sim.nodes.get(node_id) if node_id is not None else None
     return (node_id, node) if node is not None else (None, None)
 
@@ -889,7 +876,6 @@ SPEC = ProtocolSpec(
     bugs=BUGS,
     perform=_perform,
     summarize=_summarize,
-    properties=(),
     summary_keys=frozenset({"leaders", "logs", "commit_index", "state", "applied", "commands",
                             "converged"}),
     monitors=MONITORS,
