@@ -27,7 +27,7 @@ from .protocols import COMMON_SUMMARY_KEYS, PROTOCOLS, ProtocolSpec
 
 TOP_LEVEL = {
     "name", "description", "protocol", "nodes", "seed", "network", "options", "events",
-    "until", "expect",
+    "until", "expect", "schedule",
 }
 REQUIRED = ("name", "protocol", "nodes")
 DEFAULT_UNTIL = 1000
@@ -203,8 +203,25 @@ def validate(data: dict[str, Any], v: Validator) -> None:
         if key not in known:
             raise v.fail(f"expect.{key}", f"not a summary key of {spec.name} "
                                           f"(known: {', '.join(sorted(known))})")
+    if "schedule" in data:
+        validate_schedule(data["schedule"], v)
     if spec.validate_scenario:
         spec.validate_scenario(v, data)
+
+
+STEP_KEYS = ("deliver", "lose", "duplicate", "timer", "action")
+
+
+def validate_schedule(schedule: Any, v: Validator) -> None:
+    """A list of steps, each naming one of :data:`STEP_KEYS` (replay checks the rest)."""
+    v.of_type("schedule", schedule, list, "a list of steps")
+    for i, entry in enumerate(schedule):
+        field = f"schedule[{i}]"
+        v.of_type(field, entry, dict, "an object like {\"deliver\": 3}")
+        kinds = [k for k in STEP_KEYS if k in entry]
+        if len(kinds) != 1:
+            raise v.fail(field, f"must name exactly one of {', '.join(STEP_KEYS)}, got {_show(entry)}")
+        v.object(field, entry, {kinds[0]}, {"from", "to", "type", "fields"})
 
 
 def protocol_spec(v: Validator, name: Any) -> ProtocolSpec:

@@ -73,7 +73,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..checks import Violation
+from ..checks import Monitor, Violation
 from ..node import Node
 from ..statemachine import CommandError, KeyValueStore
 from . import Mark, ProtocolSpec
@@ -241,8 +241,17 @@ class MultiPaxosNode(Node):
         self.set_timer(ElectionTimeout(), self.election_delay())
 
     def save(self) -> None:
-        """Write current term, vote and log to stable storage (before any reply)."""
-        self.persist(current_term=self.current_term, voted_for=self.voted_for, log=self.log)
+        """Write current term and vote to stable storage (before any reply).
+
+        The log is written where it changes, by appending and truncating only what
+        changed (:meth:`Node.persist_append`, :meth:`Node.persist_truncate`).
+        """
+        self.persist(current_term=self.current_term, voted_for=self.voted_for)
+
+    def restore(self, stable: Mapping[str, Any]) -> None:
+        """Term, vote and log back from disk (the log as a tuple of entries)."""
+        super().restore(stable)
+        self.log = tuple(tuple(entry) for entry in stable.get("log", ()))
 
     def set_role(self, role: str) -> None:
         self.role = role
@@ -448,22 +457,28 @@ class MultiPaxosNode(Node):
                 self.save()
             self.send(src, AppendEntriesReply(self.current_term, False, 0, first, conflict_term))
             return
-        log = list(self.log)
+        log = self.log
+        added: list[Entry] = []
         for offset, entry in enumerate(msg.entries):
             index = prev + 1 + offset
             if index <= len(log):
                 if log[index - 1][0] == entry[0]:
                     continue  # already there (a duplicate or stale append): keep the rest
-                del log[index - 1:]  # a real conflict: drop it and everything after it
+                log = log[:index - 1]  # a real conflict: drop it and everything after it
                 self.note("truncated", index=index)
-            log.append(entry)
-            self.note("appended", index=index, term=entry[0], command=entry[1])
-        new_log = tuple(log)
-        if new_log != self.log:
-            self.log = new_log
-            changed = True
+            added = list(msg.entries[offset:])
+            for i, new in enumerate(added, start=index):
+                self.note("appended", index=i, term=new[0], command=new[1])
+            log = log + tuple(added)
+            break
         if changed:
             self.save()
+        if log is not self.log:
+            kept = len(log) - len(added)
+            if kept < len(self.log):
+                self.persist_truncate("log", kept)
+            self.persist_append("log", *added)
+            self.log = log
         last_new = prev + len(msg.entries)
         if msg.leader_commit > self.commit_index:
             index = min(msg.leader_commit, last_new)
@@ -503,7 +518,7 @@ class MultiPaxosNode(Node):
         index = self.last_log_index
         self.note("appended", index=index, term=self.current_term, command=command)
         self.note("request", request=request, command=command, index=index, term=self.current_term)
-        self.save()
+        self.persist_append("log", self.log[-1])
         if self.majority == 1:
             self.advance_commit()
         for peer in self.peers:
@@ -710,22 +725,9 @@ MARKS = {
 # Only the server a step ran on (``sim.step_node``) can have changed, so each monitor looks
 # at that one against the others.  What a monitor remembers is kept in immutable values and
 # rebound, never mutated, so a search can fork it for free.
-try:
-    from ..checks import Monitor  # type: ignore[attr-defined]
-except ImportError:  # temporary: until checks.Monitor lands
-    class Monitor:  # type: ignore[no-redef]
-        """State-based safety monitor (interface 2): ``after_step(sim)`` and ``key()``."""
-
-        property = ""
-
-        def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
-            self.node_ids = tuple(node_ids)
-            self.options = options
-
-
 def _stepped(sim) -> tuple[str, Any] | tuple[None, None]:
     """The live server the last step ran on, or (None, None)."""
-    node_id = getattr(sim, "step_node", None)
+    node_id = sim.step_node
     node = sim.nodes.get(node_id) if node_id is not None else None
     return (node_id, node) if node is not None else (None, None)
 
@@ -882,6 +884,14 @@ class StateMachineSafety(Monitor):
 MONITORS = (ElectionSafety, LogMatching, LeaderCompleteness, StateMachineSafety)
 
 
+def _a_leader_is_elected(sim) -> bool:
+    return any(m.leaders for m in sim.monitors if isinstance(m, ElectionSafety))
+
+
+def _a_command_is_applied(sim) -> bool:
+    return any(m.applied for m in sim.monitors if isinstance(m, StateMachineSafety))
+
+
 SPEC = ProtocolSpec(
     name="multi-paxos",
     node_class=MultiPaxosNode,
@@ -889,10 +899,12 @@ SPEC = ProtocolSpec(
     bugs=BUGS,
     perform=_perform,
     summarize=_summarize,
-    properties=(),
     summary_keys=frozenset({"leaders", "logs", "commit_index", "state", "applied", "commands",
                             "converged"}),
     monitors=MONITORS,
+    goals={"a leader can be elected": _a_leader_is_elected,
+           "a command can be applied": _a_command_is_applied},
+    ballot_of=lambda msg: msg.term if isinstance(msg, RequestVote) else None,
     option_validators={
         "election_timeout": _validate_timeout_range,
         "heartbeat": lambda v, f, x, nodes: v.number(f, x, strict=True),
