@@ -135,3 +135,20 @@ def test_a_trial_crashes_the_leader_with_two_survivors_behind():
 def test_a_cluster_that_cannot_elect_gives_a_row_that_says_so():
     row = pl.experiments.failover_trial(((12, 24), 5, 15.0, 1.0, 1000.0, 0))
     assert row["note"].startswith("no leader to crash") and math.isnan(row["downtime_ms"])
+
+
+def test_same_rows_under_another_hash_seed():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json, paxoslab as pl; f = pl.experiments.leader_failover((150, 200), trials=2, "
+            "seed=5, progress=False); print(json.dumps(f[['downtime_ms', 'terms', 'leader']]"
+            ".values.tolist()))")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True, cwd=root).stdout
+    here = leader_failover((150, 200), trials=2, seed=5, progress=False)
+    assert json.loads(out) == here[["downtime_ms", "terms", "leader"]].values.tolist()
