@@ -422,8 +422,9 @@ class PaxosNode(Node):
 def _validate_backoff(v, field: str, value: Any, nodes: list[str]) -> None:
     v.object(field, value, set(), {"policy", "base", "jitter", "multiplier", "max"})
     if "policy" in value:
-        v.of_type(f"{field}.policy", value["policy"], str, "a policy name")
-        v.member(f"{field}.policy", value["policy"], BACKOFF_POLICIES, "back-off policy")
+        if not isinstance(value["policy"], str) or value["policy"] not in BACKOFF_POLICIES:
+            raise v.fail(f"{field}.policy", f"unknown back-off policy {value['policy']!r} "
+                                            f"(one of {', '.join(BACKOFF_POLICIES)})")
     for key in ("base", "jitter"):
         if key in value:
             v.number(f"{field}.{key}", value[key])
