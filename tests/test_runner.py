@@ -13,7 +13,8 @@ from paxoslab.runner import compare_expectations, matches
 
 COMMON_KEYS = {"scenario", "protocol", "seed", "end_time", "messages", "violations", "expect",
                "digest"}
-PAXOS_KEYS = COMMON_KEYS | {"chosen", "decided", "ballots", "decided_at"}
+PAXOS_KEYS = COMMON_KEYS | {"chosen", "decided", "ballots", "decided_at",
+                             "ballots_per_node", "preemptions", "livelocked"}
 SMR_KEYS = COMMON_KEYS | {"logs", "state", "applied", "consistent"}
 
 
