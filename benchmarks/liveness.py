@@ -52,7 +52,7 @@ NETWORKS: list[tuple[str, dict[str, Any]]] = [
     ("fixed 5", {"fixed": 5}),
     ("lesson 03: U(1,5)", {"uniform": [1, 5]}),
     ("lesson 03: U(10,50)", {"uniform": [10, 50]}),
-    ("lesson 03: U(1,100)", {"uniform": [1, 100]}),
+    ("wider than any lesson: U(1,100)", {"uniform": [1, 100]}),
 ]
 
 #: lesson 03's explorer menus (keep in step with notebooks/03_livelock.ipynb)
