@@ -45,7 +45,7 @@ from typing import Any
 
 from .network import Network
 from .node import Node, canonical, isolated
-from .trace import Trace, jsonable, message_payload
+from .trace import NoTrace, Trace, jsonable, message_payload
 
 __all__ = ["HandlerError", "Simulation", "SimulationStalled", "jsonable", "message_payload",
            "rng_stream"]
@@ -149,6 +149,8 @@ class Simulation:
         self.timers: dict[str, dict[Any, int]] = {n: {} for n in self.node_ids}
         #: message id -> (src, dst, message): sent, neither delivered nor lost yet
         self.in_flight: dict[int, tuple[str, str, Any]] = {}
+        #: stepped only: message id -> its canonical (src, dst, message), for world keys
+        self.flight_keys: dict[int, Hashable] = {}
         #: scenario actions as (time, action), in the order they happen
         self.actions: list[tuple[float, Action]] = []
         self.next_action = 0
@@ -234,10 +236,12 @@ class Simulation:
 
     def partition(self, groups: Iterable[Iterable[str]]) -> None:
         groups = [list(g) for g in groups]
+        self.network = copy.copy(self.network)  # a fork may share it
         self.network.partition(groups, self.node_ids)
         self.trace.add(self.now, "partition", payload={"groups": groups})
 
     def heal(self) -> None:
+        self.network = copy.copy(self.network)
         self.network.heal()
         self.trace.add(self.now, "heal")
 
@@ -371,6 +375,7 @@ class Simulation:
             reason = network.certain_loss(src, dst, msg_type)
             if reason is None:
                 self.in_flight[msg_id] = (src, dst, msg)
+                self.flight_keys[msg_id] = (src, dst, canonical(msg))
                 return
             self.dropped += 1
             if recording:
@@ -454,7 +459,8 @@ class Simulation:
                     trace.add(self.now, "persist", node=node_id,
                               payload={"truncate": field, "length": length})
             elif tag == "note":  # made JSON now: a note may hold a live object
-                trace.add(self.now, effect[1], node=node_id, payload=jsonable(effect[2]))
+                if trace.records:
+                    trace.add(self.now, effect[1], node=node_id, payload=jsonable(effect[2]))
 
     # ---- monitors -------------------------------------------------------
     def _begin_step(self) -> None:
@@ -550,6 +556,7 @@ class Simulation:
         kind = choice[0]
         if kind == "deliver" or kind == "lose":
             src, dst, msg = self.in_flight.pop(choice[1])
+            del self.flight_keys[choice[1]]
             if kind == "deliver":
                 self._deliver(choice[1], src, dst, msg)
             else:
@@ -588,12 +595,12 @@ class Simulation:
         """
         twin = object.__new__(Simulation)
         twin.__dict__.update(self.__dict__)
-        twin.trace = Trace(detailed=False)
+        twin.trace = NoTrace()
+        twin.flight_keys = dict(self.flight_keys)
         twin.nodes = dict(self.nodes)
         twin.stable = dict(self.stable)
         twin.timers = dict(self.timers)
         twin.in_flight = dict(self.in_flight)
-        twin.network = copy.copy(self.network)
         twin.by_type = dict(self.by_type)
         twin.monitors = [m.fork() for m in self.monitors]
         twin.violations = list(self.violations)
@@ -616,7 +623,7 @@ class Simulation:
 
     def world_key(self) -> Hashable:
         """Everything that decides what may happen next, canonically (not the clock or ids)."""
-        flight = Counter((src, dst, canonical(msg)) for src, dst, msg in self.in_flight.values())
+        flight = Counter(self.flight_keys.values())
         groups = self.network.groups
         return (
             tuple(self.node_key(n) for n in self.node_ids),

@@ -131,6 +131,9 @@ class Trace:
     def __len__(self) -> int:
         return len(self._raw)
 
+    #: False only for :class:`NoTrace`
+    records = True
+
     def __iter__(self):
         return iter(self.events)
 
@@ -194,3 +197,18 @@ class Trace:
         import pandas as pd
 
         return pd.DataFrame(self.message_rows(), columns=MESSAGE_COLUMNS)
+
+
+class NoTrace(Trace):
+    """Records nothing at all (the search's many worlds need no trace)."""
+
+    records = False
+
+    def __init__(self) -> None:
+        super().__init__(detailed=False)
+
+    def add(self, *args: Any, **fields: Any) -> None:
+        pass
+
+    def add_raw(self, *args: Any) -> None:
+        pass

@@ -40,7 +40,6 @@ The four switchable bugs each break exactly one of these rules (see ``BUGS``).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -228,6 +227,7 @@ class PaxosNode(Node):
             adopted_from, value = None, self.value
         self.proposal = value
         self.phase = "accept"
+        self.promises = {}  # read only in phase prepare: forget who answered
         self.note("phase2", ballot=self.ballot, value=value, adopted_from=adopted_from)
         self.broadcast(Accept(self.ballot, value))
 
@@ -238,6 +238,7 @@ class PaxosNode(Node):
         self.accepts.add(src)
         if len(self.accepts) >= self.majority:
             self.phase = "done"
+            self.accepts = set()  # read only in phase accept
             self.cancel_timer(PhaseTimeout(self.ballot))
             self.note("chosen", ballot=self.ballot, value=self.proposal)
             self.broadcast(Learn(self.ballot, self.proposal))
@@ -444,7 +445,8 @@ class Agreement(Monitor):
         return frozenset(self.votes.items())
 
     def fork(self) -> Agreement:
-        twin = copy.copy(self)
+        twin = object.__new__(Agreement)
+        twin.__dict__ = self.__dict__.copy()
         twin.votes = dict(self.votes)
         return twin
 
