@@ -19,9 +19,9 @@ from .network import Exponential, Fixed, Network, Rule, Uniform
 from .node import MissingHandler, Node
 from .report import describe, narrate
 from .runner import Result, run_scenario
-from .search import SearchResult, search
 from .scenario import ScenarioError
 from .scenario import load as load_scenario
+from .search import SearchResult, search
 from .sim import Simulation, rng_stream
 from .trace import Event, Trace
 

@@ -58,7 +58,8 @@ RANDOM_STATES = 100_000
 
 @dataclass
 class SearchResult:
-    """What a search found: ``ok`` unless a property is violated or a goal never reached."""
+    """What a search found: ``ok`` unless a property is violated, or a goal was never
+    reached in a complete search."""
 
     scenario: dict[str, Any]
     strategy: str
@@ -221,13 +222,16 @@ def search(
         cx["schedule"] = schedule
         counterexample = run_scenario(cx, node_class=node_class)
     goals = {name: name in explorer.reached for name in spec.goals}
-    failed_goal = next((g for g, ok in goals.items() if not ok), None)
+    complete = explorer.complete and not explorer.interrupted and strategy == "bfs"
+    # a goal fails only once every world was seen without it
+    failed_goal = next((g for g, ok in goals.items() if not ok), None) if complete else None
     prop = explorer.property or failed_goal
     result = SearchResult(
         scenario=data, strategy=strategy, ok=prop is None, property=prop,
-        counterexample=counterexample, states=len(explorer.seen) or explorer.visited,
+        counterexample=counterexample,
+        states=explorer.visited if strategy == "random" else len(explorer.seen),
         transitions=explorer.transitions, seconds=seconds,
-        complete=explorer.complete and not explorer.interrupted and strategy == "bfs",
+        complete=complete,
         depth=explorer.depth, goals=goals, interrupted=explorer.interrupted,
     )
     result._node_class = node_class
@@ -379,7 +383,7 @@ class _Explorer:
         self.note_goals(self.root)
         if self.stop_at(self.root, ()):
             return
-        while not budget.exhausted(len(self.seen)):
+        while not budget.exhausted(self.visited):
             sim, ballots, path = self.root, ballots0, ()
             for depth in range(depth_limit):
                 options = list(self.successors(sim, ballots))
@@ -393,7 +397,7 @@ class _Explorer:
                 if self.stop_at(sim, path):
                     return
                 self.note_goals(sim)
-            budget.tick(len(self.seen), self.depth)
+            budget.tick(self.visited, self.depth)
 
 
 def _step_id(sim: Simulation, choice: tuple) -> tuple:
