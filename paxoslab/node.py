@@ -212,13 +212,19 @@ class Node:
 
     # ---- effects --------------------------------------------------------
     def send(self, dst: str, msg: Any) -> None:
-        """Send ``msg`` to ``dst`` (after the handler returns)."""
-        self._effects.append(("send", dst, msg, self._after_persist))
+        """Send ``msg`` to ``dst`` (after the handler returns).
+
+        What leaves is ``msg`` as it is now: changing the object afterwards
+        changes neither what is delivered nor the trace.
+        """
+        self._effects.append(("send", dst, isolated(msg), self._after_persist))
 
     def broadcast(self, msg: Any, include_self: bool = True) -> None:
         """Send ``msg`` to every node (this one too unless ``include_self=False``)."""
+        msg = isolated(msg)
+        after_persist = self._after_persist
         for dst in self._cluster if include_self else self._peers:
-            self.send(dst, msg)
+            self._effects.append(("send", dst, msg, after_persist))
 
     def set_timer(self, timer: Any, delay: float) -> None:
         """Fire ``timer`` after ``delay`` ms; re-arming an equal timer replaces it."""

@@ -49,14 +49,26 @@ class Event:
     payload: dict[str, Any] | None = None
 
 
+_PLAIN_JSON = frozenset({str, int, float, bool, type(None)})
+#: type -> its dataclass field names, or None if it is not a dataclass
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
 def jsonable(value: Any) -> Any:
     """Messages, ballots and tuples as plain JSON values (ballots as ``"3.1"``)."""
-    if value is None or isinstance(value, str | int | float | bool):
+    kind = type(value)
+    if kind in _PLAIN_JSON:
         return value
-    if hasattr(value, "__jsonable__"):
+    if hasattr(kind, "__jsonable__"):
         return value.__jsonable__()
-    if dataclasses.is_dataclass(value):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    names = _FIELD_NAMES.get(kind, ())
+    if names == ():
+        names = _FIELD_NAMES[kind] = (tuple(f.name for f in dataclasses.fields(kind))
+                                      if dataclasses.is_dataclass(kind) else None)
+    if names is not None:
+        return {name: jsonable(getattr(value, name)) for name in names}
+    if isinstance(value, str | int | float | bool):
+        return value
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -73,6 +85,9 @@ def message_payload(msg: Any) -> dict[str, Any]:
     if label is not None:
         payload["label"] = label()
     return payload
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 class Trace:
@@ -97,10 +112,12 @@ class Trace:
         """Every event so far, in order."""
         raw, events = self._raw, self._events
         if len(events) < len(raw):
+            made: dict[int, Any] = {}  # a broadcast's copies share one message: one payload
             for seq in range(len(events), len(raw)):
                 time, kind, node, src, dst, msg_id, msg_type, payload, make = raw[seq]
                 if make is not None:
-                    payload = make(payload)
+                    key = id(payload)
+                    payload = made[key] if key in made else made.setdefault(key, make(payload))
                 events.append(Event(seq, time, kind, node, src, dst, msg_id, msg_type, payload))
         return events
 
@@ -162,8 +179,19 @@ class Trace:
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of all events: equal runs, equal digests."""
-        body = json.dumps(self.to_records(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(body.encode()).hexdigest()
+        digest = hashlib.sha256()
+        texts: dict[int, str] = {}  # events that share a payload object share its text
+        encode = _ENCODER.encode
+        lines = []
+        for e in self.events:
+            payload = e.payload
+            text = texts.get(id(payload))
+            if text is None:
+                text = texts[id(payload)] = encode(payload)
+            head = encode((e.seq, e.time, e.kind, e.node, e.src, e.dst, e.msg_id, e.msg_type))
+            lines.append(f"{head[:-1]},{text}]")
+        digest.update("\n".join(lines).encode())
+        return digest.hexdigest()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Trace) and self.events == other.events

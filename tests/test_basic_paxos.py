@@ -374,3 +374,35 @@ def test_acceptor_forgets_on_crash_loses_the_vote_on_recovery(scenario):
     (recover,) = result.trace.of_kind("recover")
     assert "accepted_value" not in (recover.payload or {})
     assert phase2(result, "S5") == [{"ballot": "4.5", "value": "Y", "adopted_from": None}]
+
+
+# ---- safety is judged on what nodes do, not on what they say ----------------------------
+class Silent(PaxosNode):
+    """Narrates nothing: safety must not depend on notes."""
+
+    def note(self, kind, **payload):
+        pass
+
+
+def test_a_silent_node_with_a_bug_is_still_caught():
+    data = pl.load_scenario("data/scenarios/basic-paxos-case-2.json")
+    data["options"]["bugs"] = ["proposer-ignores-accepted"]
+    data["expect"] = {}
+    result = pl.run_scenario(data, node_class=Silent)
+    s = result.summary()
+    assert not result.trace.of_kind("learned")  # it said nothing ...
+    learned = {n: result.sim.nodes[n].learned for n in result.nodes}
+    assert len(set(learned.values())) == 2  # ... while its learners disagree
+    assert "agreement" in {v["property"] for v in s["violations"]}
+    data["options"]["bugs"] = []
+    assert pl.run_scenario(data, node_class=Silent).summary()["violations"] == []
+
+
+def test_recorded_and_unrecorded_runs_give_the_same_summary():
+    for name in ("basic-paxos-case-3", "basic-paxos-livelock", "search-acceptor-forgets-on-crash"):
+        for seed in range(5):
+            rec = pl.run_scenario(f"data/scenarios/{name}.json", seed=seed).summary()
+            bare = pl.run_scenario(f"data/scenarios/{name}.json", seed=seed,
+                                   detailed=False).summary()
+            assert {k: v for k, v in rec.items() if k != "digest"} == {
+                k: v for k, v in bare.items() if k != "digest"}
