@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from .network import Network
-from .node import Node, canonical
+from .node import Node, canonical, isolated
 from .trace import NoTrace, Trace, jsonable, message_payload
 
 __all__ = ["HandlerError", "Simulation", "SimulationStalled", "jsonable", "message_payload",
@@ -474,9 +474,10 @@ class Simulation:
                 if recording:
                     trace.add(self.now, "persist", node=node_id,
                               payload={"truncate": field, "length": length})
-            elif tag == "note":  # made JSON now: a note may hold a live object
-                if trace.records:
-                    trace.add(self.now, effect[1], node=node_id, payload=jsonable(effect[2]))
+            elif tag == "note":
+                if trace.records:  # isolated now (a note may hold a live object), JSON when read
+                    trace._raw.append((self.now, effect[1], node_id, None, None, None, None,
+                                       {k: isolated(v) for k, v in effect[2].items()}, jsonable))
 
     # ---- monitors -------------------------------------------------------
     def _begin_step(self) -> None:
