@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .runner import run_scenario
-from .scenario import load, set_path
+from .scenario import ScenarioError, load, set_path
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -41,16 +41,26 @@ def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
             row["expect_ok"] = value["ok"]
         elif isinstance(value, list | tuple):
             row[f"n_{key}"] = len(value)
+        elif isinstance(value, dict) and value and all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()):
+            row[f"{key}_total"] = sum(value.values())  # per-node counts, e.g. preemptions
         elif value is None or isinstance(value, str | int | float | bool):
             row[key] = value
     return row
 
 
-def at_point(base: Mapping[str, Any], point: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``base`` with each ``path: value`` of the grid point set."""
+def at_point(base: Mapping[str, Any], point: Mapping[str, Any], source: str = "<sweep>") -> dict[str, Any]:
+    """A copy of ``base`` with each ``path: value`` of the grid point set.
+
+    A path that leads nowhere (``events[9].at`` with two events) is a
+    :class:`~paxoslab.scenario.ScenarioError` naming ``source`` and the path.
+    """
     scenario = copy.deepcopy(dict(base))
     for path, value in point.items():
-        set_path(scenario, path, value)
+        try:
+            set_path(scenario, path, value)
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise ScenarioError(source, path, "no such field in the scenario") from None
     return scenario
 
 
@@ -80,10 +90,11 @@ def sweep(
     from tqdm.auto import tqdm
 
     base = load(scenario)
+    source = str(scenario) if isinstance(scenario, str | Path) else f"<scenario {base['name']}>"
     grid = dict(grid or {})
     points = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
     for point in points:  # a bad grid value fails now, before any run
-        load(at_point(base, point), source=f"<sweep point {point}>")
+        load(at_point(base, point, source), source=f"{source} at sweep point {point}")
     seeds = list(seeds)
     jobs = [(base, point, seed, node_class) for point in points for seed in seeds]
     results = executor.map(run_one, jobs) if executor is not None else map(run_one, jobs)

@@ -65,7 +65,7 @@ class Result:
         return summary
 
     def summary(self) -> dict[str, Any]:
-        """The JSON-able outcome (keys as in DESIGN §3)."""
+        """The JSON-able outcome (its keys: the README, section "Scenarios")."""
         return self._summary
 
     def describe(self) -> str:

@@ -52,6 +52,8 @@ class ProtocolSpec:
     summarize: Callable[[Any], dict[str, Any]]
     #: safety monitors (see :mod:`paxoslab.checks`): built per run as ``M(node_ids, options)``
     monitors: tuple[type[Monitor], ...]
+    #: the keys ``summarize`` returns (a scenario's ``expect`` may name these and the common ones)
+    summary_keys: frozenset[str]
     option_validators: Mapping[str, ValidateField] = field(default_factory=dict)
     actions: Mapping[str, ValidateField] = field(default_factory=dict)
     #: (validator, whole scenario) -> None: validation that needs several fields at once
@@ -76,6 +78,12 @@ class ProtocolSpec:
     @property
     def message_types(self) -> frozenset[str]:
         return frozenset(m.__name__ for m in self.messages)
+
+
+#: Summary keys every protocol's summary has.
+COMMON_SUMMARY_KEYS = frozenset({
+    "scenario", "protocol", "seed", "end_time", "messages", "violations", "expect", "digest",
+})
 
 
 def _registry() -> dict[str, ProtocolSpec]:

@@ -232,6 +232,7 @@ SPEC = ProtocolSpec(
     bugs=BUGS,
     perform=_perform,
     summarize=_summarize,
+    summary_keys=frozenset({"logs", "state", "applied", "consistent"}),
     monitors=(ReplicaConsistency,),
     option_validators={
         "machine": _validate_machine,
