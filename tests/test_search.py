@@ -8,6 +8,7 @@ seconds: the monitors judge "chosen" from the acceptors' state, so dropping
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -34,9 +35,14 @@ def small(name: str) -> dict:
     return data
 
 
+@functools.cache
+def bfs(bug: str):
+    return search(small(bug), progress=False)
+
+
 @pytest.mark.parametrize("bug", sorted(BUGS))
 def test_bfs_finds_each_bug_with_a_counterexample_that_replays(bug):
-    result = search(small(bug), progress=False)
+    result = bfs(bug)
     assert not result.ok and result.property == "agreement"
     cx = result.counterexample
     assert cx.scenario["schedule"] and cx.violations[0].property == "agreement"
@@ -48,7 +54,7 @@ def test_bfs_finds_each_bug_with_a_counterexample_that_replays(bug):
 
 @pytest.mark.parametrize("bug", ["promise-omits-accepted", "proposer-ignores-accepted"])
 def test_bfs_counterexample_is_no_longer_than_any_random_walk_one(bug):
-    shortest = len(search(small(bug), progress=False).counterexample.scenario["schedule"])
+    shortest = len(bfs(bug).counterexample.scenario["schedule"])
     assert shortest == 14  # propose, 2 prepares, 2 promises, 2 accepts, then the same for Y
     for seed in range(3):
         walk = search(small(bug), strategy="random", seed=seed, max_states=20_000, progress=False)
@@ -57,7 +63,7 @@ def test_bfs_counterexample_is_no_longer_than_any_random_walk_one(bug):
 
 
 def test_bug_free_configuration_is_exhausted_clean_and_a_value_can_be_chosen():
-    result = search(small("basic-paxos"), progress=False)
+    result = bfs("basic-paxos")
     assert result.ok and result.complete and result.counterexample is None
     assert result.goals == {"a value can be chosen": True}
     assert "no violation found" in result.explain()
