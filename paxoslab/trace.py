@@ -13,12 +13,12 @@ run exactly when their :meth:`Trace.digest` values are equal.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -34,9 +34,8 @@ MESSAGE_COLUMNS = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One thing that happened at one simulated time."""
+class Event(NamedTuple):
+    """One thing that happened at one simulated time (immutable)."""
 
     seq: int
     time: float
@@ -161,7 +160,7 @@ class Trace:
     # ---- serialisation -------------------------------------------------
     def to_records(self) -> list[dict[str, Any]]:
         """Plain dicts, one per event (JSON-able)."""
-        return [asdict(e) for e in self.events]
+        return [{**e._asdict(), "payload": copy.deepcopy(e.payload)} for e in self.events]
 
     def to_json(self) -> str:
         """A JSON text that :meth:`from_json` turns back into an equal trace."""
@@ -179,18 +178,8 @@ class Trace:
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of all events: equal runs, equal digests."""
-        digest = hashlib.sha256()
-        texts: dict[int, str] = {}  # events that share a payload object share its text
-        encode = _ENCODER.encode
-        lines = []
-        for e in self.events:
-            payload = e.payload
-            text = texts.get(id(payload))
-            if text is None:
-                text = texts[id(payload)] = encode(payload)
-            head = encode((e.seq, e.time, e.kind, e.node, e.src, e.dst, e.msg_id, e.msg_type))
-            lines.append(f"{head[:-1]},{text}]")
-        digest.update("\n".join(lines).encode())
+        body = _ENCODER.encode([tuple(e) for e in self.events])
+        digest = hashlib.sha256(body.encode())
         return digest.hexdigest()
 
     def __eq__(self, other: object) -> bool:
