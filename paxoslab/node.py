@@ -310,7 +310,9 @@ class Node:
 
     def state_key(self) -> Hashable:
         """The canonical, hashable key of the state (see :func:`canonical`)."""
-        return tuple(canonical(getattr(self, f)) for f in self.state_fields())
+        atoms = _ATOMS
+        values = [getattr(self, f) for f in self.state_fields()]
+        return tuple(v if type(v) in atoms else canonical(v) for v in values)
 
     def fork(self) -> Node:
         """A copy that shares nothing mutable with this node (the search steps copies).

@@ -552,7 +552,7 @@ def _votes_of(sim) -> list[tuple[Any, Any, str]]:
     """The (ballot, value, acceptor) votes visible in the last step: the stepping
     node's accepted proposal and every Accepted message sent."""
     votes = [(msg.ballot, msg.value, src) for src, _, msg in sim.step_sent
-             if isinstance(msg, Accepted)]
+             if isinstance(msg, Accepted)] if sim.step_sent else []
     node = sim.nodes.get(sim.step_node) if sim.step_node is not None else None
     if node is not None and getattr(node, "accepted_ballot", None) is not None:
         votes.append((node.accepted_ballot, node.accepted_value, sim.step_node))
@@ -578,9 +578,12 @@ class Agreement(Monitor):
         #: (value, ballot, acceptors, time) for each value chosen, in order
         self.chosen: tuple[tuple[Any, Any, tuple[str, ...], float], ...] = ()
         self.reported: frozenset[tuple[str, Any]] = frozenset()
+        self._key: frozenset | None = None
 
     def key(self):
-        return frozenset(self.votes.items())
+        if self._key is None:
+            self._key = frozenset(self.votes.items())
+        return self._key
 
     def fork(self) -> Agreement:
         twin = object.__new__(Agreement)
@@ -595,6 +598,7 @@ class Agreement(Monitor):
             if acceptor in voters:
                 continue
             voters = self.votes[ballot, value] = voters | {acceptor}
+            self._key = None
             if len(voters) < self.majority or any(c[0] == value for c in self.chosen):
                 continue
             voters = tuple(sorted(voters))
