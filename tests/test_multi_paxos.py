@@ -698,3 +698,36 @@ def test_a_duplicated_forward_is_appended_once():
     n.on_forward(pl.protocols.multi_paxos.Forward("set x 1", 4), "S2")
     n.on_forward(pl.protocols.multi_paxos.Forward("set x 1", 4), "S2")
     assert n.log == ((1, "set x 1"),)
+
+
+# ---- random-walk search finds each bug from a small scenario -----------------------------------
+SEARCH_PROPERTIES = {
+    "vote-twice-in-term": {"election-safety"},
+    "vote-without-log-check": {"leader-completeness", "state-machine-safety", "log-matching"},
+    "append-without-consistency-check": {"state-machine-safety", "log-matching"},
+    "commit-old-term-by-count": {"leader-completeness", "state-machine-safety"},
+}
+
+
+@pytest.mark.parametrize("bug", sorted(SEARCH_PROPERTIES))
+def test_a_random_walk_search_finds_each_bug_and_the_rule_survives_it(bug, scenario):
+    search = pytest.importorskip("paxoslab.search").search
+    data = scenario(f"multi-paxos-search-{bug}")
+    found = search(data, strategy="random", max_states=20_000, max_ballots=3, max_depth=60,
+                   seed=0, progress=False)
+    assert not found.ok and found.property in SEARCH_PROPERTIES[bug]
+    replayed = pl.run_scenario(found.counterexample.scenario).summary()["violations"]
+    assert found.property in {v["property"] for v in replayed}
+    data["options"]["bugs"] = []
+    data.pop("expect")
+    assert search(data, strategy="random", max_states=3_000, max_ballots=3, max_depth=60,
+                  seed=0, progress=False).ok
+
+
+def test_null_timeouts_leave_elections_and_appends_to_the_script():
+    s = run(scenario([{"at": 5, "submit": {"command": "set x 1"}}, {"at": 10, "timeout": "S2"},
+                      {"at": 20, "submit": {"command": "set x 2"}}], nodes=THREE, until=500,
+                     election_timeout=None, heartbeat=None))
+    assert leader_terms(s) == [(1, "S2")]  # nobody stands unless told to
+    assert [c["status"] for c in s["commands"]] == ["no leader", "committed"]
+    assert s["messages"]["by_type"]["AppendEntries"] == 2 * 3  # on election, the entry, its commit

@@ -238,6 +238,9 @@ class MultiPaxosNode(Node):
         return self.rng.uniform(low, high)
 
     def reset_election_timer(self) -> None:
+        """Re-arm the election timer (``election_timeout: null``: only ``timeout NODE`` elects)."""
+        if self.options["election_timeout"] is None:
+            return
         self.set_timer(ElectionTimeout(), self.election_delay())
 
     def save(self) -> None:
@@ -363,7 +366,8 @@ class MultiPaxosNode(Node):
         """Send every follower the entries it lacks (or a heartbeat) and re-arm the heartbeat."""
         for peer in self.peers:
             self.send_append(peer)
-        self.set_timer(Heartbeat(), self.options["heartbeat"])
+        if self.options["heartbeat"] is not None:  # null: AppendEntries only when there is news
+            self.set_timer(Heartbeat(), self.options["heartbeat"])
 
     def send_append(self, peer: str) -> None:
         prev = self.next_index[peer] - 1
@@ -527,6 +531,8 @@ class MultiPaxosNode(Node):
 
 # ---- scenario validation ----------------------------------------------------------
 def _validate_timeout_range(v, field: str, value: Any, nodes: list[str]) -> None:
+    if value is None:  # servers never time out on their own: scripted timeouts only
+        return
     low, high = v.interval(field, value)
     if low <= 0:
         raise v.fail(f"{field}[0]", f"must be greater than 0, got {value[0]!r}")
@@ -907,7 +913,7 @@ SPEC = ProtocolSpec(
     ballot_of=lambda msg: msg.term if isinstance(msg, RequestVote) else None,
     option_validators={
         "election_timeout": _validate_timeout_range,
-        "heartbeat": lambda v, f, x, nodes: v.number(f, x, strict=True),
+        "heartbeat": lambda v, f, x, nodes: x is None or v.number(f, x, strict=True),
     },
     actions={"submit": _validate_submit, "timeout": _validate_timeout},
     describe=_describe,
