@@ -61,8 +61,12 @@ appends commands, but can never commit them; after the partition heals it
 hears the higher term, steps down, and its uncommitted entries are rolled back
 and replaced by the new leader's.
 
-Simplification.  A new leader does not append a no-op entry at the start of
-its term: entries of earlier terms commit with the next client command.
+Simplifications.  A new leader does not append a no-op entry at the start of
+its term: entries of earlier terms commit with the next client command.  For
+small scripted scenarios (and the search), ``election_timeout: null`` means a
+server stands for election only when a ``timeout NODE`` action says so, and
+``heartbeat: null`` that a leader sends AppendEntries only when it has news (an
+election won, a new entry, a commit, a refused append to repair).
 
 The four switchable bugs each break exactly one of these rules (see ``BUGS``).
 """
