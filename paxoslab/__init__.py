@@ -21,6 +21,7 @@ from .report import describe, narrate
 from .runner import Result, run_scenario
 from .scenario import ScenarioError
 from .scenario import load as load_scenario
+from .search import SearchResult, search
 from .sim import Simulation, rng_stream
 from .trace import Event, Trace
 
@@ -32,7 +33,7 @@ __all__ = [
     "Event", "Exponential", "Fixed", "MissingHandler", "Network", "Node", "Result", "Rule",
     "Monitor", "ScenarioError", "Simulation", "Trace", "Uniform", "Violation", "describe",
     "load_scenario", "narrate", "quiz",
-    "rng_stream", "run_scenario", *sorted(_LAZY_MODULES),
+    "rng_stream", "run_scenario", "search", "SearchResult", *sorted(_LAZY_MODULES),
 ]
 
 

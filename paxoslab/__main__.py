@@ -9,6 +9,12 @@ every combination of the ``--set`` values times seeds ``0..N-1``, one CSV row
 per run (as :func:`paxoslab.experiments.sweep`), on stdout or into ``OUT``.
 Values are JSON where they parse (``3``, ``null``, ``{"fixed": 5}``), else
 strings.  Exit status 0, or 2 for bad input as with ``run``.
+
+``python -m paxoslab search FILE [--strategy bfs|random] [--max-states N]
+[--max-seconds S] [--json] [--save OUT.json]``: search the scenario's
+interleavings; exit status 1 when a property is violated (the counterexample is
+written to ``OUT.json``, by default ``<name>-counterexample.json`` here) or a
+goal is never reached in a complete search; 2 for bad input.
 """
 
 from __future__ import annotations
@@ -37,6 +43,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--plot", metavar="OUT.png", help="also save a sequence diagram")
     add_sweep_parser(commands)
+    search = commands.add_parser("search", help="search every interleaving for a violation")
+    search.add_argument("file", help="scenario JSON file (see data/scenarios/search-*.json)")
+    search.add_argument("--strategy", choices=["bfs", "random"], default="bfs",
+                        help="bfs: shortest counterexample (default); random: seeded random walks")
+    search.add_argument("--max-states", type=int, default=None, help="stop after N states")
+    search.add_argument("--max-seconds", type=float, default=None, help="stop after S seconds")
+    search.add_argument("--max-depth", type=int, default=None, help="explore at most D steps deep")
+    search.add_argument("--max-ballots", type=int, default=1,
+                        help="ballots each proposer may start (default 1)")
+    search.add_argument("--seed", type=int, default=0, help="seed of the random walks")
+    search.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    search.add_argument("--save", metavar="OUT.json",
+                        help="where to write a counterexample (default <name>-counterexample.json)")
     return parser
 
 
@@ -138,6 +157,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if summary["expect"]["ok"] else EXIT_UNMET
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from .search import search
+
+    result = search(args.file, strategy=args.strategy, max_states=args.max_states,
+                    max_seconds=args.max_seconds, max_depth=args.max_depth, seed=args.seed,
+                    max_ballots=args.max_ballots)
+    if result.counterexample is not None:
+        path = args.save or f"{result.scenario['name']}-counterexample.json"
+        try:
+            result.save(path)
+        except OSError as exc:
+            raise ScenarioError(path, "--save", f"cannot write the counterexample ({exc})") from None
+    if args.json:
+        print(json.dumps(result.summary(), indent=2, ensure_ascii=False))
+    else:
+        print(result.explain())
+    return EXIT_OK if result.ok else EXIT_UNMET
+
+
 def save_plot(result, path: str) -> None:
     import matplotlib
 
@@ -155,7 +193,8 @@ def save_plot(result, path: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return cmd_sweep(args) if args.command == "sweep" else cmd_run(args)
+        commands = {"search": cmd_search, "sweep": cmd_sweep}
+        return commands.get(args.command, cmd_run)(args)
     except ScenarioError as exc:
         print(f"paxoslab: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -27,7 +27,6 @@ immutable values (tuples, frozensets), rebinding rather than mutating: then
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,8 +67,13 @@ class Monitor:
 
     def fork(self) -> Monitor:
         """An independent copy (mutable fields are copied, immutable ones shared)."""
-        twin = copy.copy(self)
-        for name, value in vars(self).items():
-            if name != "options":
-                setattr(twin, name, isolated(value))
+        twin = object.__new__(type(self))
+        fields = self.__dict__.copy()
+        for name, value in fields.items():
+            if name != "options" and type(value) not in _PLAIN:
+                fields[name] = isolated(value)
+        twin.__dict__ = fields
         return twin
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None), tuple, frozenset})

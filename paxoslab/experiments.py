@@ -65,10 +65,13 @@ def at_point(base: Mapping[str, Any], point: Mapping[str, Any], source: str = "<
     return scenario
 
 
-def run_one(job: tuple[dict[str, Any], dict[str, Any], int]) -> dict[str, Any]:
-    """Run one (scenario, grid point, seed) job; module-level so process pools can pickle it."""
-    base, point, seed = job
-    summary = run_scenario(at_point(base, point), seed=seed, detailed=False).summary()
+def run_one(job: tuple) -> dict[str, Any]:
+    """Run one (scenario, grid point, seed[, node class]) job; module-level so process
+    pools can pickle it."""
+    base, point, seed, *rest = job
+    node_class = rest[0] if rest else None
+    summary = run_scenario(at_point(base, point), seed=seed, detailed=False,
+                           node_class=node_class).summary()
     return {**point, "seed": seed, **flatten_summary(summary)}
 
 
@@ -78,8 +81,12 @@ def sweep(
     seeds: Iterable[int] = (0,),
     executor: Executor | None = None,
     progress: bool = True,
+    node_class: type | None = None,
 ) -> pd.DataFrame:
-    """One row per (grid point, seed); see the module docstring."""
+    """One row per (grid point, seed); see the module docstring.
+
+    ``node_class`` runs in place of the protocol's node (see :func:`run_scenario`).
+    """
     import pandas as pd
     from tqdm.auto import tqdm
 
@@ -90,7 +97,7 @@ def sweep(
     for point in points:  # a bad grid value fails now, before any run
         load(at_point(base, point, source), source=f"{source} at sweep point {point}")
     seeds = list(seeds)
-    jobs = [(base, point, seed) for point in points for seed in seeds]
+    jobs = [(base, point, seed, node_class) for point in points for seed in seeds]
     results = executor.map(run_one, jobs) if executor is not None else map(run_one, jobs)
     rows = list(tqdm(results, total=len(jobs), disable=not progress, desc=base["name"]))
     return pd.DataFrame(rows)

@@ -26,6 +26,8 @@ import copy
 import dataclasses
 import random
 import re
+import types
+import typing
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -37,11 +39,16 @@ def handler_name(type_name: str) -> str:
     return "on_" + _CAMEL.sub("_", type_name).lower()
 
 
+_HANDLER_NAMES: dict[type, str] = {}
+
+
 class MissingHandler(AttributeError):
     """A node received a message or timer it has no ``on_...`` method for."""
 
 
-_ATOMS = frozenset({str, int, float, bool, type(None), bytes})
+#: types whose values are immutable through and through (grows with frozen dataclasses
+#: whose fields are all declared as such types)
+_ATOMS: set[type] = {str, int, float, bool, type(None), bytes}
 #: frozen dataclass type -> its field names (None: not a frozen dataclass)
 _FROZEN_FIELDS: dict[type, tuple[str, ...] | None] = {}
 
@@ -54,8 +61,30 @@ def _frozen_fields(kind: type) -> tuple[str, ...] | None:
         params = getattr(kind, "__dataclass_params__", None)
         if params is not None and params.frozen:
             fields = tuple(f.name for f in dataclasses.fields(kind))
+            if _atoms_by_declaration(kind):
+                _ATOMS.add(kind)  # every instance is immutable: no need to look inside
         _FROZEN_FIELDS[kind] = fields
         return fields
+
+
+def _atoms_by_declaration(kind: type) -> bool:
+    """A frozen dataclass whose fields are all declared as atoms or such dataclasses."""
+    try:
+        hints = typing.get_type_hints(kind)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: look inside each instance
+        return False
+    return all(_atom_hint(hints.get(f.name)) for f in dataclasses.fields(kind))
+
+
+def _atom_hint(hint: Any) -> bool:
+    if hint in _ATOMS:
+        return True
+    if isinstance(hint, type):
+        _frozen_fields(hint)
+        return hint in _ATOMS
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return all(_atom_hint(h) for h in typing.get_args(hint))
+    return False
 
 
 def is_immutable(value: Any) -> bool:
@@ -160,7 +189,11 @@ class Node:
     @property
     def rng(self) -> random.Random:
         """This node's own seeded random stream."""
-        return self._rng
+        rng = self._rng
+        if rng is None:  # a fork: copy the original's stream on first use
+            rng = self._rng = random.Random(0)
+            rng.setstate(self._rng_source.getstate())
+        return rng
 
     @property
     def peers(self) -> tuple[str, ...]:
@@ -179,13 +212,19 @@ class Node:
 
     # ---- effects --------------------------------------------------------
     def send(self, dst: str, msg: Any) -> None:
-        """Send ``msg`` to ``dst`` (after the handler returns)."""
-        self._effects.append(("send", dst, msg, self._after_persist))
+        """Send ``msg`` to ``dst`` (after the handler returns).
+
+        What leaves is ``msg`` as it is now: changing the object afterwards
+        changes neither what is delivered nor the trace.
+        """
+        self._effects.append(("send", dst, isolated(msg), self._after_persist))
 
     def broadcast(self, msg: Any, include_self: bool = True) -> None:
         """Send ``msg`` to every node (this one too unless ``include_self=False``)."""
+        msg = isolated(msg)
+        after_persist = self._after_persist
         for dst in self._cluster if include_self else self._peers:
-            self.send(dst, msg)
+            self._effects.append(("send", dst, msg, after_persist))
 
     def set_timer(self, timer: Any, delay: float) -> None:
         """Fire ``timer`` after ``delay`` ms; re-arming an equal timer replaces it."""
@@ -241,7 +280,8 @@ class Node:
         kind = type(item)
         handler = self._handlers.get(kind)
         if handler is None:
-            name = handler_name(kind.__name__)
+            name = _HANDLER_NAMES.get(kind) or _HANDLER_NAMES.setdefault(
+                kind, handler_name(kind.__name__))
             handler = getattr(self, name, None)
             if handler is None:
                 raise MissingHandler(
@@ -270,24 +310,43 @@ class Node:
 
     def state_key(self) -> Hashable:
         """The canonical, hashable key of the state (see :func:`canonical`)."""
-        return tuple(canonical(getattr(self, f)) for f in self.state_fields())
+        atoms = _ATOMS
+        values = [getattr(self, f) for f in self.state_fields()]
+        return tuple(v if type(v) in atoms else canonical(v) for v in values)
 
     def fork(self) -> Node:
         """A copy that shares nothing mutable with this node (the search steps copies).
 
         Immutable values are shared; lists, dicts, sets and other objects are
-        deep-copied; the copy has its own RNG in the same state.
+        copied; the copy's RNG continues from this one's state.  The simulator
+        never changes a node after forking it, which lets the copy take the
+        RNG state only when it first draws.
         """
         twin = object.__new__(type(self))
-        fields = vars(self).copy()
+        fields = self.__dict__.copy()
+        atoms = _ATOMS
         for name, value in fields.items():
-            if type(value) not in _ATOMS and name not in ("_cluster", "_peers", "options",
-                                                          "_rng", "_handlers", "_effects"):
-                fields[name] = isolated(value)
-        twin.__dict__.update(fields)
-        rng = random.Random(0)
-        rng.setstate(self._rng.getstate())
-        twin._rng = rng
+            kind = type(value)
+            if kind in atoms or name in _SHARED:
+                continue
+            if kind is dict:
+                if all(type(k) in atoms and (type(v) in atoms or is_immutable(v))
+                       for k, v in value.items()):
+                    fields[name] = value.copy()
+                    continue
+            elif kind is set or kind is list:
+                if all(type(v) in atoms for v in value):
+                    fields[name] = value.copy()
+                    continue
+            fields[name] = isolated(value)
+        twin.__dict__ = fields
+        if self._rng is not None:
+            twin._rng_source = self._rng
+        twin._rng = None
         twin._handlers = {}
         twin._effects = []
         return twin
+
+
+_SHARED = frozenset({"_cluster", "_peers", "options", "_rng", "_rng_source", "_handlers",
+                     "_effects"})

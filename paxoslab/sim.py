@@ -45,7 +45,7 @@ from typing import Any
 
 from .network import Network
 from .node import Node, canonical, isolated
-from .trace import Trace, jsonable, message_payload
+from .trace import NoTrace, Trace, jsonable, message_payload
 
 __all__ = ["HandlerError", "Simulation", "SimulationStalled", "jsonable", "message_payload",
            "rng_stream"]
@@ -149,6 +149,8 @@ class Simulation:
         self.timers: dict[str, dict[Any, int]] = {n: {} for n in self.node_ids}
         #: message id -> (src, dst, message): sent, neither delivered nor lost yet
         self.in_flight: dict[int, tuple[str, str, Any]] = {}
+        #: stepped only: message id -> its canonical (src, dst, message), for world keys
+        self.flight_keys: dict[int, Hashable] = {}
         #: scenario actions as (time, action), in the order they happen
         self.actions: list[tuple[float, Action]] = []
         self.next_action = 0
@@ -170,6 +172,10 @@ class Simulation:
         # copy-on-write (fork): None = this simulation owns every node it holds
         self._owned: set[str] | None = None
         self._keys: dict[str, Hashable] = {}
+        self._watch = bool(self.monitors)
+        # no rules, loss or duplication (scenario actions never change that): a send's fate
+        # is then one copy after one delay draw unless a partition cuts its link
+        self._plain = self.network.is_plain()
 
     # ---- scheduling -------------------------------------------------------
     def _push(self, time: float, kind: int, data: Any) -> None:
@@ -234,10 +240,12 @@ class Simulation:
 
     def partition(self, groups: Iterable[Iterable[str]]) -> None:
         groups = [list(g) for g in groups]
+        self.network = copy.copy(self.network)  # a fork may share it
         self.network.partition(groups, self.node_ids)
         self.trace.add(self.now, "partition", payload={"groups": groups})
 
     def heal(self) -> None:
+        self.network = copy.copy(self.network)
         self.network.heal()
         self.trace.add(self.now, "heal")
 
@@ -306,9 +314,9 @@ class Simulation:
                           payload={"reason": "crashed" if node is None else "partition"})
             return False
         self.delivered += 1
-        if trace.detailed:
-            trace.add_raw(self.now, "deliver", dst, src, dst, msg_id, type(msg).__name__,
-                          None, None)
+        if trace.detailed:  # Trace.add_raw, inlined: this is the hot path
+            trace._raw.append((self.now, "deliver", dst, src, dst, msg_id, type(msg).__name__,
+                               None, None))
         if self._owned is not None:
             node = self._writable(dst)
         node._now = self.now
@@ -346,55 +354,69 @@ class Simulation:
 
     # ---- effects ------------------------------------------------------------
     def _send(self, src: str, dst: str, msg: Any, after_persist: bool) -> None:
-        """Put one message on the wire: isolate it, number it, record it, decide its fate.
+        """Put one message (isolated by :meth:`Node.send`) on the wire: number it, record it,
+        decide its fate.
 
         Timed, the network draws its fate now (lost, one copy after a delay,
         or two); stepped, it waits in flight for a ``deliver``/``lose`` choice,
         unless a rule or a partition loses it for certain.
         """
-        msg = isolated(msg)
         msg_type = type(msg).__name__
         msg_id = self._next_msg_id
         self._next_msg_id = msg_id + 1
         self.sent += 1
         by_type = self.by_type
         by_type[msg_type] = by_type.get(msg_type, 0) + 1
-        if self.monitors:
+        if self._watch:
             self.step_sent.append((src, dst, msg))
+        trace = self.trace
+        if trace.detailed:  # Trace.add_raw, inlined: this is the hot path
+            trace._raw.append((self.now, "send", src, src, dst, msg_id, msg_type, msg,
+                               message_payload))
+        if self.timed and self._plain:
+            network = self.network
+            if dst == src or not network.groups or network.connected(src, dst):
+                # one copy after one delay draw: what fate() would say, without asking it
+                delay = network.delay.sample(self.net_rng)
+                # (now + persist_ms) + delay: the order of the sum is part of the trace
+                at = (self.now + self.persist_ms + delay) if after_persist and self.persist_ms \
+                    else self.now + delay
+                self.in_flight[msg_id] = (src, dst, msg)
+                self._seq += 1
+                heappush(self._queue, (at, self._seq, _DELIVER, msg_id))
+                return
+        self._send_by_fate(src, dst, msg, msg_type, msg_id, after_persist)
+
+    def _send_by_fate(self, src: str, dst: str, msg: Any, msg_type: str, msg_id: int,
+                      after_persist: bool) -> None:
+        """The rest of :meth:`_send`: loss, duplication, rules, partitions, stepped mode."""
         trace = self.trace
         recording = trace.detailed
         now = self.now
         network = self.network
-        if recording:
-            trace.add_raw(now, "send", src, src, dst, msg_id, msg_type, msg, message_payload)
         if not self.timed:
             reason = network.certain_loss(src, dst, msg_type)
             if reason is None:
                 self.in_flight[msg_id] = (src, dst, msg)
+                self.flight_keys[msg_id] = (src, dst, canonical(msg))
                 return
             self.dropped += 1
             if recording:
                 trace.add(now, "drop", node=src, src=src, dst=dst, msg_id=msg_id,
                           msg_type=msg_type, payload={"reason": reason})
             return
-        extra = self.persist_ms if after_persist else 0.0
-        if network.is_plain() and (dst == src or not network.groups or network.connected(src, dst)):
-            # one copy after one delay draw: the general path's result, without asking fate()
-            delays = [network.delay.sample(self.net_rng)]
-        else:
-            delays = network.fate(src, dst, msg_type, self.net_rng)
+        delays = network.fate(src, dst, msg_type, self.net_rng)
         if not delays:
             self.dropped += 1
             if recording:
                 trace.add(now, "drop", node=src, src=src, dst=dst, msg_id=msg_id, msg_type=msg_type,
                           payload={"reason": network.why_lost(src, dst, msg_type)})
             return
-        in_flight = self.in_flight
-        queue = self._queue
+        extra = self.persist_ms if after_persist else 0.0
         for copy_number, delay in enumerate(delays):
             if copy_number:
                 self.sent += 1
-                by_type[msg_type] += 1
+                self.by_type[msg_type] += 1
                 copy_id = self._next_msg_id
                 self._next_msg_id += 1
                 if recording:
@@ -402,11 +424,10 @@ class Simulation:
                                   message_payload)
             else:
                 copy_id = msg_id
-            in_flight[copy_id] = (src, dst, msg)
+            self.in_flight[copy_id] = (src, dst, msg)
             self._seq += 1
-            # (now + persist_ms) + delay: the order of the sum is part of the trace
-            heappush(queue, ((now + extra + delay) if extra else (now + delay),
-                             self._seq, _DELIVER, copy_id))
+            heappush(self._queue, ((now + extra + delay) if extra else (now + delay),
+                                   self._seq, _DELIVER, copy_id))
 
     def _apply(self, node: Node) -> None:
         """Carry out the effects ``node``'s handler asked for, in the order it asked."""
@@ -453,8 +474,10 @@ class Simulation:
                 if recording:
                     trace.add(self.now, "persist", node=node_id,
                               payload={"truncate": field, "length": length})
-            elif tag == "note":  # made JSON now: a note may hold a live object
-                trace.add(self.now, effect[1], node=node_id, payload=jsonable(effect[2]))
+            elif tag == "note":
+                if trace.records:  # isolated now (a note may hold a live object), JSON when read
+                    trace._raw.append((self.now, effect[1], node_id, None, None, None, None,
+                                       {k: isolated(v) for k, v in effect[2].items()}, jsonable))
 
     # ---- monitors -------------------------------------------------------
     def _begin_step(self) -> None:
@@ -550,6 +573,7 @@ class Simulation:
         kind = choice[0]
         if kind == "deliver" or kind == "lose":
             src, dst, msg = self.in_flight.pop(choice[1])
+            del self.flight_keys[choice[1]]
             if kind == "deliver":
                 self._deliver(choice[1], src, dst, msg)
             else:
@@ -588,12 +612,12 @@ class Simulation:
         """
         twin = object.__new__(Simulation)
         twin.__dict__.update(self.__dict__)
-        twin.trace = Trace(detailed=False)
+        twin.trace = NoTrace()
+        twin.flight_keys = dict(self.flight_keys)
         twin.nodes = dict(self.nodes)
         twin.stable = dict(self.stable)
         twin.timers = dict(self.timers)
         twin.in_flight = dict(self.in_flight)
-        twin.network = copy.copy(self.network)
         twin.by_type = dict(self.by_type)
         twin.monitors = [m.fork() for m in self.monitors]
         twin.violations = list(self.violations)
@@ -616,7 +640,7 @@ class Simulation:
 
     def world_key(self) -> Hashable:
         """Everything that decides what may happen next, canonically (not the clock or ids)."""
-        flight = Counter((src, dst, canonical(msg)) for src, dst, msg in self.in_flight.values())
+        flight = Counter(self.flight_keys.values())
         groups = self.network.groups
         return (
             tuple(self.node_key(n) for n in self.node_ids),

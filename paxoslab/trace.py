@@ -13,12 +13,12 @@ run exactly when their :meth:`Trace.digest` values are equal.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -34,9 +34,8 @@ MESSAGE_COLUMNS = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One thing that happened at one simulated time."""
+class Event(NamedTuple):
+    """One thing that happened at one simulated time (immutable)."""
 
     seq: int
     time: float
@@ -49,14 +48,26 @@ class Event:
     payload: dict[str, Any] | None = None
 
 
+_PLAIN_JSON = frozenset({str, int, float, bool, type(None)})
+#: type -> its dataclass field names, or None if it is not a dataclass
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
 def jsonable(value: Any) -> Any:
     """Messages, ballots and tuples as plain JSON values (ballots as ``"3.1"``)."""
-    if value is None or isinstance(value, str | int | float | bool):
+    kind = type(value)
+    if kind in _PLAIN_JSON:
         return value
-    if hasattr(value, "__jsonable__"):
+    if hasattr(kind, "__jsonable__"):
         return value.__jsonable__()
-    if dataclasses.is_dataclass(value):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    names = _FIELD_NAMES.get(kind, ())
+    if names == ():
+        names = _FIELD_NAMES[kind] = (tuple(f.name for f in dataclasses.fields(kind))
+                                      if dataclasses.is_dataclass(kind) else None)
+    if names is not None:
+        return {name: jsonable(getattr(value, name)) for name in names}
+    if isinstance(value, str | int | float | bool):
+        return value
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -73,6 +84,9 @@ def message_payload(msg: Any) -> dict[str, Any]:
     if label is not None:
         payload["label"] = label()
     return payload
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 class Trace:
@@ -97,10 +111,12 @@ class Trace:
         """Every event so far, in order."""
         raw, events = self._raw, self._events
         if len(events) < len(raw):
+            made: dict[int, Any] = {}  # a broadcast's copies share one message: one payload
             for seq in range(len(events), len(raw)):
                 time, kind, node, src, dst, msg_id, msg_type, payload, make = raw[seq]
                 if make is not None:
-                    payload = make(payload)
+                    key = id(payload)
+                    payload = made[key] if key in made else made.setdefault(key, make(payload))
                 events.append(Event(seq, time, kind, node, src, dst, msg_id, msg_type, payload))
         return events
 
@@ -131,6 +147,9 @@ class Trace:
     def __len__(self) -> int:
         return len(self._raw)
 
+    #: False only for :class:`NoTrace`
+    records = True
+
     def __iter__(self):
         return iter(self.events)
 
@@ -141,7 +160,7 @@ class Trace:
     # ---- serialisation -------------------------------------------------
     def to_records(self) -> list[dict[str, Any]]:
         """Plain dicts, one per event (JSON-able)."""
-        return [asdict(e) for e in self.events]
+        return [{**e._asdict(), "payload": copy.deepcopy(e.payload)} for e in self.events]
 
     def to_json(self) -> str:
         """A JSON text that :meth:`from_json` turns back into an equal trace."""
@@ -159,8 +178,9 @@ class Trace:
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of all events: equal runs, equal digests."""
-        body = json.dumps(self.to_records(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(body.encode()).hexdigest()
+        body = _ENCODER.encode([tuple(e) for e in self.events])
+        digest = hashlib.sha256(body.encode())
+        return digest.hexdigest()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Trace) and self.events == other.events
@@ -194,3 +214,18 @@ class Trace:
         import pandas as pd
 
         return pd.DataFrame(self.message_rows(), columns=MESSAGE_COLUMNS)
+
+
+class NoTrace(Trace):
+    """Records nothing at all (the search's many worlds need no trace)."""
+
+    records = False
+
+    def __init__(self) -> None:
+        super().__init__(detailed=False)
+
+    def add(self, *args: Any, **fields: Any) -> None:
+        pass
+
+    def add_raw(self, *args: Any) -> None:
+        pass

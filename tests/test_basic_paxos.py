@@ -518,3 +518,35 @@ def test_backoff_options_are_validated(tiny):
         with pytest.raises(pl.ScenarioError, match=f"options.{option}"):
             pl.run_scenario(tiny(options={option: value}))
     pl.run_scenario(tiny(options={"learn_retry": None}))  # null: never ask
+
+
+# ---- safety is judged on what nodes do, not on what they say ----------------------------
+class Silent(PaxosNode):
+    """Narrates nothing: safety must not depend on notes."""
+
+    def note(self, kind, **payload):
+        pass
+
+
+def test_a_silent_node_with_a_bug_is_still_caught():
+    data = pl.load_scenario("data/scenarios/basic-paxos-case-2.json")
+    data["options"]["bugs"] = ["proposer-ignores-accepted"]
+    data["expect"] = {}
+    result = pl.run_scenario(data, node_class=Silent)
+    s = result.summary()
+    assert not result.trace.of_kind("learned")  # it said nothing ...
+    learned = {n: result.sim.nodes[n].learned for n in result.nodes}
+    assert len(set(learned.values())) == 2  # ... while its learners disagree
+    assert "agreement" in {v["property"] for v in s["violations"]}
+    data["options"]["bugs"] = []
+    assert pl.run_scenario(data, node_class=Silent).summary()["violations"] == []
+
+
+def test_recorded_and_unrecorded_runs_give_the_same_summary():
+    for name in ("basic-paxos-case-3", "basic-paxos-livelock", "search-acceptor-forgets-on-crash"):
+        for seed in range(5):
+            rec = pl.run_scenario(f"data/scenarios/{name}.json", seed=seed).summary()
+            bare = pl.run_scenario(f"data/scenarios/{name}.json", seed=seed,
+                                   detailed=False).summary()
+            assert {k: v for k, v in rec.items() if k != "digest"} == {
+                k: v for k, v in bare.items() if k != "digest"}

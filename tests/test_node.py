@@ -380,3 +380,78 @@ def test_node_rng_is_its_own_seeded_stream():
     assert first == again
     assert first != other
     assert first["S1"] != first["S2"]
+
+
+# ---- declared state and its key ------------------------------------------------------------
+KEY_SCRIPT = """
+import paxoslab as pl
+from paxoslab.runner import build_simulation
+data = pl.load_scenario("data/scenarios/search-basic-paxos.json")
+sim = build_simulation(data, 0, timed=False)
+for _ in range(14):
+    sim.step([c for c in sim.choices() if c[0] != "lose"][-1])
+print(repr([sim.node_key(n) for n in sim.node_ids]))
+print(repr(sim.monitors[0].key() == sim.fork().monitors[0].key()))
+"""
+
+
+def test_state_keys_are_equal_across_processes_and_hash_seeds():
+    import os
+    import subprocess
+    import sys
+
+    outputs = set()
+    for seed in ("0", "1", "123"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        proc = subprocess.run([sys.executable, "-c", KEY_SCRIPT], capture_output=True, text=True,
+                              env=env, check=True)
+        outputs.add(proc.stdout)
+    assert len(outputs) == 1
+    assert "frozenset" in outputs.pop()  # armed timers are part of the key
+
+
+def test_state_key_is_canonical_for_sets_and_dicts_and_excludes_configuration():
+    from paxoslab.protocols.basic_paxos import PaxosNode
+
+    a, b = PaxosNode("S1", ["S1", "S2", "S3"]), PaxosNode("S1", ["S1", "S2", "S3"], {"bugs": []})
+    a.accepts, b.accepts = {"S3", "S1", "S2"}, {"S2", "S1", "S3"}
+    a.promises = {"S2": (None, None), "S1": (None, None)}
+    b.promises = {"S1": (None, None), "S2": (None, None)}
+    assert a.state_key() == b.state_key() and hash(a.state_key()) == hash(b.state_key())
+    assert "options" not in a.state() and "bugs" not in a.state() and "index" not in a.state()
+    b.accepts.discard("S3")
+    assert a.state_key() != b.state_key()
+
+
+def test_state_is_a_copy_and_fork_shares_nothing_mutable():
+    node = Echo("S1", ["S1", "S2"])
+    node.log.append("a")
+    snapshot = node.state()
+    snapshot["log"].append("b")
+    assert node.log == ["a"]
+    twin = node.fork()
+    twin.log.append("c")
+    assert node.log == ["a"] and twin.log == ["a", "c"] and twin.id == "S1"
+    assert twin.rng.random() == node.rng.random()  # the same stream, continued
+
+
+def test_persist_append_costs_what_the_items_cost_and_survives_a_crash():
+    class Logger(Echo):
+        def add(self, entry):
+            self.log.append(entry)
+            self.persist_append("log", entry)
+
+        def cut(self, length):
+            del self.log[length:]
+            self.persist_truncate("log", length)
+
+    sim = Simulation(["S1"], lambda n: Logger(n, ["S1"]))
+    for i, entry in enumerate("abcd"):
+        sim.at(i, ("invoke", "S1", "add", entry))
+    sim.at(5, ("invoke", "S1", "cut", 2))
+    sim.at(6, ("crash", "S1"))
+    sim.at(7, ("recover", "S1"))
+    sim.run()
+    assert sim.stable["S1"]["log"] == ["a", "b"] and sim.nodes["S1"].log == ["a", "b"]
+    appends = [e.payload for e in sim.trace.of_kind("persist")][:2]
+    assert appends == [{"append": "log", "items": ["a"]}, {"append": "log", "items": ["b"]}]

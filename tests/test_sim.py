@@ -321,3 +321,108 @@ def test_the_stall_limit_counts_events_per_instant_not_per_run(monkeypatch):
     sim = ping_pong(5000, delay=0.5)
     assert sim.run(until=10_000) == 2500.5
     assert sim.delivered == 5001
+
+
+# ---- the transition system ------------------------------------------------------------
+def stepped(path="data/scenarios/search-basic-paxos.json"):
+    from paxoslab.runner import build_simulation
+
+    data = pl.load_scenario(path)
+    sim = build_simulation(data, 0, timed=False)
+    sim.start()
+    return sim
+
+
+def test_choices_are_plain_hashable_data_and_step_applies_one():
+    sim = stepped()
+    assert sim.choices() == [("action", 0)]
+    sim.step(("action", 0))
+    choices = sim.choices()
+    assert len(set(choices)) == len(choices)
+    kinds = {c[0] for c in choices}
+    assert {"deliver", "lose", "timer", "action"} <= kinds  # drop 0.1: losses are choices
+    with pytest.raises(ValueError, match="not the next one"):
+        sim.step(("action", 3))
+
+
+def test_a_forked_simulation_never_writes_to_the_original():
+    sim = stepped()
+    for _ in range(3):
+        sim.step(sim.choices()[0])
+    before = (sim.world_key(), {n: node.state() for n, node in sim.nodes.items()},
+              len(sim.trace), sim.sent, {n: dict(s) for n, s in sim.stable.items()})
+    twin = sim.fork()
+    for _ in range(12):
+        options = [c for c in twin.choices() if c[0] != "lose"]
+        if not options:
+            break
+        twin.step(options[-1])
+    twin.step(("action", twin.next_action)) if twin.next_action < len(twin.actions) else None
+    after = (sim.world_key(), {n: node.state() for n, node in sim.nodes.items()},
+             len(sim.trace), sim.sent, {n: dict(s) for n, s in sim.stable.items()})
+    assert after == before
+    assert twin.world_key() != sim.world_key()
+
+
+def test_stepping_the_same_choices_gives_the_same_world_key():
+    a, b = stepped(), stepped()
+    for _ in range(8):
+        choice = [c for c in a.choices() if c[0] != "lose"][-1]
+        a.step(choice)
+        b.step(choice)
+    assert a.world_key() == b.world_key()
+
+
+def test_run_timed_refuses_step_and_stepped_refuses_run():
+    with pytest.raises(RuntimeError, match="timed"):
+        make_sim().step(("action", 0))
+    with pytest.raises(RuntimeError, match="stepped"):
+        make_sim(timed=False).run()
+
+
+def test_scenario_actions_are_data_not_closures():
+    sim = make_sim()
+    with pytest.raises(TypeError, match="data"):
+        sim.at(1, lambda: None)
+
+
+# ---- isolation and errors ----------------------------------------------------------------
+@dataclass
+class Bag:
+    items: list
+
+
+class Aliaser(Greeter):
+    def on_start(self):
+        if self.id == "S1":
+            items = ["a"]
+            self.send("S2", Bag(items))
+            items.append("changed after sending")
+
+    def on_bag(self, msg, src):
+        self.heard.append((tuple(msg.items), src, self.now))
+
+
+def test_a_message_changed_after_sending_arrives_as_sent_and_is_traced_as_sent():
+    sim = Simulation(["S1", "S2"], lambda n: Aliaser(n, ["S1", "S2"]), network=Network(Fixed(1)))
+    sim.run()
+    assert sim.nodes["S2"].heard == [(("a",), "S1", 1.0)]
+    (send,) = sim.trace.of_kind("send")
+    assert send.payload == {"items": ["a"]}
+
+
+class Faulty(Greeter):
+    def on_hello(self, msg, src):
+        return {}[msg.text]
+
+
+def test_an_exception_in_a_handler_names_node_message_time_and_line():
+    sim = Simulation(["S1", "S2"], lambda n: Faulty(n, ["S1", "S2"]), network=Network(Fixed(2)))
+    sim.at(1, ("invoke", "S1", "greet", "S2", "boom"))
+    with pytest.raises(sim_module.HandlerError) as info:
+        sim.run()
+    text = str(info.value)
+    assert text.startswith("S2 failed while handling Hello")
+    assert "from S1 at t=3" in text and "KeyError: 'boom'" in text
+    assert "test_sim.py" in text and "on_hello(): return {}[msg.text]" in text
+    assert isinstance(info.value.original, KeyError)

@@ -52,7 +52,6 @@ The four switchable bugs each break exactly one of these rules (see ``BUGS``).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -271,6 +270,7 @@ class PaxosNode(Node):
             adopted_from, value = None, self.value
         self.proposal = value
         self.phase = "accept"
+        self.promises = {}  # read only in phase prepare: forget who answered
         self.note("phase2", ballot=self.ballot, value=value, adopted_from=adopted_from)
         self.broadcast(Accept(self.ballot, value))
         self.set_timer(PhaseTimeout(self.ballot), self.timeout)
@@ -282,6 +282,7 @@ class PaxosNode(Node):
         self.accepts.add(src)
         if len(self.accepts) >= self.majority:
             self.phase = "done"
+            self.accepts = set()  # read only in phase accept
             self.cancel_timer(PhaseTimeout(self.ballot))
             self.note("chosen", ballot=self.ballot, value=self.proposal)
             self.broadcast(Learn(self.ballot, self.proposal))
@@ -551,7 +552,7 @@ def _votes_of(sim) -> list[tuple[Any, Any, str]]:
     """The (ballot, value, acceptor) votes visible in the last step: the stepping
     node's accepted proposal and every Accepted message sent."""
     votes = [(msg.ballot, msg.value, src) for src, _, msg in sim.step_sent
-             if isinstance(msg, Accepted)]
+             if isinstance(msg, Accepted)] if sim.step_sent else []
     node = sim.nodes.get(sim.step_node) if sim.step_node is not None else None
     if node is not None and getattr(node, "accepted_ballot", None) is not None:
         votes.append((node.accepted_ballot, node.accepted_value, sim.step_node))
@@ -577,12 +578,16 @@ class Agreement(Monitor):
         #: (value, ballot, acceptors, time) for each value chosen, in order
         self.chosen: tuple[tuple[Any, Any, tuple[str, ...], float], ...] = ()
         self.reported: frozenset[tuple[str, Any]] = frozenset()
+        self._key: frozenset | None = None
 
     def key(self):
-        return frozenset(self.votes.items())
+        if self._key is None:
+            self._key = frozenset(self.votes.items())
+        return self._key
 
     def fork(self) -> Agreement:
-        twin = copy.copy(self)
+        twin = object.__new__(Agreement)
+        twin.__dict__ = self.__dict__.copy()
         twin.votes = dict(self.votes)
         return twin
 
@@ -593,6 +598,7 @@ class Agreement(Monitor):
             if acceptor in voters:
                 continue
             voters = self.votes[ballot, value] = voters | {acceptor}
+            self._key = None
             if len(voters) < self.majority or any(c[0] == value for c in self.chosen):
                 continue
             voters = tuple(sorted(voters))

@@ -1,0 +1,71 @@
+"""How fast the search is: states per second, and the targets of DESIGN §5.
+
+* the bug-free configuration (``data/scenarios/search-basic-paxos.json``: three
+  nodes, two proposers, one ballot each, a lossy network, a crash and a
+  recovery) searched to completion — target <= 30 s;
+* each of the four Basic Paxos bugs (``search-<bug>.json``) found with a
+  shortest counterexample — target <= 20 s each.
+
+Each search has a budget (``--max-seconds``); one that runs out is reported as
+such, with how far it got.  Run it on an idle machine: the figures are seconds
+on one core.
+
+    python benchmarks/search.py                 # every scenario, 120 s budget each
+    python benchmarks/search.py --only search-accept-below-promise --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import paxoslab as pl
+
+ROOT = Path(__file__).resolve().parent.parent / "data" / "scenarios"
+CASES = {
+    "search-basic-paxos": 30.0,
+    "search-promise-omits-accepted": 20.0,
+    "search-accept-below-promise": 20.0,
+    "search-proposer-ignores-accepted": 20.0,
+    "search-acceptor-forgets-on-crash": 20.0,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-seconds", type=float, default=120.0, help="budget per search")
+    parser.add_argument("--only", action="append", help="run only this scenario (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per line")
+    args = parser.parse_args(argv)
+    for name, target in CASES.items():
+        if args.only and name not in args.only:
+            continue
+        result = pl.search(ROOT / f"{name}.json", max_seconds=args.max_seconds, progress=False)
+        steps = (len(result.counterexample.scenario["schedule"])
+                 if result.counterexample is not None else None)
+        done = result.complete or result.counterexample is not None
+        row = {
+            "scenario": name, "ok": result.ok, "property": result.property,
+            "states": result.states, "transitions": result.transitions,
+            "seconds": round(result.seconds, 2), "complete": result.complete,
+            "counterexample_steps": steps,
+            "states_per_second": round(result.states / max(result.seconds, 1e-9)),
+            "target_seconds": target, "target_met": done and result.seconds <= target,
+        }
+        if args.json:
+            print(json.dumps(row))
+            continue
+        what = (f"violation of {result.property} in {steps} steps" if steps
+                else "exhausted, no violation" if result.complete
+                else f"budget of {args.max_seconds:g} s ran out at depth {result.depth}")
+        verdict = "met" if row["target_met"] else "NOT met"
+        print(f"{name:<34} {what}; {result.states:,} states, {result.transitions:,} transitions, "
+              f"{result.seconds:.1f} s, {row['states_per_second']:,} states/s "
+              f"(target <= {target:g} s: {verdict})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,478 @@
+"""Search every interleaving: breadth-first (shortest counterexample) or seeded random walks.
+
+The search explores the choices the timed simulator otherwise makes by
+chance — which in-flight message is delivered next, losses and duplicates
+where the network allows them, timer firings (their delays do not matter
+here) and the scenario's actions, in their order but at any point between
+deliveries — by stepping copies of one stepped :class:`~paxoslab.sim.Simulation`.
+The node classes are the simulator's own: there is no second implementation.
+
+Bounds: ``max_ballots`` (how many ballots each proposer may start; a step that
+would start one more is not taken — proposers would otherwise retry on
+timeouts forever), the scenario's own crashes and recoveries, and the
+``max_states`` / ``max_seconds`` / ``max_depth`` budgets.
+
+Two sound reductions keep the space small without losing a violation or
+lengthening the shortest counterexample:
+
+* worlds are de-duplicated by their canonical key (node states, stable
+  storage, armed timers, in-flight messages as a multiset, what remains of the
+  scenario, what the monitors remember), and equal in-flight messages are one
+  choice;
+* a step that changes no node and sends nothing (losing a message,
+  delivering one that its receiver ignores, a timer that does nothing) leads
+  to a world that its parent already covers — the parent is the same world
+  with one more message or timer pending, which may simply never be used — so
+  it is not explored.
+
+A counterexample is a scenario whose ``schedule`` lists the steps taken;
+:func:`paxoslab.run_scenario` replays it exactly, so it plots, narrates and
+replays like any other run.  Goals ("sometimes" properties such as "a value
+can be chosen", ``ProtocolSpec.goals``) are checked on every world reached: a
+protocol that refuses everything is safe but does not pass.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .node import Node, canonical
+from .protocols import PROTOCOLS
+from .runner import Result, build_simulation, run_scenario
+from .scenario import load
+from .sim import Simulation, rng_stream
+from .trace import jsonable
+
+STRATEGIES = ("bfs", "random")
+#: Steps of one random walk when no ``max_depth`` is given.
+WALK_DEPTH = 200
+#: Budget of a random search when neither ``max_states`` nor ``max_seconds`` is given.
+RANDOM_STATES = 100_000
+
+
+@dataclass
+class SearchResult:
+    """What a search found: ``ok`` unless a property is violated, or a goal was never
+    reached in a complete search."""
+
+    scenario: dict[str, Any]
+    strategy: str
+    ok: bool
+    property: str | None
+    counterexample: Result | None
+    states: int
+    transitions: int
+    seconds: float
+    complete: bool
+    depth: int
+    goals: dict[str, bool] = field(default_factory=dict)
+    interrupted: bool = False
+    saved_to: str | None = None
+
+    @property
+    def violation(self):
+        """The violation the counterexample ends with (None if there is none)."""
+        found = self.counterexample.violations if self.counterexample else []
+        return next((v for v in found if v.property == self.property), None)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able outcome (what ``python -m paxoslab search --json`` prints)."""
+        v = self.violation
+        return {
+            "scenario": self.scenario["name"], "strategy": self.strategy, "ok": self.ok,
+            "property": self.property, "states": self.states, "transitions": self.transitions,
+            "seconds": round(self.seconds, 3), "complete": self.complete, "depth": self.depth,
+            "goals": self.goals, "interrupted": self.interrupted,
+            "violation": v.to_dict() if v else None,
+            "witnesses": list(v.witnesses) if v else [],
+            "counterexample": self.counterexample.scenario if self.counterexample else None,
+        }
+
+    def save(self, path: str | Path) -> str:
+        """Write the counterexample scenario as JSON; returns the path."""
+        if self.counterexample is None:
+            raise ValueError("no counterexample to save")
+        Path(path).write_text(json.dumps(self.counterexample.scenario, indent=2,
+                                         ensure_ascii=False) + "\n", encoding="utf-8")
+        self.saved_to = str(path)
+        return self.saved_to
+
+    def explain(self) -> str:
+        """The outcome in words; a counterexample step by step with each step's state diff."""
+        head = (f"{self.scenario['name']}: {self.strategy} search, {self.states:,} states, "
+                f"{self.transitions:,} transitions, depth {self.depth}, {self.seconds:.1f} s"
+                + (" (complete)" if self.complete else " (budget reached)" if not self.interrupted
+                   else " (interrupted)"))
+        lines = [head]
+        for goal, reached in self.goals.items():
+            lines.append(f"goal '{goal}': {'reached' if reached else 'NEVER reached'}")
+        if self.counterexample is None:
+            lines.append("no violation found" if self.property is None
+                         else f"not ok: goal '{self.property}' never reached")
+            return "\n".join(lines)
+        v = self.violation
+        lines.append(f"violation of {self.property} after {len(self.counterexample.scenario['schedule'])}"
+                     " steps:")
+        lines += explain_schedule(self.counterexample.scenario, self._node_class)
+        if v is not None:
+            lines.append(f"=> {v.property} violated: {v.detail}")
+            if v.witnesses:
+                lines.append(f"   witnesses: {', '.join(v.witnesses)}")
+        where = self.saved_to or "COUNTEREXAMPLE.json  (save it with result.save(path))"
+        lines.append(f"replay: python -m paxoslab run {where}")
+        return "\n".join(lines)
+
+    _node_class: type[Node] | None = None
+
+    def __repr__(self) -> str:
+        return (f"SearchResult(ok={self.ok}, property={self.property!r}, states={self.states}, "
+                f"complete={self.complete}, seconds={self.seconds:.2f})")
+
+
+class _Budget:
+    """Stops a search at ``max_states``/``max_seconds``; shows progress after a second."""
+
+    def __init__(self, name: str, max_states: int | None, max_seconds: float | None,
+                 progress: bool | None) -> None:
+        self.max_states, self.max_seconds = max_states, max_seconds
+        self.start = time.perf_counter()
+        self.progress = progress
+        self.bar = None
+        self.name = name
+        self.shown_at = 0.0
+
+    def exhausted(self, states: int) -> bool:
+        return ((self.max_states is not None and states >= self.max_states)
+                or (self.max_seconds is not None
+                    and time.perf_counter() - self.start >= self.max_seconds))
+
+    def tick(self, states: int, depth: int) -> None:
+        if self.progress is False:
+            return
+        now = time.perf_counter() - self.start
+        if now < 1.0 or now - self.shown_at < 0.2:
+            return
+        self.shown_at = now
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.max_states, desc=f"search {self.name}", unit=" states",
+                            leave=False)
+        self.bar.n = states
+        self.bar.set_postfix(depth=depth, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> float:
+        if self.bar is not None:
+            self.bar.close()
+        return time.perf_counter() - self.start
+
+
+def search(
+    scenario: Mapping[str, Any] | str | Path,
+    strategy: str = "bfs",
+    max_states: int | None = None,
+    max_seconds: float | None = None,
+    max_depth: int | None = None,
+    seed: int = 0,
+    max_ballots: int = 1,
+    node_class: type[Node] | None = None,
+    progress: bool | None = None,
+) -> SearchResult:
+    """Explore every interleaving of ``scenario`` (``"bfs"``) or random ones (``"random"``).
+
+    Returns at the first violation (BFS: a shortest counterexample), when the
+    bounded space is exhausted (``complete``), when a budget runs out, or on
+    Ctrl-C / a notebook interrupt, with what was found so far.
+    ``progress=False`` hides the progress bar a search over a second shows.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    data = load(scenario)
+    data.pop("schedule", None)
+    spec = PROTOCOLS[data["protocol"]]
+    root = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class,
+                            timed=False)
+    root.start()
+    explorer = _Explorer(spec, root, max_ballots)
+    if strategy == "random" and max_states is None and max_seconds is None:
+        max_states = RANDOM_STATES
+    budget = _Budget(data["name"], max_states, max_seconds, progress)
+    try:
+        if strategy == "bfs":
+            explorer.bfs(budget, max_depth)
+        else:
+            explorer.random_walks(budget, max_depth or WALK_DEPTH, seed)
+    except KeyboardInterrupt:
+        explorer.interrupted = True
+    seconds = budget.close()
+    counterexample = None
+    if explorer.found is not None:
+        schedule = explorer.found
+        cx = {k: v for k, v in data.items() if k not in ("expect", "until")}
+        cx["name"] = f"{data['name']}-counterexample"
+        cx["description"] = (f"found by a {strategy} search: {explorer.property} is violated "
+                             f"after {len(schedule)} steps")
+        cx["schedule"] = schedule
+        counterexample = run_scenario(cx, node_class=node_class)
+    goals = {name: name in explorer.reached for name in spec.goals}
+    complete = explorer.complete and not explorer.interrupted and strategy == "bfs"
+    # a goal fails only once every world was seen without it
+    failed_goal = next((g for g, ok in goals.items() if not ok), None) if complete else None
+    prop = explorer.property or failed_goal
+    result = SearchResult(
+        scenario=data, strategy=strategy, ok=prop is None, property=prop,
+        counterexample=counterexample,
+        states=explorer.visited if strategy == "random" else len(explorer.seen),
+        transitions=explorer.transitions, seconds=seconds,
+        complete=complete,
+        depth=explorer.depth, goals=goals, interrupted=explorer.interrupted,
+    )
+    result._node_class = node_class
+    return result
+
+
+class _Explorer:
+    """The search proper: worlds are stepped forks of one stepped simulation."""
+
+    def __init__(self, spec, root: Simulation, max_ballots: int) -> None:
+        self.spec = spec
+        self.root = root
+        self.max_ballots = max_ballots
+        self.seen: set | dict = set()
+        self.visited = 0
+        self.transitions = 0
+        self.depth = 0
+        self.found: list[dict[str, Any]] | None = None
+        self.property: str | None = None
+        self.reached: set[str] = set()
+        self.complete = False
+        self.interrupted = False
+        self.index = {n: i for i, n in enumerate(root.node_ids)}
+
+    # ---- one transition --------------------------------------------------
+    def successors(self, sim: Simulation, ballots: tuple[int, ...],
+                   sleep: frozenset = frozenset(), only: frozenset | None = None):
+        """(step, child world, child ballots, child sleep set) for every step worth taking.
+
+        Sleep sets: a step ``u`` taken before ``t`` from this world (or asleep
+        here) that commutes with ``t`` — they happen on different nodes — is
+        asleep in ``t``'s child: the world after both is reached through ``u``
+        first, in as many steps.
+        """
+        done: list[tuple] = []
+        seen_here = set()
+        for choice in sim.choices():
+            if choice[0] == "lose":
+                continue  # changes no node: the parent, with the message pending, covers it
+            t = _step_id(sim, choice)
+            if t in seen_here or t in sleep or (only is not None and t not in only):
+                continue  # an equal message: the same world follows
+            seen_here.add(t)
+            child = sim.fork()
+            child.step(choice)
+            self.transitions += 1
+            child_sleep = frozenset(u for u in (*sleep, *done) if _commute(u, t))
+            done.append(t)
+            child_ballots = self.count_ballots(child, ballots)
+            if child_ballots is None:
+                continue
+            if not child.violations and self.covered(sim, child, choice):
+                continue
+            yield choice, child, child_ballots, child_sleep
+
+    def count_ballots(self, child: Simulation, ballots: tuple[int, ...]) -> tuple[int, ...] | None:
+        ballot_of = self.spec.ballot_of
+        if ballot_of is None or not child.step_sent:
+            return ballots
+        started = {(src, b) for src, _, msg in child.step_sent
+                   if (b := ballot_of(msg)) is not None}
+        if not started:
+            return ballots
+        counts = list(ballots)
+        for src, _ in started:
+            counts[self.index[src]] += 1
+            if counts[self.index[src]] > self.max_ballots:
+                return None
+        return tuple(counts)
+
+    @staticmethod
+    def covered(parent: Simulation, child: Simulation, choice: tuple) -> bool:
+        """True when the step only consumed a message or a timer: the parent covers the child."""
+        if choice[0] == "action" or child.step_sent:
+            return False
+        node_id = child.step_node
+        if node_id is None:
+            return choice[0] == "lose"
+        if parent.nodes[node_id] is None or child.nodes[node_id] is None:
+            return False
+        state, stable, timers = parent.node_key(node_id)
+        state2, stable2, timers2 = child.node_key(node_id)
+        return (state == state2 and stable == stable2 and timers2 <= timers
+                and all(a.key() == b.key()
+                        for a, b in zip(parent.monitors, child.monitors, strict=True)))
+
+    def note_goals(self, sim: Simulation) -> None:
+        for name, goal in self.spec.goals.items():
+            if name not in self.reached and goal(sim):
+                self.reached.add(name)
+
+    def stop_at(self, child: Simulation, path: tuple) -> bool:
+        if not child.violations:
+            return False
+        self.found = self.schedule(_unlink(path))
+        self.property = child.violations[0].property
+        return True
+
+    def schedule(self, choices: list[tuple]) -> list[dict[str, Any]]:
+        """The chosen steps as schedule entries (message ids are those of a replay)."""
+        sim = self.root.fork()
+        entries = []
+        for choice in choices:
+            entries.append(sim.encode(choice))
+            sim.step(choice)
+        return entries
+
+    # ---- strategies ---------------------------------------------------------
+    def bfs(self, budget: _Budget, max_depth: int | None) -> None:
+        root = self.root
+        ballots0 = (0,) * len(root.node_ids)
+        seen: dict = {(root.world_key(), ballots0): frozenset()}
+        self.seen = seen
+        self.note_goals(root)
+        if self.stop_at(root, ()):
+            return
+        frontier = deque([(root, ballots0, (), 0, frozenset(), None)])
+        cut_by_depth = False
+        while frontier:
+            sim, ballots, path, depth, sleep, only = frontier.popleft()
+            if max_depth is not None and depth >= max_depth:
+                cut_by_depth = True
+                continue
+            self.depth = max(self.depth, depth + 1)
+            for choice, child, child_ballots, child_sleep in self.successors(
+                    sim, ballots, sleep, only):
+                child_path = (path, choice)
+                if self.stop_at(child, child_path):
+                    return
+                key = (child.world_key(), child_ballots)
+                asleep = seen.get(key)
+                if asleep is None:
+                    seen[key] = child_sleep
+                    self.note_goals(child)
+                    frontier.append((child, child_ballots, child_path, depth + 1, child_sleep, None))
+                elif not asleep <= child_sleep:
+                    # reached again with fewer steps asleep: take the ones skipped before
+                    seen[key] = asleep & child_sleep
+                    frontier.append((child, child_ballots, child_path, depth + 1,
+                                     asleep & child_sleep, asleep - child_sleep))
+            budget.tick(len(seen), depth)
+            if budget.exhausted(len(seen)):
+                return
+        self.complete = not cut_by_depth
+
+    def random_walks(self, budget: _Budget, depth_limit: int, seed: int) -> None:
+        rng = rng_stream(seed, "search")
+        ballots0 = (0,) * len(self.root.node_ids)
+        self.note_goals(self.root)
+        if self.stop_at(self.root, ()):
+            return
+        while not budget.exhausted(self.visited):
+            sim, ballots, path = self.root, ballots0, ()
+            for depth in range(depth_limit):
+                options = list(self.successors(sim, ballots))
+                if not options:
+                    break
+                entry, sim, ballots, _ = options[rng.randrange(len(options))]
+                path = (path, entry)
+                self.depth = max(self.depth, depth + 1)
+                self.visited += 1
+                self.seen.add((sim.world_key(), ballots))
+                if self.stop_at(sim, path):
+                    return
+                self.note_goals(sim)
+            budget.tick(self.visited, self.depth)
+
+
+def _step_id(sim: Simulation, choice: tuple) -> tuple:
+    """A step by what it does, not by message id: equal messages are one step."""
+    if choice[0] in ("deliver", "lose", "duplicate"):
+        return (choice[0], sim.flight_keys[choice[1]])
+    return choice
+
+
+def _commute(u: tuple, t: tuple) -> bool:
+    """Steps on different nodes commute; scenario actions commute with nothing."""
+    if u[0] == "action" or t[0] == "action":
+        return False
+    node_u = u[1][1] if u[0] != "timer" else u[1]
+    node_t = t[1][1] if t[0] != "timer" else t[1]
+    return node_u != node_t
+
+
+def _unlink(path: tuple) -> list[dict[str, Any]]:
+    steps = []
+    while path:
+        path, entry = path
+        steps.append(entry)
+    return steps[::-1]
+
+
+# ---- reading a schedule ---------------------------------------------------------
+def describe_step(sim: Simulation, choice: tuple) -> str:
+    """One step in words, read before it is taken."""
+    kind = choice[0]
+    if kind in ("deliver", "lose", "duplicate"):
+        src, dst, msg = sim.in_flight[choice[1]]
+        label = msg.label() if hasattr(msg, "label") else type(msg).__name__
+        verb = {"deliver": "receives", "lose": "never gets (lost)",
+                "duplicate": "receives a duplicate of"}[kind]
+        return f"{dst} {verb} {label} from {src}"
+    if kind == "timer":
+        return f"{choice[1]}'s {type(choice[2]).__name__} timer fires"
+    _, action = sim.actions[choice[1]]
+    args = " ".join(json.dumps(jsonable(a)) if not isinstance(a, str) else a for a in action[1:])
+    return f"scenario: {action[0]} {args}".rstrip()
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(jsonable(value), ensure_ascii=False)
+    return text if len(text) <= 50 else text[:47] + "..."
+
+
+def state_diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    """``field: old -> new`` for each field that changed (``down``/``up`` for crashes)."""
+    if before is None and after is None:
+        return []
+    if after is None:
+        return ["crashed (volatile state lost)"]
+    if before is None:
+        return ["recovered: " + ", ".join(f"{k}={_show(v)}" for k, v in after.items()
+                                          if v not in (None, 0, "", [], {}, set(), "idle"))]
+    return [f"{k}: {_show(before.get(k))} -> {_show(v)}" for k, v in after.items()
+            if canonical(before.get(k)) != canonical(v)]
+
+
+def explain_schedule(scenario: Mapping[str, Any], node_class: type[Node] | None = None) -> list[str]:
+    """The schedule's steps, numbered, each with what changed in which node."""
+    data = load(scenario)
+    sim = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class,
+                           timed=False)
+    sim.start()
+    lines = []
+    for number, entry in enumerate(data["schedule"], start=1):
+        choice = sim.decode(entry)
+        text = describe_step(sim, choice)
+        before = {n: (node.state() if node is not None else None) for n, node in sim.nodes.items()}
+        sim.step(choice)
+        lines.append(f"{number:>3}. {text}")
+        for node_id, node in sim.nodes.items():
+            for change in state_diff(before[node_id], node.state() if node is not None else None):
+                lines.append(f"       {node_id}  {change}")
+    return lines

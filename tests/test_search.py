@@ -1,0 +1,129 @@
+"""The search: shortest counterexamples that replay, exhausted bug-free spaces, random walks.
+
+The scenarios here are the ``data/scenarios/search-*.json`` ones with a few
+links and message kinds cut (rules that drop them), so that each search takes
+seconds: the monitors judge "chosen" from the acceptors' state, so dropping
+``Accepted``/``Learn``/``Reject`` messages hides no violation.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import pytest
+
+import paxoslab as pl
+from paxoslab.__main__ import main
+from paxoslab.protocols.basic_paxos import BUGS, PaxosNode
+from paxoslab.search import search
+
+CUT = [{"type": ["Accepted", "Learn", "Reject"], "drop": True},
+       {"from": "S1", "to": "S3", "drop": True}, {"from": "S3", "to": "S1", "drop": True}]
+
+
+def small(name: str) -> dict:
+    """A search scenario with S1-S3 cut and only the messages that decide a vote."""
+    data = pl.load_scenario(f"data/scenarios/search-{name}.json")
+    data["network"]["rules"] = CUT
+    propose_x, propose_y = data["events"][:2]
+    data["events"] = [propose_x, propose_y]
+    if name == "acceptor-forgets-on-crash":  # S2 must forget: S3 is cut off from S1's ballot
+        data["events"] = [propose_x, {"at": 5, "crash": "S2"}, {"at": 6, "recover": "S2"},
+                          propose_y]
+    data["expect"] = {}
+    return data
+
+
+@functools.cache
+def bfs(bug: str):
+    return search(small(bug), progress=False)
+
+
+@pytest.mark.parametrize("bug", sorted(BUGS))
+def test_bfs_finds_each_bug_with_a_counterexample_that_replays(bug):
+    result = bfs(bug)
+    assert not result.ok and result.property == "agreement"
+    cx = result.counterexample
+    assert cx.scenario["schedule"] and cx.violations[0].property == "agreement"
+    replay = pl.run_scenario(json.loads(json.dumps(cx.scenario)))  # as saved and read back
+    assert [v.to_dict() for v in replay.violations] == [v.to_dict() for v in cx.violations]
+    assert replay.summary()["digest"] == cx.summary()["digest"]
+    assert set(result.violation.witnesses) <= {"S1", "S2", "S3"}
+
+
+@pytest.mark.parametrize("bug", ["promise-omits-accepted", "proposer-ignores-accepted"])
+def test_bfs_counterexample_is_no_longer_than_any_random_walk_one(bug):
+    shortest = len(bfs(bug).counterexample.scenario["schedule"])
+    assert shortest == 14  # propose, 2 prepares, 2 promises, 2 accepts, then the same for Y
+    for seed in range(3):
+        walk = search(small(bug), strategy="random", seed=seed, max_states=20_000, progress=False)
+        assert not walk.ok
+        assert len(walk.counterexample.scenario["schedule"]) >= shortest
+
+
+def test_bug_free_configuration_is_exhausted_clean_and_a_value_can_be_chosen():
+    result = bfs("basic-paxos")
+    assert result.ok and result.complete and result.counterexample is None
+    assert result.goals == {"a value can be chosen": True}
+    assert "no violation found" in result.explain()
+
+
+def test_a_node_that_refuses_everything_is_safe_but_not_ok():
+    class Refuser(PaxosNode):
+        def on_prepare(self, msg, src):
+            pass
+
+    result = search(small("basic-paxos"), progress=False, node_class=Refuser)
+    assert result.complete and not result.ok
+    assert result.property == "a value can be chosen" and result.counterexample is None
+
+
+def test_random_walks_are_seeded():
+    runs = [search(small("promise-omits-accepted"), strategy="random", seed=5, max_states=5000,
+                   progress=False) for _ in range(2)]
+    assert runs[0].counterexample.scenario == runs[1].counterexample.scenario
+
+
+def test_budgets_stop_the_search_incomplete():
+    result = search("data/scenarios/search-basic-paxos.json", max_states=200, progress=False)
+    assert result.ok and not result.complete and result.states >= 200
+    shallow = search(small("promise-omits-accepted"), max_depth=5, progress=False)
+    assert shallow.ok and not shallow.complete and shallow.depth == 5
+
+
+def test_explain_numbers_steps_shows_diffs_and_the_replay_command(tmp_path):
+    result = search(small("proposer-ignores-accepted"), progress=False)
+    path = result.save(tmp_path / "cx.json")
+    text = result.explain()
+    assert "  1. scenario: propose" in text
+    assert " 14. " in text and " 15. " not in text
+    assert "S2  proposal: null -> \"Y\"" in text
+    assert "agreement violated: two values chosen: 'X'" in text and "witnesses: S1, S2" in text
+    assert f"replay: python -m paxoslab run {path}" in text
+    assert pl.run_scenario(path).violations
+
+
+def test_a_schedule_step_that_cannot_happen_is_a_scenario_error():
+    data = small("basic-paxos")
+    data["schedule"] = [{"action": 0}, {"deliver": 99}]
+    with pytest.raises(pl.ScenarioError, match=r"schedule\[1\]: message 99 is not in flight"):
+        pl.run_scenario(data)
+    data["schedule"] = [{"deliver": 0, "lose": 0}]
+    with pytest.raises(pl.ScenarioError, match=r"schedule\[0\]: must name exactly one"):
+        pl.run_scenario(data)
+
+
+def test_cli_search_exits_1_with_a_saved_counterexample_and_0_when_clean(tmp_path, capsys):
+    buggy, clean = tmp_path / "buggy.json", tmp_path / "clean.json"
+    buggy.write_text(json.dumps(small("accept-below-promise")))
+    clean.write_text(json.dumps(small("basic-paxos")))
+    out = tmp_path / "cx.json"
+    assert main(["search", str(buggy), "--save", str(out)]) == 1
+    assert "replay: python -m paxoslab run" in capsys.readouterr().out
+    assert main(["run", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["violations"][0]["property"] == "agreement"
+    assert main(["search", str(clean), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ok"] and summary["complete"] and summary["counterexample"] is None
+    assert main(["search", str(clean), "--strategy", "random", "--max-states", "300"]) == 0
