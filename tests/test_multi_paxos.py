@@ -711,7 +711,7 @@ SEARCH_PROPERTIES = {
 
 @pytest.mark.parametrize("bug", sorted(SEARCH_PROPERTIES))
 def test_a_random_walk_search_finds_each_bug_and_the_rule_survives_it(bug, scenario):
-    search = pytest.importorskip("paxoslab.search").search
+    search = pl.search
     data = scenario(f"multi-paxos-search-{bug}")
     found = search(data, strategy="random", max_states=20_000, max_ballots=3, max_depth=60,
                    seed=0, progress=False)
