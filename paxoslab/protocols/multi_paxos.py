@@ -299,8 +299,14 @@ class MultiPaxosNode(Node):
     def on_election_timeout(self, timer: ElectionTimeout) -> None:
         """Followers and candidates: no leader heard in time, so start an election.
 
-        New term, vote for itself (persisted), ``RequestVote`` to all others,
-        and a fresh random timeout in case the vote splits.
+        New term, vote for itself, ``RequestVote`` to all others, and a fresh
+        random timeout in case the vote splits.  The requests leave *before*
+        the new term and self-vote are written: Raft persists its state before
+        *responding* to RPCs, and a RequestVote is a request, so the candidate's
+        disk write overlaps its requests (as the Raft thesis's split-vote model
+        and the paper's failover measurements assume).  It is safe: the
+        candidate counts its own vote only together with replies, which come
+        after its write, and voters still persist before they reply.
         """
         if self.role == LEADER:
             self.note("timeout_ignored", term=self.current_term)
@@ -310,14 +316,13 @@ class MultiPaxosNode(Node):
         self.leader_id = None
         self.votes = frozenset({self.id})
         self.set_role(CANDIDATE)
+        request = RequestVote(self.current_term, self.id, self.last_log_index, self.last_log_term)
+        for peer in self.peers:
+            self.send(peer, request)
         self.save()
         self.reset_election_timer()
         if len(self.votes) >= self.majority:
             self.become_leader()
-            return
-        request = RequestVote(self.current_term, self.id, self.last_log_index, self.last_log_term)
-        for peer in self.peers:
-            self.send(peer, request)
 
     def log_is_up_to_date(self, last_index: int, last_term: int) -> bool:
         """Election restriction: the candidate's last entry has a higher term, or the
