@@ -72,7 +72,8 @@ def test_flatten_summary():
     row = flatten_summary({"scenario": "s", "protocol": "p", "seed": 1, "digest": "d",
                            "messages": {"sent": 3, "delivered": 2, "dropped": 1, "by_type": {}},
                            "expect": {"ok": True, "failed": []}, "ballots": ["1.1"],
-                           "learned": {"S1": "X"}, "learned_at": {"S1": None}, "decided": "X", "decided_at": None})
+                           "learned": {"S1": "X"}, "learned_at": {"S1": None}, "decided": "X",
+                           "decided_at": None})
     assert row == {"messages_sent": 3, "messages_delivered": 2, "messages_dropped": 1,
                    "expect_ok": True, "n_ballots": 1, "decided": "X", "decided_at": None}
 

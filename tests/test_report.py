@@ -10,7 +10,8 @@ def paxos_summary(**changes):
     summary = {
         "scenario": "s", "protocol": "basic-paxos", "seed": 0, "end_time": 4.0,
         "messages": {"sent": 3, "delivered": 2, "dropped": 1, "by_type": {"Prepare": 3}},
-        "violations": [], "learned": {"S1": "X", "S2": None}, "learned_at": {"S1": 4.0, "S2": None}, "decided": "X",
+        "violations": [], "learned": {"S1": "X", "S2": None},
+        "learned_at": {"S1": 4.0, "S2": None}, "decided": "X",
         "ballots": ["1.1", "2.1"], "decided_at": 3.5, "expect": {"ok": True, "failed": []},
         "digest": "ab",
     }

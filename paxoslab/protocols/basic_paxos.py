@@ -350,7 +350,7 @@ def _perform(sim, options: dict[str, Any], action: str, value: Any) -> None:
 
 # ---- summary and report -------------------------------------------------------
 def chosen_moments(trace, acceptors: int) -> list[dict[str, Any]]:
-    """Each ``{ballot, value, at, seq, acceptors}`` that a majority of the ``acceptors`` accepted, in time order.
+    """Each ``{ballot, value, at, seq, acceptors}`` a majority of ``acceptors`` accepted, by time.
 
     A value is **chosen** at the moment a majority of acceptors has accepted it
     under one ballot: ``at`` (and ``seq``) is that majority's last acceptance.
@@ -417,7 +417,8 @@ def _describe(summary: Mapping[str, Any]) -> list[str]:
         f"{node}={show(v)}" + (f" (t={when[node]:g})" if node in when else "")
         for node, v in summary["learned"].items())
     return [
-        f"decided    {show(summary['decided'])}" + (f"  (chosen at t={at:g})" if at is not None else ""),
+        f"decided    {show(summary['decided'])}"
+        + (f"  (chosen at t={at:g})" if at is not None else ""),
         f"learned    {learned if when else per_node(summary['learned'])}",
         f"ballots    {', '.join(summary['ballots']) or '-'}",
     ]
