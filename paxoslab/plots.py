@@ -86,7 +86,7 @@ def sequence_diagram(
     if xlim is None:
         xlim = (-0.02 * max(horizon, 1), max(horizon, 1) * 1.08 + 1)
     ax.set_xlim(*xlim)
-    ax.set_ylim(len(nodes) - 0.4, -0.85)
+    ax.set_ylim(len(nodes) - 0.4, -1.0)
     extra_colors: dict[str, str] = {}
     rows = [m for m in trace.message_rows() if m["sent_at"] <= horizon]
     delays = [m["delivered_at"] - m["sent_at"] for m in rows if m["delivered_at"] is not None]
@@ -180,16 +180,18 @@ def sequence_diagram(
 
     chosen = [m for m in moments(trace, nodes, protocol)
               if m["kind"] == "chosen" and not m.get("again") and m["time"] <= horizon]
+    headline: list[tuple[Annotation, list[tuple]]] = []  # placed first: they name the outcome
     for m in chosen:
         ax.axvline(m["time"], color=CHOSEN, lw=1.6, ls=(0, (4, 2)), zorder=1)
-        text = ax.annotate(f"{m['value']} chosen ({m['ballot']})", (m["time"], -0.62),
-                           xytext=(3, 0), textcoords="offset points", fontsize=FONT,
+        text = ax.annotate(f"{m['value']} chosen ({m['ballot']})", (m["time"], -0.78),
+                           xytext=(4, 0), textcoords="offset points", fontsize=FONT,
                            color=CHOSEN, fontweight="bold", va="center")
-        pending.insert(0, (text, [(m["time"], -0.62)]))
+        spots = [(m["time"], y, side) for y in (-0.78, -0.56) for side in ("left", "right")]
+        headline.append((text, spots))
     if now is not None:
         ax.axvline(now, color="#333333", lw=1.2, zorder=1)
 
-    _place(pending, placed, renderer, ax)
+    _place(headline + pending, placed, renderer, ax)
     down = _shade_faults(ax, trace, lane, horizon)
 
     ax.set_yticks(range(len(nodes)), nodes, fontsize=10)

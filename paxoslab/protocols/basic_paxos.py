@@ -509,7 +509,7 @@ SENTENCES = {
 }
 
 COLORS = {
-    "Prepare": "#1f77b4", "Promise": "#17becf", "Accept": "#2ca02c", "Accepted": "#98df8a",
+    "Prepare": "#1f77b4", "Promise": "#0f9aaa", "Accept": "#2ca02c", "Accepted": "#8c564b",
     "Reject": "#d62728", "Learn": "#9467bd",
 }
 
