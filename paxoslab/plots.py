@@ -144,8 +144,9 @@ def sequence_diagram(
             if key in labelled:
                 continue
             labelled.add(key)  # one label per broadcast, at its sender, above the lane
-            spots = [(t0, y0 - 0.22), (t0, y0 - 0.42), (t0, y0 + 0.22)]
-            text = ax.annotate(label, spots[0], ha="right", va="center", fontsize=FONT,
+            spots = [(t0, y, side) for y in (y0 - 0.22, y0 - 0.42, y0 + 0.22)
+                     for side in ("right", "left")]
+            text = ax.annotate(label, spots[0][:2], ha="right", va="center", fontsize=FONT,
                                color=color, fontweight="bold", xytext=(-3, 0),
                                textcoords="offset points")
         elif lost:
@@ -233,9 +234,14 @@ def _spots_beside(t0: float, y0: float, t1: float, y1: float) -> list[tuple[floa
 
 def _place(pending: Sequence[tuple[Annotation, list[tuple]]], placed: list[Annotation],
            renderer: Any, ax: Axes) -> None:
-    """Put each label at its first candidate spot that overlaps no label placed before it;
-    if none is free, move it off its first spot in small vertical steps."""
+    """Put each label at its first candidate spot inside the plot that overlaps no label
+    placed before it; if none is free, move it off its first spot in small vertical steps."""
     boxes = []
+    frame = ax.get_window_extent(renderer)
+
+    def free(box: Any) -> bool:
+        inside = box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1
+        return inside and not any(box.overlaps(other) for other in boxes)
 
     def at(text: Annotation, spot: tuple) -> Any:
         text.xy = spot[:2]
@@ -248,14 +254,14 @@ def _place(pending: Sequence[tuple[Annotation, list[tuple]]], placed: list[Annot
         box = None
         for spot in spots:
             box = at(text, spot)
-            if not any(box.overlaps(other) for other in boxes):
+            if free(box):
                 break
         else:
             for step in range(1, 13):
                 shift = 0.12 * ((step + 1) // 2) * (-1 if step % 2 else 1)
                 first = spots[0]
                 box = at(text, (first[0], first[1] + shift, *first[2:]))
-                if not any(box.overlaps(other) for other in boxes):
+                if free(box):
                     break
         boxes.append(box)
         placed.append(text)
