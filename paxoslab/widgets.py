@@ -76,8 +76,8 @@ class Explorer:
         self._fixed = xlim is not None
         self.draw = draw or self._diagram
         self.image = widgets.Image(format="png", layout={"max_width": "100%"})
-        self.text = widgets.HTML()
-        self.status = widgets.HTML()
+        self.text = widgets.HTML().add_class("paxoslab-outcome")
+        self.status = widgets.HTML().add_class("paxoslab-status")
         self.result: Result | None = None
         self.error: str | None = None
         self.widget = widgets.VBox([*self.controls.values(), self.status, self.image, self.text])

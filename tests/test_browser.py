@@ -185,7 +185,7 @@ def test_explorer_round_trip_in_jupyterlab(chromium, jupyterlab, tmp_path):
             handle = slider.locator('[role="slider"]')
             explorer = page.locator(".widget-vbox", has=slider)
             diagram = explorer.locator("img")
-            outcome = explorer.locator(".widget-html")
+            outcome = explorer.locator(".paxoslab-outcome")
 
             # The cell after the explorer drives it from code and leaves it at
             # "S5 starts at 5, accept to S3 takes 5 ms": S5's prepare wins S3 and Y is decided.
