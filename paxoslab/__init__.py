@@ -14,7 +14,7 @@ import importlib
 from typing import Any
 
 from . import quiz
-from .checks import Violation, check
+from .checks import Monitor, Violation
 from .network import Exponential, Fixed, Network, Rule, Uniform
 from .node import MissingHandler, Node
 from .report import describe, narrate
@@ -30,7 +30,7 @@ _LAZY_MODULES = {"plots", "widgets", "experiments"}
 
 __all__ = [
     "Event", "Exponential", "Fixed", "MissingHandler", "Network", "Node", "Result", "Rule",
-    "ScenarioError", "Simulation", "Trace", "Uniform", "Violation", "check", "describe",
+    "Monitor", "ScenarioError", "Simulation", "Trace", "Uniform", "Violation", "describe",
     "load_scenario", "narrate", "quiz",
     "rng_stream", "run_scenario", *sorted(_LAZY_MODULES),
 ]

@@ -1,23 +1,38 @@
-"""What every protocol's safety properties share: :class:`Violation` and running them.
+"""What every protocol's safety monitors share: :class:`Violation` and :class:`Monitor`.
 
-Each protocol declares its own properties (``ProtocolSpec.properties`` in
-:mod:`paxoslab.protocols`); :func:`check` runs those of one protocol over a
-trace and orders what they found by time.
+Safety is judged on what nodes *do* — their declared state and the messages
+they send — never on what they ``note()``.  Each protocol declares monitors
+(``ProtocolSpec.monitors``); the simulator builds one of each per run (and per
+world in a search) and calls :meth:`Monitor.after_step` after every step:
 
->>> from paxoslab.trace import Trace
->>> t = Trace()
->>> t.add(0, "propose", node="S1", payload={"value": "X"})
->>> t.add(3, "learned", node="S1", payload={"value": "X"})
->>> t.add(5, "learned", node="S2", payload={"value": "Y"})
->>> [v.property for v in check(t, "basic-paxos")]
-['agreement', 'validity']
+* ``sim.nodes[n]`` is the live node or None if it is down, ``sim.stable[n]``
+  its stable storage, ``sim.now`` the time;
+* ``sim.step_sent`` lists the ``(src, dst, message)`` sent in that step and
+  ``sim.step_node`` names the node the step ran on (None for a crash, a
+  partition or a lost message).
+
+A monitor remembers what it needs (say, every vote it has seen) and returns
+the violations it finds; :meth:`Monitor.key` is that memory as a hashable
+value, part of the world the search de-duplicates.  Keep the memory in
+immutable values (tuples, frozensets), rebinding rather than mutating: then
+:meth:`Monitor.fork` (each world in a search has its own monitors) costs nothing.
+
+>>> class NeverTwo(Monitor):
+...     property = "never-two"
+...     def after_step(self, sim):
+...         return [Violation(self.property, sim.now, "two")] if len(sim.step_sent) == 2 else []
+>>> NeverTwo(["S1"], {}).key()
+()
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from .trace import Trace
+from .node import isolated
 
 
 @dataclass(frozen=True)
@@ -25,16 +40,36 @@ class Violation:
     property: str
     time: float
     detail: str
-    events: tuple[int, ...] = field(default=())
+    #: the nodes (or other names) the violation is about
+    witnesses: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict:
         """The summary's form: ``{property, time, detail}``."""
         return {"property": self.property, "time": self.time, "detail": self.detail}
 
 
-def check(trace: Trace, protocol: str) -> list[Violation]:
-    """Every safety property of ``protocol`` over ``trace``, violations ordered by time."""
-    from .protocols import PROTOCOLS
+class Monitor:
+    """Watches every step of a run or a search for violations of one safety property."""
 
-    found = [v for prop in PROTOCOLS[protocol].properties for v in prop(trace)]
-    return sorted(found, key=lambda v: (v.time, v.events))
+    #: the property's name, as it appears in ``summary()["violations"]``
+    property: str = ""
+
+    def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
+        self.node_ids = tuple(node_ids)
+        self.options = options
+
+    def after_step(self, sim: Any) -> list[Violation]:
+        """Look at the world after one step; return what is violated (usually nothing)."""
+        return []
+
+    def key(self) -> Hashable:
+        """What this monitor remembers, hashable (part of the search's world state)."""
+        return ()
+
+    def fork(self) -> Monitor:
+        """An independent copy (mutable fields are copied, immutable ones shared)."""
+        twin = copy.copy(self)
+        for name, value in vars(self).items():
+            if name != "options":
+                setattr(twin, name, isolated(value))
+        return twin

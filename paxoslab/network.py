@@ -129,6 +129,17 @@ class Network:
             delays.append(delay_model.sample(rng))
         return delays
 
+    def certain_loss(self, src: str, dst: str, msg_type: str) -> str | None:
+        """Why a message is lost whatever chance does (``rule``, ``partition``), or None."""
+        for rule in self.rules:
+            if rule.matches(src, dst, msg_type):
+                if rule.drop:
+                    return "rule"
+                break
+        if src != dst and not self.connected(src, dst):
+            return "partition"
+        return None
+
     def why_lost(self, src: str, dst: str, msg_type: str) -> str:
         """Why :meth:`fate` returned no copies: ``rule``, ``partition`` or ``loss``."""
         for rule in self.rules:

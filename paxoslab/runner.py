@@ -14,7 +14,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .checks import Violation, check
+from .checks import Violation
+from .node import Node
 from .protocols import PROTOCOLS
 from .report import describe, narrate
 from .scenario import DEFAULT_UNTIL, ScenarioError, Validator, build_network, load
@@ -64,7 +65,7 @@ class Result:
         return summary
 
     def summary(self) -> dict[str, Any]:
-        """The JSON-able outcome (keys as in DESIGN §3)."""
+        """The JSON-able outcome (its keys: the README, section "Scenarios")."""
         return self._summary
 
     def describe(self) -> str:
@@ -97,54 +98,80 @@ def run_scenario(
     scenario: Mapping[str, Any] | str | Path,
     seed: int | None = None,
     detailed: bool = True,
+    node_class: type[Node] | None = None,
 ) -> Result:
     """Validate and run ``scenario`` (a dict or a JSON file path).
 
     ``seed`` overrides the scenario's own; ``detailed=False`` keeps only the
-    events checks need (faster, for sweeps).
+    events the summary needs (faster, for sweeps); ``node_class`` runs in
+    place of the protocol's own node (a subclass with some handlers
+    rewritten).  A scenario with a ``schedule`` replays exactly those steps
+    (each one time unit long) instead of timing and chance.
     """
     data = load(scenario)
     seed = data.get("seed", 0) if seed is None else seed
+    source = scenario if isinstance(scenario, str | Path) else f"<scenario {data['name']}>"
+    schedule = data.get("schedule")
+    sim = build_simulation(data, seed, detailed=detailed, node_class=node_class,
+                           timed=schedule is None)
+    if schedule is not None:
+        return Result(data, seed, replay(sim, schedule, str(source)), sim.now, sim.violations)
+    try:
+        end_time = sim.run(until=data.get("until", DEFAULT_UNTIL))
+    except SimulationStalled as exc:
+        raise ScenarioError(str(source), "network.delay", str(exc)) from None
+    return Result(data, seed, sim, end_time, sim.violations)
+
+
+def build_simulation(data: dict[str, Any], seed: int, detailed: bool = True,
+                     node_class: type[Node] | None = None, timed: bool = True) -> Simulation:
+    """The simulation of a validated scenario, its actions scheduled in time order."""
     spec = PROTOCOLS[data["protocol"]]
     options = dict(data.get("options", {}))
     nodes = data["nodes"]
+    make = node_class or spec.node_class
     network = build_network(data.get("network", {}), nodes, Validator("<scenario>"))
     sim = Simulation(
         nodes,
-        lambda node_id: spec.node_class(node_id, nodes, options),
+        lambda node_id: make(node_id, nodes, options),
         network=network,
         seed=seed,
         detailed=detailed,
         persist_ms=options.get("persist_ms", 0),
+        timed=timed,
+        monitors=[m(nodes, options) for m in spec.monitors],
+        perform=lambda sim, action, value: spec.perform(sim, options, action, value),
     )
-    schedule_events(sim, data, options, seed)
-    try:
-        end_time = sim.run(until=data.get("until", DEFAULT_UNTIL))
-    except SimulationStalled as exc:
-        source = scenario if isinstance(scenario, str | Path) else f"<scenario {data['name']}>"
-        raise ScenarioError(str(source), "network.delay", str(exc)) from None
-    return Result(data, seed, sim, end_time, check(sim.trace, data["protocol"]))
+    for at, action in scenario_actions(data, seed):
+        sim.at(at, action)
+    return sim
 
 
-def schedule_events(sim: Simulation, data: dict[str, Any], options: dict[str, Any], seed: int) -> None:
-    """Put every timeline event on the simulator's clock."""
-    spec = PROTOCOLS[data["protocol"]]
+def scenario_actions(data: dict[str, Any], seed: int) -> list[tuple[float, tuple]]:
+    """The timeline's events as ``(time, action)`` data, in the order they happen.
+
+    Random times are drawn in the order the events are written; events at
+    one time keep that order.
+    """
     timing = rng_stream(seed, "events")
+    timed = []
     for event in data.get("events", []):
         at = event["at"]
         if isinstance(at, dict):
             at = timing.uniform(*at["uniform"])
         (action, value), = ((k, v) for k, v in event.items() if k != "at")
-        sim.at(at, _action(sim, spec, options, action, value))
+        if action == "partition":
+            value = tuple(tuple([g] if isinstance(g, str) else g) for g in value)
+        timed.append((float(at), (action,) if action == "heal" else (action, value)))
+    return sorted(timed, key=lambda item: item[0])
 
 
-def _action(sim: Simulation, spec, options: dict[str, Any], action: str, value: Any):
-    if action == "crash":
-        return lambda: sim.crash(value)
-    if action == "recover":
-        return lambda: sim.recover(value)
-    if action == "partition":
-        return lambda: sim.partition([[g] if isinstance(g, str) else g for g in value])
-    if action == "heal":
-        return sim.heal
-    return lambda: spec.perform(sim, options, action, value)
+def replay(sim: Simulation, schedule: list[dict[str, Any]], source: str) -> Simulation:
+    """Take the scheduled steps one by one; a step that cannot happen is a ScenarioError."""
+    sim.start()
+    for i, entry in enumerate(schedule):
+        try:
+            sim.step(sim.decode(entry))
+        except ValueError as exc:
+            raise ScenarioError(source, f"schedule[{i}]", str(exc)) from None
+    return sim

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from .network import DelayModel, Exponential, Fixed, Network, Rule, Uniform
-from .protocols import PROTOCOLS, ProtocolSpec
+from .protocols import COMMON_SUMMARY_KEYS, PROTOCOLS, ProtocolSpec
 
 TOP_LEVEL = {
     "name", "description", "protocol", "nodes", "seed", "network", "options", "events",
-    "until", "expect",
+    "until", "expect", "schedule",
 }
 REQUIRED = ("name", "protocol", "nodes")
 DEFAULT_UNTIL = 1000
@@ -189,12 +189,39 @@ def validate(data: dict[str, Any], v: Validator) -> None:
     v.number("until", data.get("until", DEFAULT_UNTIL), strict=True)
     build_network(data.get("network", {}), nodes, v, spec.message_types)
     validate_options(data.get("options", {}), spec, nodes, v)
+    until = data.get("until", DEFAULT_UNTIL)
     events = v.of_type("events", data.get("events", []), list, "a list of events")
     for i, event in enumerate(events):
         validate_event(f"events[{i}]", event, spec, nodes, v)
-    v.of_type("expect", data.get("expect", {}), dict, "an object of summary keys")
+        latest = event["at"]["uniform"][1] if isinstance(event["at"], dict) else event["at"]
+        if latest > until:
+            raise v.fail(f"events[{i}].at", f"{_show(event['at'])} is after until={until:g}: "
+                                            "the event would never happen")
+    expect = v.of_type("expect", data.get("expect", {}), dict, "an object of summary keys")
+    known = COMMON_SUMMARY_KEYS | spec.summary_keys
+    for key in expect:
+        if key not in known:
+            raise v.fail(f"expect.{key}", f"not a summary key of {spec.name} "
+                                          f"(known: {', '.join(sorted(known))})")
+    if "schedule" in data:
+        validate_schedule(data["schedule"], v)
     if spec.validate_scenario:
         spec.validate_scenario(v, data)
+
+
+STEP_KEYS = ("deliver", "lose", "duplicate", "timer", "action")
+
+
+def validate_schedule(schedule: Any, v: Validator) -> None:
+    """A list of steps, each naming one of :data:`STEP_KEYS` (replay checks the rest)."""
+    v.of_type("schedule", schedule, list, "a list of steps")
+    for i, entry in enumerate(schedule):
+        field = f"schedule[{i}]"
+        v.of_type(field, entry, dict, "an object like {\"deliver\": 3}")
+        kinds = [k for k in STEP_KEYS if k in entry]
+        if len(kinds) != 1:
+            raise v.fail(field, f"must name exactly one of {', '.join(STEP_KEYS)}, got {_show(entry)}")
+        v.object(field, entry, {kinds[0]}, {"from", "to", "type", "fields"})
 
 
 def protocol_spec(v: Validator, name: Any) -> ProtocolSpec:
@@ -293,6 +320,9 @@ def validate_event(field: str, event: Any, spec: ProtocolSpec, nodes: list[str],
                 if node in seen:
                     raise v.fail(f"{where}[{i}]", f"node {node!r} is in two groups")
                 seen.add(node)
+        rest = [n for n in nodes if n not in seen]
+        if rest:  # the nodes not named form one more group, written out so runs show it
+            event[action] = [[g] if isinstance(g, str) else list(g) for g in value] + [rest]
     elif action in spec.actions:
         spec.actions[action](v, where, value, nodes)
     else:

@@ -1,14 +1,30 @@
-"""The deterministic discrete-event simulator.
+"""The deterministic simulator, as a transition system.
 
-Everything that will happen sits in one heap keyed by ``(time, seq)``: ``seq``
-is a counter, so events at the same time happen in the order they were
-scheduled and a run never depends on dict order, hashing or the wall clock.
+A simulation is a world: the nodes (up or down) and their stable storage, the
+messages in flight, the armed timers, the scenario actions still to come and
+what the safety monitors remember.  :meth:`Simulation.choices` lists, as plain
+hashable data, every step that may happen next::
+
+    ("deliver", k)          deliver in-flight message k
+    ("lose", k)             lose it (only where the network may lose it)
+    ("duplicate", k)        deliver a copy and keep it in flight (where it may duplicate)
+    ("timer", node, timer)  fire an armed timer of a node
+    ("action", i)           perform scenario action i (the next one)
+
+and :meth:`Simulation.step` applies one chosen step.  The search explores
+these choices; :meth:`Simulation.run` is the *timed* scheduler over the same
+parts: delays and loss come from the network, timers fire when due, and one
+heap keyed by ``(time, seq)`` orders everything (``seq`` is a counter, so a
+run never depends on dict order, hashing or the wall clock).  Delivering,
+firing a timer and sending each have one code path, used by both.
+
 Each source of randomness has its own stream derived from the seed
 (:func:`rng_stream`): the network's delays, each node's choices, the scenario's
 random start times.  Turning one knob therefore leaves the others' draws alone.
 
-After a node's handler returns, the simulator applies the effects it asked for
-(sends, timers, persistence, notes) — the same effects the explorer applies.
+Scenario actions are data — ``("crash", "S1")``, ``("invoke", "S1", "propose",
+"X")``, ``("propose", {...})`` for a protocol's own actions — so a simulation
+can be copied (:meth:`Simulation.fork`, copy-on-write per node) and replayed.
 
 >>> rng_stream(7, "network").random() == rng_stream(7, "network").random()
 True
@@ -16,22 +32,34 @@ True
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import hashlib
 import random
-from collections.abc import Callable, Iterable, Sequence
+import sysconfig
+import traceback
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from heapq import heappop, heappush
+from pathlib import Path
 from typing import Any
 
 from .network import Network
-from .node import Node
-from .trace import Trace
+from .node import Node, canonical, isolated
+from .trace import Trace, jsonable, message_payload
 
-_DELIVER, _TIMER, _CALL = 0, 1, 2
+__all__ = ["HandlerError", "Simulation", "SimulationStalled", "jsonable", "message_payload",
+           "rng_stream"]
 
+_DELIVER, _TIMER, _ACTION = 0, 1, 2
 
 #: Events allowed at one simulated instant before a run counts as stalled.
 STALL_LIMIT = 100_000
+
+#: A step: ("deliver"|"lose"|"duplicate", msg_id) | ("timer", node, timer) | ("action", index)
+Step = tuple
+#: A scenario action: ("crash", node) | ("recover", node) | ("partition", groups) | ("heal",)
+#: | ("fire", node, timer) | ("invoke", node, method, *args) | (protocol action, value)
+Action = tuple
 
 
 class SimulationStalled(RuntimeError):
@@ -45,40 +73,53 @@ class SimulationStalled(RuntimeError):
         )
 
 
+_HERE = str(Path(__file__).resolve())
+_STDLIB = sysconfig.get_paths()["stdlib"]
+
+
+class HandlerError(RuntimeError):
+    """A node's handler raised: names the node, the message or timer, the time and the line.
+
+    The original exception is kept as ``original``.
+    """
+
+    def __init__(self, node_id: str, what: str, time: float, exc: BaseException) -> None:
+        self.node, self.what, self.time, self.original = node_id, what, time, exc
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if f.filename != _HERE and not f.filename.startswith(_STDLIB)]
+        where = ""
+        if frames:
+            f = frames[-1]
+            where = f" at {Path(f.filename).name}:{f.lineno} in {f.name}(): {(f.line or '').strip()}"
+        super().__init__(f"{node_id} failed while handling {what} at t={time:g}: "
+                         f"{type(exc).__name__}: {exc}{where}")
+
+
 def rng_stream(seed: int, purpose: str) -> random.Random:
     """A ``random.Random`` for one purpose, fixed by ``(seed, purpose)`` alone."""
     digest = hashlib.sha256(f"paxoslab/{seed}/{purpose}".encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def jsonable(value: Any) -> Any:
-    """Messages, ballots and tuples as plain JSON values (ballots as ``"3.1"``)."""
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if hasattr(value, "__jsonable__"):
-        return value.__jsonable__()
-    if dataclasses.is_dataclass(value):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return str(value)
+def _timer_payload(item: tuple[Any, float]) -> dict[str, Any]:
+    timer, fires_at = item
+    return {"fires_at": fires_at, **jsonable(timer)}
 
 
-def message_payload(msg: Any) -> dict[str, Any]:
-    """A message's fields as JSON, plus its diagram ``label`` if it defines one."""
-    payload = jsonable(msg)
-    if not isinstance(payload, dict):
-        payload = {"value": payload}
-    label = getattr(msg, "label", None)
-    if label is not None:
-        payload["label"] = label()
-    return payload
+def _describe(item: Any) -> str:
+    label = getattr(item, "label", None)
+    return f"{type(item).__name__} ({label()})" if label is not None else repr(item)
 
 
 class Simulation:
-    """Nodes + network + clock.  Build it, schedule scenario actions, :meth:`run`."""
+    """Nodes + network + clock + monitors.
+
+    ``timed=True`` (the default): schedule scenario actions with :meth:`at`
+    and call :meth:`run`.  ``timed=False``: the caller picks every step
+    (:meth:`choices`, :meth:`step`); time counts steps.  ``monitors`` see every
+    step (``after_step(sim)``); what they find collects in :attr:`violations`.
+    ``perform(sim, action, value)`` carries out a protocol's own scenario actions.
+    """
 
     def __init__(
         self,
@@ -88,19 +129,36 @@ class Simulation:
         seed: int = 0,
         detailed: bool = True,
         persist_ms: float = 0.0,
+        timed: bool = True,
+        monitors: Iterable[Any] = (),
+        perform: Callable[[Simulation, str, Any], None] | None = None,
     ) -> None:
         self.node_ids = tuple(node_ids)
         self.make_node = make_node
         self.network = network or Network()
         self.seed = seed
         self.persist_ms = persist_ms
+        self.timed = timed
         self.trace = Trace(detailed=detailed)
         self.net_rng = rng_stream(seed, "network")
         self.node_rngs = {n: rng_stream(seed, f"node/{n}") for n in self.node_ids}
         self.now = 0.0
         self.stable: dict[str, dict[str, Any]] = {n: {} for n in self.node_ids}
         self.nodes: dict[str, Node | None] = {}
+        #: node -> armed timer -> the sequence number it was armed with
         self.timers: dict[str, dict[Any, int]] = {n: {} for n in self.node_ids}
+        #: message id -> (src, dst, message): sent, neither delivered nor lost yet
+        self.in_flight: dict[int, tuple[str, str, Any]] = {}
+        #: scenario actions as (time, action), in the order they happen
+        self.actions: list[tuple[float, Action]] = []
+        self.next_action = 0
+        self.perform = perform
+        self.monitors = list(monitors)
+        self.violations: list[Any] = []
+        #: what the last step sent, as (src, dst, message), and the node it ran on
+        self.step_sent: list[tuple[str, str, Any]] = []
+        self.step_node: str | None = None
+        self.steps = 0
         # every copy put on the wire counts as sent (a duplicate too), so that
         # sent == delivered + dropped + still in flight
         self.sent = self.delivered = self.dropped = 0
@@ -109,32 +167,48 @@ class Simulation:
         self._seq = 0
         self._next_msg_id = 0
         self._started = False
+        # copy-on-write (fork): None = this simulation owns every node it holds
+        self._owned: set[str] | None = None
+        self._keys: dict[str, Hashable] = {}
 
     # ---- scheduling -------------------------------------------------------
     def _push(self, time: float, kind: int, data: Any) -> None:
         self._seq += 1
         heappush(self._queue, (time, self._seq, kind, data))
 
-    def at(self, time: float, action: Callable[[], None]) -> None:
-        """Run ``action()`` at simulated ``time`` (scenario events use this)."""
-        self._push(float(time), _CALL, action)
+    def at(self, time: float, action: Action) -> None:
+        """Perform ``action`` (data, e.g. ``("crash", "S1")``) at simulated ``time``.
+
+        Actions are performed in the order they were added; give them in time order.
+        """
+        if callable(action):
+            raise TypeError("a scenario action is data such as (\"invoke\", \"S1\", \"propose\", "
+                            "\"X\") or (\"crash\", \"S1\"), not a function")
+        self.actions.append((float(time), tuple(action)))
+        if self.timed:
+            self._push(float(time), _ACTION, len(self.actions) - 1)
 
     # ---- node life cycle --------------------------------------------------
     def _build(self, node_id: str) -> Node:
         node = self.make_node(node_id)
         node._rng = self.node_rngs[node_id]
         self.nodes[node_id] = node
+        self._keys.pop(node_id, None)
+        if self._owned is not None:
+            self._owned.add(node_id)
         return node
 
     def start(self) -> None:
-        """Build every node and call its ``on_start`` (done by :meth:`run` if needed)."""
+        """Build every node and call its ``on_start`` (done by :meth:`run`/:meth:`step`)."""
         if self._started:
             return
         self._started = True
         for node_id in self.node_ids:
             self._build(node_id)
+        self._begin_step()
         for node_id in self.node_ids:
             self.invoke(node_id, "on_start")
+        self._end_step()
 
     def is_up(self, node_id: str) -> bool:
         return self.nodes.get(node_id) is not None
@@ -144,7 +218,8 @@ class Simulation:
         if not self.is_up(node_id):
             return
         self.nodes[node_id] = None
-        self.timers[node_id].clear()
+        self.timers[node_id] = {}
+        self._keys.pop(node_id, None)
         self.trace.add(self.now, "crash", node=node_id)
 
     def recover(self, node_id: str) -> None:
@@ -166,117 +241,233 @@ class Simulation:
         self.network.heal()
         self.trace.add(self.now, "heal")
 
+    def _writable(self, node_id: str) -> Node:
+        """The node, copied first if this simulation shares it with a fork."""
+        node = self.nodes[node_id]
+        self._keys.pop(node_id, None)
+        owned = self._owned
+        if owned is None or node_id in owned:
+            return node
+        node = node.fork()
+        self.nodes[node_id] = node
+        self.stable[node_id] = {k: list(v) if type(v) is list else v
+                                for k, v in self.stable[node_id].items()}
+        self.timers[node_id] = dict(self.timers[node_id])
+        owned.add(node_id)
+        return node
+
     def invoke(self, node_id: str, method: str, *args: Any) -> bool:
         """Call a node method now (a client request, ``on_start``...); False if it is down."""
-        node = self.nodes.get(node_id)
-        if node is None:
+        if self.nodes.get(node_id) is None:
             self.trace.add(self.now, "request_lost", node=node_id,
                            payload={"method": method, "args": jsonable(list(args))})
             return False
+        node = self._writable(node_id)
         node._now = self.now
-        getattr(node, method)(*args)
+        self.step_node = node_id
+        try:
+            getattr(node, method)(*args)
+        except Exception as exc:
+            raise HandlerError(node_id, f"{method}{tuple(args)!r}", self.now, exc) from None
         self._apply(node)
         return True
 
     def fire_timer(self, node_id: str, timer: Any) -> bool:
         """Fire ``timer`` on ``node_id`` now, as if it had expired (``timeout NODE``)."""
-        node = self.nodes.get(node_id)
-        if node is None:
+        if self.nodes.get(node_id) is None:
             return False
+        node = self._writable(node_id)
         self.timers[node_id].pop(timer, None)
-        self.trace.add(self.now, "timer_fire", node=node_id,
-                       msg_type=type(timer).__name__, payload=jsonable(timer))
+        trace = self.trace
+        if trace.detailed:
+            trace.add_raw(self.now, "timer_fire", node_id, None, None, None,
+                          type(timer).__name__, timer, jsonable)
         node._now = self.now
-        node.handler_for(timer)(timer)
-        self._apply(node)
+        self.step_node = node_id
+        handler = node.handler_for(timer)
+        try:
+            handler(timer)
+        except Exception as exc:
+            raise HandlerError(node_id, f"timer {_describe(timer)}", self.now, exc) from None
+        if node._effects:
+            self._apply(node)
         return True
 
-    # ---- effects ------------------------------------------------------------
-    def _apply(self, node: Node) -> None:
-        """Carry out the effects ``node``'s handler asked for, in the order it asked.
+    def _deliver(self, msg_id: int, src: str, dst: str, msg: Any) -> bool:
+        """Hand message ``msg_id`` to ``dst``'s handler, or drop it if ``dst`` is down or cut off."""
+        node = self.nodes.get(dst)
+        network = self.network
+        trace = self.trace
+        if node is None or (network.groups and not network.connected(src, dst)):
+            self.dropped += 1
+            if trace.detailed:
+                trace.add(self.now, "drop", node=dst, src=src, dst=dst, msg_id=msg_id,
+                          msg_type=type(msg).__name__,
+                          payload={"reason": "crashed" if node is None else "partition"})
+            return False
+        self.delivered += 1
+        if trace.detailed:
+            trace.add_raw(self.now, "deliver", dst, src, dst, msg_id, type(msg).__name__,
+                          None, None)
+        if self._owned is not None:
+            node = self._writable(dst)
+        node._now = self.now
+        self.step_node = dst
+        handler = node._handlers.get(type(msg)) or node.handler_for(msg)
+        try:
+            handler(msg, src)
+        except Exception as exc:
+            raise HandlerError(dst, f"{_describe(msg)} from {src}", self.now, exc) from None
+        if node._effects:
+            self._apply(node)
+        return True
 
-        Every send gets a message id and its fate from the network.  When the
-        network is *plain* (no rules, loss or duplication) and the link is up,
-        that fate is always exactly one copy after one delay draw, so the send
-        takes a short path that skips :meth:`Network.fate` — with the same RNG
-        draws, ids, sequence numbers and trace events as the general path.
+    def _perform(self, index: int) -> None:
+        """Carry out scenario action ``index``."""
+        self.next_action = index + 1
+        action = self.actions[index][1]
+        kind = action[0]
+        if kind == "crash":
+            self.crash(action[1])
+        elif kind == "recover":
+            self.recover(action[1])
+        elif kind == "partition":
+            self.partition(action[1])
+        elif kind == "heal":
+            self.heal()
+        elif kind == "fire":
+            self.fire_timer(action[1], action[2])
+        elif kind == "invoke":
+            self.invoke(action[1], action[2], *action[3:])
+        elif self.perform is not None:
+            self.perform(self, kind, action[1])
+        else:
+            raise ValueError(f"unknown scenario action {kind!r} (no protocol to perform it)")
+
+    # ---- effects ------------------------------------------------------------
+    def _send(self, src: str, dst: str, msg: Any, after_persist: bool) -> None:
+        """Put one message on the wire: isolate it, number it, record it, decide its fate.
+
+        Timed, the network draws its fate now (lost, one copy after a delay,
+        or two); stepped, it waits in flight for a ``deliver``/``lose`` choice,
+        unless a rule or a partition loses it for certain.
         """
-        node_id = node._id
-        now = self.now
+        msg = isolated(msg)
+        msg_type = type(msg).__name__
+        msg_id = self._next_msg_id
+        self._next_msg_id = msg_id + 1
+        self.sent += 1
+        by_type = self.by_type
+        by_type[msg_type] = by_type.get(msg_type, 0) + 1
+        if self.monitors:
+            self.step_sent.append((src, dst, msg))
         trace = self.trace
         recording = trace.detailed
+        now = self.now
         network = self.network
-        net_rng = self.net_rng
-        by_type = self.by_type
+        if recording:
+            trace.add_raw(now, "send", src, src, dst, msg_id, msg_type, msg, message_payload)
+        if not self.timed:
+            reason = network.certain_loss(src, dst, msg_type)
+            if reason is None:
+                self.in_flight[msg_id] = (src, dst, msg)
+                return
+            self.dropped += 1
+            if recording:
+                trace.add(now, "drop", node=src, src=src, dst=dst, msg_id=msg_id,
+                          msg_type=msg_type, payload={"reason": reason})
+            return
+        extra = self.persist_ms if after_persist else 0.0
+        if network.is_plain() and (dst == src or not network.groups or network.connected(src, dst)):
+            # one copy after one delay draw: the general path's result, without asking fate()
+            delays = [network.delay.sample(self.net_rng)]
+        else:
+            delays = network.fate(src, dst, msg_type, self.net_rng)
+        if not delays:
+            self.dropped += 1
+            if recording:
+                trace.add(now, "drop", node=src, src=src, dst=dst, msg_id=msg_id, msg_type=msg_type,
+                          payload={"reason": network.why_lost(src, dst, msg_type)})
+            return
+        in_flight = self.in_flight
         queue = self._queue
-        # Only scenario actions change the network, never a handler, so this
-        # holds for the whole batch of effects.
-        plain = network.is_plain()
-        for effect in node.take_effects():
+        for copy_number, delay in enumerate(delays):
+            if copy_number:
+                self.sent += 1
+                by_type[msg_type] += 1
+                copy_id = self._next_msg_id
+                self._next_msg_id += 1
+                if recording:
+                    trace.add_raw(now, "duplicate", src, src, dst, copy_id, msg_type, msg,
+                                  message_payload)
+            else:
+                copy_id = msg_id
+            in_flight[copy_id] = (src, dst, msg)
+            self._seq += 1
+            # (now + persist_ms) + delay: the order of the sum is part of the trace
+            heappush(queue, ((now + extra + delay) if extra else (now + delay),
+                             self._seq, _DELIVER, copy_id))
+
+    def _apply(self, node: Node) -> None:
+        """Carry out the effects ``node``'s handler asked for, in the order it asked."""
+        node_id = node._id
+        trace = self.trace
+        recording = trace.detailed
+        effects = node._effects
+        node._effects = []
+        node._after_persist = False
+        for effect in effects:
             tag = effect[0]
             if tag == "send":
-                _, dst, msg, after_persist = effect
-                msg_type = type(msg).__name__
-                msg_id = self._next_msg_id
-                self._next_msg_id = msg_id + 1
-                self.sent += 1
-                by_type[msg_type] = by_type.get(msg_type, 0) + 1
-                if plain and (dst == node_id or not network.groups
-                              or network.connected(node_id, dst)):
-                    delay = network.delay.sample(net_rng)
-                    if recording:
-                        trace.add(now, "send", node=node_id, src=node_id, dst=dst, msg_id=msg_id,
-                                  msg_type=msg_type, payload=message_payload(msg))
-                    # (now + persist_ms) + delay, summed in the general path's order
-                    at = now + self.persist_ms + delay if after_persist else now + delay
-                    self._seq += 1
-                    heappush(queue, (at, self._seq, _DELIVER, (msg_id, node_id, dst, msg)))
-                    continue
-                delays = network.fate(node_id, dst, msg_type, net_rng)
-                payload = message_payload(msg) if recording else None
-                if recording:
-                    trace.add(now, "send", node=node_id, src=node_id, dst=dst, msg_id=msg_id,
-                              msg_type=msg_type, payload=payload)
-                if not delays:
-                    self.dropped += 1
-                    if recording:
-                        reason = network.why_lost(node_id, dst, msg_type)
-                        trace.add(now, "drop", node=node_id, src=node_id, dst=dst, msg_id=msg_id,
-                                  msg_type=msg_type, payload={"reason": reason})
-                    continue
-                extra = self.persist_ms if after_persist else 0.0
-                for copy_number, delay in enumerate(delays):
-                    if copy_number:
-                        self.sent += 1
-                        by_type[msg_type] += 1
-                        copy_id = self._next_msg_id
-                        self._next_msg_id += 1
-                        if recording:
-                            trace.add(now, "duplicate", node=node_id, src=node_id, dst=dst,
-                                      msg_id=copy_id, msg_type=msg_type, payload=payload)
-                    else:
-                        copy_id = msg_id
-                    self._seq += 1
-                    heappush(queue,
-                             (now + extra + delay, self._seq, _DELIVER, (copy_id, node_id, dst, msg)))
+                self._send(node_id, effect[1], effect[2], effect[3])
             elif tag == "set_timer":
                 _, timer, delay = effect
                 self._seq += 1
                 self.timers[node_id][timer] = self._seq
-                heappush(queue, (now + delay, self._seq, _TIMER, (node_id, timer)))
+                if self.timed:
+                    heappush(self._queue, (self.now + delay, self._seq, _TIMER, (node_id, timer)))
                 if recording:
-                    trace.add(now, "timer_set", node=node_id, msg_type=type(timer).__name__,
-                              payload={"fires_at": now + delay, **jsonable(timer)})
+                    trace.add_raw(self.now, "timer_set", node_id, None, None, None,
+                                  type(timer).__name__, (timer, self.now + delay), _timer_payload)
             elif tag == "cancel_timer":
                 self.timers[node_id].pop(effect[1], None)
             elif tag == "persist":
                 self.stable[node_id].update(effect[1])
                 if recording:
-                    trace.add(now, "persist", node=node_id, payload=jsonable(effect[1]))
-            elif tag == "note":
-                trace.add(now, effect[1], node=node_id, payload=jsonable(effect[2]))
+                    trace.add_raw(self.now, "persist", node_id, None, None, None, None,
+                                  effect[1], jsonable)
+            elif tag == "persist_append":
+                _, field, items = effect
+                stored = self.stable[node_id].setdefault(field, [])
+                if type(stored) is not list:
+                    stored = self.stable[node_id][field] = list(stored)
+                stored.extend(items)
+                if recording:
+                    trace.add_raw(self.now, "persist", node_id, None, None, None, None,
+                                  {"append": field, "items": items}, jsonable)
+            elif tag == "persist_truncate":
+                _, field, length = effect
+                stored = self.stable[node_id].get(field)
+                if stored is not None:
+                    self.stable[node_id][field] = list(stored[:length])
+                if recording:
+                    trace.add(self.now, "persist", node=node_id,
+                              payload={"truncate": field, "length": length})
+            elif tag == "note":  # made JSON now: a note may hold a live object
+                trace.add(self.now, effect[1], node=node_id, payload=jsonable(effect[2]))
 
-    # ---- the loop -------------------------------------------------------
+    # ---- monitors -------------------------------------------------------
+    def _begin_step(self) -> None:
+        self.step_sent = []
+        self.step_node = None
+
+    def _end_step(self) -> None:
+        for monitor in self.monitors:
+            found = monitor.after_step(self)
+            if found:
+                self.violations.extend(found)
+
+    # ---- the timed loop ---------------------------------------------------
     def run(self, until: float = float("inf"), max_events: int | None = None) -> float:
         """Process events up to simulated time ``until``; returns the last event's time.
 
@@ -284,19 +475,15 @@ class Simulation:
         scenario actions, cancelled timers too) this call pops.  Raises
         :class:`SimulationStalled` if more than ``STALL_LIMIT`` events happen at
         one simulated instant.
-
-        This loop is the simulator's hot path: it keeps what it uses in locals,
-        looks a node's handler up in the node's cache before asking
-        :meth:`Node.handler_for`, and only consults the partition when there is
-        one.  None of that changes what happens, only how fast.
         """
+        if not self.timed:
+            raise RuntimeError("this simulation is stepped (timed=False): use step()")
         self.start()
         queue = self._queue
-        nodes = self.nodes
-        network = self.network
-        trace = self.trace
-        recording = trace.detailed
         timers = self.timers
+        in_flight = self.in_flight
+        deliver = self._deliver
+        watch = bool(self.monitors)
         limit = float("inf") if max_events is None else max_events
         processed = at_this_instant = 0
         end = self.now
@@ -312,41 +499,171 @@ class Simulation:
                 at_this_instant += 1
                 if at_this_instant > STALL_LIMIT:
                     raise SimulationStalled(time)
+            if watch:
+                self._begin_step()
             if kind == _DELIVER:
-                msg_id, src, dst, msg = data
-                node = nodes.get(dst)
-                if node is None or (network.groups and not network.connected(src, dst)):
-                    self.dropped += 1
-                    if recording:
-                        trace.add(time, "drop", node=dst, src=src, dst=dst, msg_id=msg_id,
-                                  msg_type=type(msg).__name__,
-                                  payload={"reason": "crashed" if node is None else "partition"})
-                    continue
-                self.delivered += 1
-                end = time
-                if recording:
-                    trace.add(time, "deliver", node=dst, src=src, dst=dst, msg_id=msg_id,
-                              msg_type=type(msg).__name__)
-                node._now = time
-                handler = node._handlers.get(type(msg)) or node.handler_for(msg)
-                handler(msg, src)
-                if node._effects:
-                    self._apply(node)
+                src, dst, msg = in_flight.pop(data)
+                if deliver(data, src, dst, msg):
+                    end = time
             elif kind == _TIMER:
                 node_id, timer = data
                 if timers[node_id].get(timer) != seq:
                     continue  # cancelled, replaced, or the node crashed since
                 end = time
-                del timers[node_id][timer]
-                node = nodes[node_id]
-                if recording:
-                    trace.add(time, "timer_fire", node=node_id, msg_type=type(timer).__name__,
-                              payload=jsonable(timer))
-                node._now = time
-                node.handler_for(timer)(timer)
-                if node._effects:
-                    self._apply(node)
+                self.fire_timer(node_id, timer)
             else:
                 end = time
-                data()
+                self._perform(data)
+            if watch:
+                self._end_step()
         return end
+
+    # ---- the transition system ----------------------------------------------
+    def choices(self) -> list[Step]:
+        """Every step that may happen next, in a fixed order (messages by id, nodes by name)."""
+        self.start()
+        network = self.network
+        out: list[Step] = []
+        for msg_id, (src, dst, _msg) in self.in_flight.items():
+            out.append(("deliver", msg_id))
+            if src != dst:
+                if network.drop:
+                    out.append(("lose", msg_id))
+                if network.duplicate:
+                    out.append(("duplicate", msg_id))
+        for node_id in self.node_ids:
+            if self.nodes.get(node_id) is not None:
+                for timer in self.timers[node_id]:
+                    out.append(("timer", node_id, timer))
+        if self.next_action < len(self.actions):
+            out.append(("action", self.next_action))
+        return out
+
+    def step(self, choice: Step) -> None:
+        """Apply one step (one of :meth:`choices`); monitors then look at the new world."""
+        if self.timed:
+            raise RuntimeError("this simulation is timed: use run(), or build it with timed=False")
+        self.start()
+        self.steps += 1
+        self.now = float(self.steps)
+        self._begin_step()
+        kind = choice[0]
+        if kind == "deliver" or kind == "lose":
+            src, dst, msg = self.in_flight.pop(choice[1])
+            if kind == "deliver":
+                self._deliver(choice[1], src, dst, msg)
+            else:
+                self.dropped += 1
+                if self.trace.detailed:
+                    self.trace.add(self.now, "drop", node=src, src=src, dst=dst, msg_id=choice[1],
+                                   msg_type=type(msg).__name__, payload={"reason": "loss"})
+        elif kind == "duplicate":
+            src, dst, msg = self.in_flight[choice[1]]
+            copy_id = self._next_msg_id
+            self._next_msg_id += 1
+            self.sent += 1
+            self.by_type[type(msg).__name__] += 1
+            if self.trace.detailed:
+                self.trace.add_raw(self.now, "duplicate", src, src, dst, copy_id,
+                                   type(msg).__name__, msg, message_payload)
+            self._deliver(copy_id, src, dst, msg)
+        elif kind == "timer":
+            if choice[2] not in self.timers[choice[1]]:
+                raise ValueError(f"timer {choice[2]!r} of {choice[1]} is not armed")
+            self.fire_timer(choice[1], choice[2])
+        elif kind == "action":
+            if choice[1] != self.next_action:
+                raise ValueError(f"scenario action {choice[1]} is not the next one "
+                                 f"({self.next_action})")
+            self._perform(choice[1])
+        else:
+            raise ValueError(f"unknown step {choice!r}")
+        self._end_step()
+
+    def fork(self) -> Simulation:
+        """An independent copy of this (stepped) world: stepping one never changes the other.
+
+        Copy-on-write: nodes, their stable storage and timers are shared until
+        a step touches them.  The copy records no trace.
+        """
+        twin = object.__new__(Simulation)
+        twin.__dict__.update(self.__dict__)
+        twin.trace = Trace(detailed=False)
+        twin.nodes = dict(self.nodes)
+        twin.stable = dict(self.stable)
+        twin.timers = dict(self.timers)
+        twin.in_flight = dict(self.in_flight)
+        twin.network = copy.copy(self.network)
+        twin.by_type = dict(self.by_type)
+        twin.monitors = [m.fork() for m in self.monitors]
+        twin.violations = list(self.violations)
+        twin.step_sent = []
+        twin._keys = dict(self._keys)
+        twin._owned = set()
+        self._owned = set()  # from now on this world shares every node too
+        return twin
+
+    def node_key(self, node_id: str) -> Hashable:
+        """One node's part of the world key: state, stable storage, armed timers (cached)."""
+        key = self._keys.get(node_id)
+        if key is None:
+            node = self.nodes.get(node_id)
+            key = (node.state_key() if node is not None else None,
+                   canonical(self.stable[node_id]),
+                   frozenset(self.timers[node_id]) if node is not None else frozenset())
+            self._keys[node_id] = key
+        return key
+
+    def world_key(self) -> Hashable:
+        """Everything that decides what may happen next, canonically (not the clock or ids)."""
+        flight = Counter((src, dst, canonical(msg)) for src, dst, msg in self.in_flight.values())
+        groups = self.network.groups
+        return (
+            tuple(self.node_key(n) for n in self.node_ids),
+            frozenset(flight.items()),
+            tuple(sorted(groups.items())) if groups else (),
+            self.next_action,
+            tuple(m.key() for m in self.monitors),
+        )
+
+    # ---- steps as JSON (a scenario's "schedule") ------------------------------
+    def encode(self, choice: Step) -> dict[str, Any]:
+        """A step as a schedule entry; ``from``/``to``/``type`` are checked on replay."""
+        kind = choice[0]
+        if kind in ("deliver", "lose", "duplicate"):
+            src, dst, msg = self.in_flight[choice[1]]
+            return {kind: choice[1], "from": src, "to": dst, "type": type(msg).__name__}
+        if kind == "timer":
+            timer = choice[2]
+            return {"timer": choice[1], "type": type(timer).__name__, "fields": jsonable(timer)}
+        return {"action": choice[1]}
+
+    def decode(self, entry: dict[str, Any]) -> Step:
+        """The step a schedule entry names in this world; ValueError if it cannot happen now."""
+        self.start()
+        for kind in ("deliver", "lose", "duplicate"):
+            if kind in entry:
+                msg_id = entry[kind]
+                if msg_id not in self.in_flight:
+                    raise ValueError(f"message {msg_id!r} is not in flight")
+                src, dst, msg = self.in_flight[msg_id]
+                seen = {"from": src, "to": dst, "type": type(msg).__name__}
+                for key, value in seen.items():
+                    if key in entry and entry[key] != value:
+                        raise ValueError(f"message {msg_id} has {key} {value!r}, "
+                                         f"not {entry[key]!r}")
+                return (kind, msg_id)
+        if "timer" in entry:
+            node_id = entry["timer"]
+            for timer in self.timers.get(node_id, {}):
+                if (type(timer).__name__ == entry.get("type")
+                        and jsonable(timer) == entry.get("fields", jsonable(timer))):
+                    return ("timer", node_id, timer)
+            raise ValueError(f"{node_id} has no armed {entry.get('type')} timer like that")
+        if "action" in entry:
+            if entry["action"] != self.next_action:
+                raise ValueError(f"the next scenario action is {self.next_action}, "
+                                 f"not {entry['action']!r}")
+            return ("action", entry["action"])
+        raise ValueError("a step is {\"deliver\"|\"lose\"|\"duplicate\": id}, "
+                         "{\"timer\": node, \"type\": T} or {\"action\": i}")

@@ -13,8 +13,10 @@ run exactly when their :meth:`Trace.digest` values are equal.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,26 +49,87 @@ class Event:
     payload: dict[str, Any] | None = None
 
 
+def jsonable(value: Any) -> Any:
+    """Messages, ballots and tuples as plain JSON values (ballots as ``"3.1"``)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if hasattr(value, "__jsonable__"):
+        return value.__jsonable__()
+    if dataclasses.is_dataclass(value):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+def message_payload(msg: Any) -> dict[str, Any]:
+    """A message's fields as JSON, plus its diagram ``label`` if it defines one."""
+    payload = jsonable(msg)
+    if not isinstance(payload, dict):
+        payload = {"value": payload}
+    label = getattr(msg, "label", None)
+    if label is not None:
+        payload["label"] = label()
+    return payload
+
+
 class Trace:
     """Append-only list of :class:`Event` records.
 
     ``detailed=False`` keeps faults and protocol state changes (promised,
     learned, ...) but skips the many message, timer and disk events
     (:data:`DETAIL_KINDS`): what sweeps over thousands of runs want.
+
+    Recording is cheap: :meth:`add_raw` keeps a plain tuple and the immutable
+    object the payload is made from (a message, a timer); the :class:`Event`
+    objects and their JSON payloads are made only when :attr:`events` is read.
     """
 
     def __init__(self, detailed: bool = True) -> None:
-        self.events: list[Event] = []
+        self._raw: list[tuple] = []
+        self._events: list[Event] = []
         self.detailed = detailed
 
-    def add(self, time: float, kind: str, **fields: Any) -> None:
-        """Append an event; ``fields`` are the optional :class:`Event` fields."""
+    @property
+    def events(self) -> list[Event]:
+        """Every event so far, in order."""
+        raw, events = self._raw, self._events
+        if len(events) < len(raw):
+            for seq in range(len(events), len(raw)):
+                time, kind, node, src, dst, msg_id, msg_type, payload, make = raw[seq]
+                if make is not None:
+                    payload = make(payload)
+                events.append(Event(seq, time, kind, node, src, dst, msg_id, msg_type, payload))
+        return events
+
+    @events.setter
+    def events(self, events: list[Event]) -> None:
+        self._events = list(events)
+        self._raw = [(e.time, e.kind, e.node, e.src, e.dst, e.msg_id, e.msg_type, e.payload, None)
+                     for e in self._events]
+
+    def add(self, time: float, kind: str, node: str | None = None, src: str | None = None,
+            dst: str | None = None, msg_id: int | None = None, msg_type: str | None = None,
+            payload: dict[str, Any] | None = None) -> None:
+        """Append an event; the keywords are the optional :class:`Event` fields."""
         if not self.detailed and kind in DETAIL_KINDS:
             return
-        self.events.append(Event(len(self.events), time, kind, **fields))
+        self._raw.append((time, kind, node, src, dst, msg_id, msg_type, payload, None))
+
+    def add_raw(self, time: float, kind: str, node: str | None, src: str | None, dst: str | None,
+                msg_id: int | None, msg_type: str | None, source: Any,
+                make: Callable[[Any], Any]) -> None:
+        """Append an event whose payload is ``make(source)``, computed when first read.
+
+        ``source`` must not change afterwards (the simulator passes isolated
+        messages and timers).  The caller checks :attr:`detailed` itself.
+        """
+        self._raw.append((time, kind, node, src, dst, msg_id, msg_type, source, make))
 
     def __len__(self) -> int:
-        return len(self.events)
+        return len(self._raw)
 
     def __iter__(self):
         return iter(self.events)

@@ -1,122 +1,149 @@
-"""Safety checks over traces: agreement, validity, replica consistency."""
+"""Safety monitors: agreement, validity, replica consistency — judged on state and sends."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
-from paxoslab.checks import Violation, check
+import paxoslab as pl
+from paxoslab.checks import Monitor, Violation
 from paxoslab.protocols import PROTOCOLS
-from paxoslab.protocols.basic_paxos import agreement, validity
-from paxoslab.protocols.smr import replica_consistency
-from paxoslab.trace import Trace
+from paxoslab.protocols.basic_paxos import Accepted, Agreement, Ballot, PaxosNode, Validity
+from paxoslab.protocols.smr import ReplicaConsistency
+from paxoslab.statemachine import KeyValueStore
+
+NODES = ["S1", "S2", "S3"]
 
 
-def trace_of(*events) -> Trace:
-    t = Trace()
-    for time, kind, node, payload in events:
-        t.add(time, kind, node=node, payload=payload)
-    return t
+def world(**nodes):
+    return SimpleNamespace(nodes=dict.fromkeys(NODES) | nodes, stable={}, now=0.0,
+                           step_sent=[], step_node=None, monitors=[])
 
 
-def test_agreement_holds_when_every_learner_learns_the_same_value():
-    t = trace_of((0, "propose", "S1", {"value": "X"}),
-                 (3, "learned", "S1", {"value": "X"}),
-                 (4, "learned", "S2", {"value": "X"}))
-    assert agreement(t) == []
-    assert validity(t) == []
-    assert check(t, "basic-paxos") == []
+def step(monitor, sim, time, node=None, sent=()):
+    sim.now, sim.step_node, sim.step_sent = time, node, list(sent)
+    return monitor.after_step(sim)
 
 
-def test_agreement_violation_names_both_learners_and_points_at_events():
-    t = trace_of((0, "propose", "S1", {"value": "X"}),
-                 (1, "propose", "S5", {"value": "Y"}),
-                 (3, "learned", "S1", {"value": "X"}),
-                 (5, "learned", "S5", {"value": "Y"}))
-    (v,) = agreement(t)
-    assert v.property == "agreement"
-    assert v.time == 5
-    assert "S1" in v.detail and "S5" in v.detail and "'X'" in v.detail and "'Y'" in v.detail
-    assert v.events == (2, 3)
+def paxos(node_id, accepted=None, learned=None, value=None):
+    node = PaxosNode(node_id, NODES)
+    if accepted:
+        node.accepted_ballot, node.accepted_value = accepted
+    node.learned, node.value = learned, value
+    return node
 
 
-def test_agreement_reports_each_disagreeing_learner_once():
-    t = trace_of((1, "learned", "S1", {"value": "X"}),
-                 (2, "learned", "S2", {"value": "Y"}),
-                 (3, "learned", "S2", {"value": "Y"}),
-                 (4, "learned", "S3", {"value": "Y"}))
-    assert [(v.time, v.events) for v in agreement(t)] == [(2, (0, 1)), (4, (0, 3))]
+def test_agreement_holds_when_one_value_is_chosen_and_learned():
+    sim, m = world(), Agreement(NODES, {})
+    b = Ballot(1, 1)
+    assert step(m, sim, 1, "S1", [("S1", "S1", Accepted(b, "X"))]) == []
+    assert step(m, sim, 2, "S2", [("S2", "S1", Accepted(b, "X"))]) == []
+    assert m.chosen and m.chosen[0][:3] == ("X", b, ("S1", "S2"))
+    sim.nodes["S3"] = paxos("S3", learned="X")
+    assert step(m, sim, 3, "S3") == []
 
 
-def test_a_learner_changing_its_mind_breaks_agreement():
-    t = trace_of((1, "learned", "S1", {"value": "X"}),
-                 (2, "learned", "S1", {"value": "Y"}))
-    assert [v.property for v in agreement(t)] == ["agreement"]
+def test_two_values_chosen_is_reported_with_both_majorities_as_witnesses():
+    sim, m = world(), Agreement(NODES, {})
+    for t, node in enumerate(["S1", "S2"]):
+        sim.nodes[node] = paxos(node, accepted=(Ballot(1, 1), "X"))
+        assert step(m, sim, t, node) == []
+    sim.nodes["S3"] = paxos("S3", accepted=(Ballot(1, 2), "Y"))
+    assert step(m, sim, 5, "S3") == []
+    (v,) = step(m, sim, 6, "S2", [("S2", "S2", Accepted(Ballot(1, 2), "Y"))])
+    assert v.property == "agreement" and v.time == 6
+    assert "'X'" in v.detail and "'Y'" in v.detail and "1.1" in v.detail and "1.2" in v.detail
+    assert v.witnesses == ("S1", "S2", "S3")
+
+
+def test_a_learner_that_learns_an_unchosen_value_breaks_agreement_once():
+    sim, m = world(), Agreement(NODES, {})
+    sim.nodes["S1"] = paxos("S1", accepted=(Ballot(1, 1), "X"), learned="X")
+    (v,) = step(m, sim, 1, "S1")  # one vote is no majority
+    assert v.property == "agreement" and "S1 learned 'X'" in v.detail and v.witnesses == ("S1",)
+    assert step(m, sim, 2, "S1") == []
+
+
+def test_agreement_ignores_what_a_node_says_and_keeps_votes_after_a_crash():
+    sim, m = world(), Agreement(NODES, {})
+    sim.nodes["S1"] = paxos("S1", accepted=(Ballot(1, 1), "X"))
+    step(m, sim, 1, "S1")
+    sim.nodes["S1"] = None  # crashed: the vote it cast still counts
+    step(m, sim, 2, None, [("S2", "S1", Accepted(Ballot(1, 1), "X"))])
+    assert [c[0] for c in m.chosen] == ["X"]
+    assert m.key() == frozenset({((Ballot(1, 1), "X"), frozenset({"S1", "S2"}))})
 
 
 def test_validity_flags_a_value_nobody_proposed():
-    t = trace_of((0, "propose", "S1", {"value": "X"}),
-                 (3, "learned", "S2", {"value": "Z"}))
-    (v,) = validity(t)
+    sim, m = world(), Validity(NODES, {})
+    sim.nodes["S1"] = paxos("S1", value="X")
+    assert step(m, sim, 0, "S1") == []
+    sim.nodes["S2"] = paxos("S2", learned="Z")
+    (v,) = step(m, sim, 3, "S2")
     assert v.property == "validity" and v.time == 3 and "'Z'" in v.detail
-    assert v.events == (1,)
+    sim.nodes["S3"] = paxos("S3", learned="X")
+    assert step(m, sim, 4, "S3") == []
 
 
-def test_validity_needs_the_proposal_before_the_learning():
-    t = trace_of((3, "learned", "S2", {"value": "X"}),
-                 (4, "propose", "S1", {"value": "X"}))
-    assert [v.property for v in validity(t)] == ["validity"]
+def replica(node_id, *commands):
+    node = PROTOCOLS["smr"].node_class(node_id, NODES)
+    node.machine = KeyValueStore()
+    for c in commands:
+        node.machine.apply(c)
+        node.applied.append(c)
+    return node
 
 
 def test_replica_consistency_reports_divergence_once_per_replica():
-    t = trace_of(
-        (1, "applied", "S1", {"index": 1, "command": "set x 1", "state": {"x": "1"}}),
-        (2, "applied", "S2", {"index": 1, "command": "set x 1", "state": {"x": "1"}}),
-        (3, "applied", "S1", {"index": 2, "command": "set t 5", "state": {"t": "5", "x": "1"}}),
-        (4, "applied", "S2", {"index": 2, "command": "set t 7", "state": {"t": "7", "x": "1"}}),
-        (5, "applied", "S2", {"index": 3, "command": "set y 1",
-                              "state": {"t": "7", "x": "1", "y": "1"}}),
-        (6, "applied", "S1", {"index": 3, "command": "set y 1",
-                              "state": {"t": "5", "x": "1", "y": "1"}}),
-    )
-    found = replica_consistency(t)
-    assert [(v.property, v.time) for v in found] == [("replica-consistency", 4), ("replica-consistency", 6)]
+    m2, sim2, found = ReplicaConsistency(NODES, {}), world(), []
+    for t, (node, cmds) in enumerate([("S1", ["set x 1"]), ("S2", ["set x 1"]),
+                                      ("S1", ["set x 1", "set t 5"]),
+                                      ("S2", ["set x 1", "set t 7"]),
+                                      ("S2", ["set x 1", "set t 7", "set y 1"]),
+                                      ("S1", ["set x 1", "set t 5", "set y 1"])], start=1):
+        sim2.nodes[node] = replica(node, *cmds)
+        found += step(m2, sim2, t, node)
+    assert [(v.property, v.time) for v in found] == [("replica-consistency", 4),
+                                                     ("replica-consistency", 6)]
     assert "#2" in found[0].detail and "S2" in found[0].detail
 
 
 def test_replica_consistency_allows_lagging_replicas():
-    t = trace_of(
-        (1, "applied", "S1", {"index": 1, "command": "set x 1", "state": {"x": "1"}}),
-        (2, "applied", "S1", {"index": 2, "command": "set x 2", "state": {"x": "2"}}),
-        (9, "applied", "S2", {"index": 1, "command": "set x 1", "state": {"x": "1"}}),
-    )
-    assert replica_consistency(t) == []
+    sim, m = world(), ReplicaConsistency(NODES, {})
+    sim.nodes["S1"] = replica("S1", "set x 1", "set x 2")
+    assert step(m, sim, 2, "S1") == []
+    sim.nodes["S2"] = replica("S2", "set x 1")
+    assert step(m, sim, 9, "S2") == []
 
 
-def test_check_runs_the_protocols_checks_in_time_order():
-    t = trace_of((0, "propose", "S1", {"value": "X"}),
-                 (1, "learned", "S1", {"value": "Q"}),
-                 (2, "learned", "S2", {"value": "X"}))
-    assert [(v.property, v.time) for v in check(t, "basic-paxos")] == [
-        ("validity", 1), ("agreement", 2),
-    ]
-    with pytest.raises(KeyError):
-        check(t, "no-such-protocol")  # an unknown protocol never passes unchecked
-    assert all(spec.properties for spec in PROTOCOLS.values())
+def test_every_protocol_declares_monitors_and_an_unknown_one_is_refused():
+    assert all(spec.monitors for spec in PROTOCOLS.values())
+    with pytest.raises(ValueError, match="no safety monitors"):
+        type(PROTOCOLS["smr"])(**{**PROTOCOLS["smr"].__dict__, "monitors": ()})
+    with pytest.raises(pl.ScenarioError, match="unknown protocol"):
+        pl.run_scenario({"name": "x", "protocol": "no-such-protocol", "nodes": ["S1"]})
+
+
+def test_monitor_fork_shares_nothing_mutable():
+    class Counting(Monitor):
+        property = "counting"
+
+        def __init__(self, node_ids, options):
+            super().__init__(node_ids, options)
+            self.seen = {"steps": 0}
+
+    m = Counting(NODES, {})
+    twin = m.fork()
+    twin.seen["steps"] += 1
+    assert m.seen == {"steps": 0}
 
 
 def test_violation_to_dict_is_the_summary_form():
-    v = Violation("agreement", 2.5, "S1 vs S2", (1, 2))
+    v = Violation("agreement", 2.5, "S1 vs S2", ("S1", "S2"))
     assert v.to_dict() == {"property": "agreement", "time": 2.5, "detail": "S1 vs S2"}
 
 
 def test_violations_are_frozen():
     with pytest.raises(AttributeError):
         Violation("agreement", 1, "x").time = 2
-
-
-def test_checks_work_on_an_undetailed_trace():
-    t = Trace(detailed=False)
-    t.add(0, "send", node="S1")
-    t.add(1, "learned", node="S1", payload={"value": "X"})
-    t.add(2, "learned", node="S2", payload={"value": "Y"})
-    assert [v.property for v in check(t, "basic-paxos")] == ["validity", "agreement", "validity"]

@@ -52,7 +52,7 @@ def test_experiments_imports_pandas_only_when_sweeping():
 def test_public_api():
     for name in ("run_scenario", "Result", "Trace", "Event", "Node", "MissingHandler",
                  "Simulation", "Network", "Fixed", "Uniform", "Exponential", "Rule",
-                 "ScenarioError", "Violation", "check", "load_scenario", "rng_stream",
+                 "ScenarioError", "Violation", "Monitor", "load_scenario", "rng_stream",
                  "describe", "narrate"):
         assert hasattr(pl, name), name
     assert isinstance(pl.__version__, str)

@@ -144,7 +144,7 @@ def test_missing_handler_surfaces_from_a_run():
 
 def test_messages_are_delivered_to_handlers_with_sender_and_time():
     sim = make_sim()
-    sim.at(2, lambda: sim.invoke("S1", "ping", "S2", 7))
+    sim.at(2, ("invoke", "S1", "ping", "S2", 7))
     sim.run(until=10)
     assert sim.nodes["S2"].log == [("ping", 7, "S1", 3.0)]
     assert sim.nodes["S1"].log == [("pong", 7, "S2", 4.0)]
@@ -165,15 +165,15 @@ def test_effects_are_collected_in_order_and_handed_over_once():
 # ---- timers -----------------------------------------------------------------------
 def test_timer_fires_after_its_delay():
     sim = make_sim()
-    sim.at(0, lambda: sim.invoke("S1", "arm", "tick", 10))
+    sim.at(0, ("invoke", "S1", "arm", "tick", 10))
     sim.run(until=100)
     assert sim.nodes["S1"].log == [("tick", "tick", 10.0)]
 
 
 def test_rearming_an_equal_timer_replaces_it():
     sim = make_sim()
-    sim.at(0, lambda: sim.invoke("S1", "arm", "tick", 10))
-    sim.at(2, lambda: sim.invoke("S1", "arm", "tick", 10))
+    sim.at(0, ("invoke", "S1", "arm", "tick", 10))
+    sim.at(2, ("invoke", "S1", "arm", "tick", 10))
     sim.run(until=100)
     assert fires(sim, "S1") == [12.0]
     assert sim.nodes["S1"].log == [("tick", "tick", 12.0)]
@@ -181,25 +181,25 @@ def test_rearming_an_equal_timer_replaces_it():
 
 def test_rearming_earlier_replaces_too():
     sim = make_sim()
-    sim.at(0, lambda: sim.invoke("S1", "arm", "tick", 10))
-    sim.at(1, lambda: sim.invoke("S1", "arm", "tick", 2))
+    sim.at(0, ("invoke", "S1", "arm", "tick", 10))
+    sim.at(1, ("invoke", "S1", "arm", "tick", 2))
     sim.run(until=100)
     assert fires(sim, "S1") == [3.0]
 
 
 def test_unequal_timers_coexist():
     sim = make_sim()
-    sim.at(0, lambda: sim.invoke("S1", "arm", "a", 5))
-    sim.at(0, lambda: sim.invoke("S1", "arm", "b", 7))
+    sim.at(0, ("invoke", "S1", "arm", "a", 5))
+    sim.at(0, ("invoke", "S1", "arm", "b", 7))
     sim.run(until=100)
     assert sim.nodes["S1"].log == [("tick", "a", 5.0), ("tick", "b", 7.0)]
 
 
 def test_cancel_timer_stops_it():
     sim = make_sim()
-    sim.at(0, lambda: sim.invoke("S1", "arm", "a", 10))
-    sim.at(0, lambda: sim.invoke("S1", "arm", "b", 10))
-    sim.at(5, lambda: sim.invoke("S1", "disarm", "a"))
+    sim.at(0, ("invoke", "S1", "arm", "a", 10))
+    sim.at(0, ("invoke", "S1", "arm", "b", 10))
+    sim.at(5, ("invoke", "S1", "disarm", "a"))
     sim.run(until=100)
     assert sim.nodes["S1"].log == [("tick", "b", 10.0)]
 
@@ -219,9 +219,9 @@ def test_cancel_then_set_in_one_handler_leaves_the_timer_armed():
 
 def test_timers_are_per_node():
     sim = make_sim()
-    sim.at(0, lambda: sim.invoke("S1", "arm", "tick", 5))
-    sim.at(0, lambda: sim.invoke("S2", "arm", "tick", 6))
-    sim.at(1, lambda: sim.invoke("S2", "disarm", "tick"))
+    sim.at(0, ("invoke", "S1", "arm", "tick", 5))
+    sim.at(0, ("invoke", "S2", "arm", "tick", 6))
+    sim.at(1, ("invoke", "S2", "disarm", "tick"))
     sim.run(until=100)
     assert fires(sim) == [5.0]
 
@@ -255,10 +255,10 @@ class Durable(Node):
 
 def test_persist_then_crash_keeps_only_persisted_fields():
     sim = make_sim(Durable)
-    sim.at(0, lambda: sim.invoke("S1", "write", 1))
-    sim.at(1, lambda: sim.invoke("S1", "write", 2))
-    sim.at(2, lambda: sim.crash("S1"))
-    sim.at(3, lambda: sim.recover("S1"))
+    sim.at(0, ("invoke", "S1", "write", 1))
+    sim.at(1, ("invoke", "S1", "write", 2))
+    sim.at(2, ("crash", "S1"))
+    sim.at(3, ("recover", "S1"))
     sim.run(until=100)
     node = sim.nodes["S1"]
     assert node.durable == [1, 2]
@@ -268,9 +268,9 @@ def test_persist_then_crash_keeps_only_persisted_fields():
 
 def test_crash_drops_timers():
     sim = make_sim(Durable)
-    sim.at(0, lambda: sim.invoke("S1", "write", 1))
-    sim.at(2, lambda: sim.crash("S1"))
-    sim.at(3, lambda: sim.recover("S1"))
+    sim.at(0, ("invoke", "S1", "write", 1))
+    sim.at(2, ("crash", "S1"))
+    sim.at(3, ("recover", "S1"))
     sim.run(until=100)
     assert sim.nodes["S1"].ticks == 0
     assert fires(sim) == []
@@ -278,42 +278,42 @@ def test_crash_drops_timers():
 
 def test_crashed_node_is_down_until_recovered():
     sim = make_sim(Durable)
-    sim.at(1, lambda: sim.crash("S1"))
+    sim.at(1, ("crash", "S1"))
     sim.run(until=2)
     assert not sim.is_up("S1")
     assert sim.nodes["S1"] is None
-    sim.at(3, lambda: sim.recover("S1"))
+    sim.at(3, ("recover", "S1"))
     sim.run(until=4)
     assert sim.is_up("S1")
 
 
 def test_recover_restores_what_was_persisted_not_later_edits():
     sim = make_sim(Durable)
-    sim.at(0, lambda: sim.invoke("S1", "write", 1))
-    sim.at(1, lambda: sim.invoke("S1", "scribble", 99))
-    sim.at(2, lambda: sim.crash("S1"))
-    sim.at(3, lambda: sim.recover("S1"))
+    sim.at(0, ("invoke", "S1", "write", 1))
+    sim.at(1, ("invoke", "S1", "scribble", 99))
+    sim.at(2, ("crash", "S1"))
+    sim.at(3, ("recover", "S1"))
     sim.run(until=5)
     assert sim.nodes["S1"].durable == [1]
 
 
 def test_recovered_node_does_not_share_objects_with_stable_storage():
     sim = make_sim(Durable)
-    sim.at(0, lambda: sim.invoke("S1", "write", 1))
-    sim.at(2, lambda: sim.crash("S1"))
-    sim.at(3, lambda: sim.recover("S1"))
-    sim.at(4, lambda: sim.invoke("S1", "scribble", 5))
-    sim.at(5, lambda: sim.crash("S1"))
-    sim.at(6, lambda: sim.recover("S1"))
+    sim.at(0, ("invoke", "S1", "write", 1))
+    sim.at(2, ("crash", "S1"))
+    sim.at(3, ("recover", "S1"))
+    sim.at(4, ("invoke", "S1", "scribble", 5))
+    sim.at(5, ("crash", "S1"))
+    sim.at(6, ("recover", "S1"))
     sim.run(until=10)
     assert sim.nodes["S1"].durable == [1]
 
 
 def test_recover_event_records_the_restored_fields():
     sim = make_sim(Durable)
-    sim.at(0, lambda: sim.invoke("S1", "write", 4))
-    sim.at(2, lambda: sim.crash("S1"))
-    sim.at(3, lambda: sim.recover("S1"))
+    sim.at(0, ("invoke", "S1", "write", 4))
+    sim.at(2, ("crash", "S1"))
+    sim.at(3, ("recover", "S1"))
     sim.run(until=5)
     (recover,) = sim.trace.of_kind("recover")
     assert recover.node == "S1" and recover.time == 3.0
@@ -342,7 +342,7 @@ def delivered_at(sim) -> dict[int, float]:
 @pytest.mark.parametrize("persist_ms", [0, 5, 2.5])
 def test_persist_ms_delays_messages_sent_after_persist(persist_ms):
     sim = make_sim(Writer, nodes=("S1", "S2"), persist_ms=persist_ms)
-    sim.at(10, lambda: sim.invoke("S1", "go"))
+    sim.at(10, ("invoke", "S1", "go"))
     sim.run(until=100)
     assert delivered_at(sim) == {1: 11.0, 2: 11.0 + persist_ms, 3: 11.0 + persist_ms}
     assert sim.stable["S1"] == {"x": 1}
@@ -354,8 +354,8 @@ def test_persist_ms_applies_only_within_the_handler_that_persisted():
             self.send("S2", Ping(4))
 
     sim = make_sim(Twice, nodes=("S1", "S2"), persist_ms=5)
-    sim.at(10, lambda: sim.invoke("S1", "go"))
-    sim.at(10, lambda: sim.invoke("S1", "again"))
+    sim.at(10, ("invoke", "S1", "go"))
+    sim.at(10, ("invoke", "S1", "again"))
     sim.run(until=100)
     assert delivered_at(sim)[4] == 11.0
 

@@ -271,7 +271,7 @@ def test_a_partition_group_may_be_a_single_name(tiny):
                         {"at": 0, "propose": {"node": "S1", "value": "X"}}])
     result = pl.run_scenario(data)
     (part,) = result.trace.of_kind("partition")
-    assert part.payload == {"groups": [["S1"], ["S2", "S3"]]}
+    assert part.payload == {"groups": [["S1"], ["S2", "S3"], ["S4", "S5"]]}
     assert result.summary()["decided"] is None
 
 
@@ -300,3 +300,44 @@ def test_set_path_result_runs(scenario):
     data = scenario("basic-paxos-case-2")
     set_path(data, "network.rules[0].delay", 6)
     assert pl.run_scenario(data).summary()["decided"] == "Y"
+
+
+# ---- validation gaps: misspelt expect keys, events after until, partial partitions ------------
+def test_a_misspelt_expect_key_is_an_input_error_naming_it():
+    data = {"name": "x", "protocol": "basic-paxos", "nodes": ["S1"], "expect": {"decidd": "X"}}
+    with pytest.raises(ScenarioError, match=r"expect\.decidd: not a summary key of basic-paxos"):
+        load(data)
+
+
+def test_every_protocol_declares_exactly_the_summary_keys_it_returns():
+    from paxoslab.protocols import COMMON_SUMMARY_KEYS, PROTOCOLS
+
+    for path in SCENARIO_FILES:
+        result = pl.run_scenario(path)
+        spec = PROTOCOLS[result.protocol]
+        assert set(result.summary()) == COMMON_SUMMARY_KEYS | spec.summary_keys, path.name
+
+
+@pytest.mark.parametrize("at", [50, {"uniform": [10, 41]}])
+def test_an_event_after_until_is_rejected(at):
+    data = {"name": "x", "protocol": "basic-paxos", "nodes": ["S1"], "until": 40,
+            "events": [{"at": at, "crash": "S1"}]}
+    with pytest.raises(ScenarioError, match=r"events\[0\]\.at: .* is after until=40"):
+        load(data)
+
+
+def test_nodes_left_out_of_a_partition_form_one_more_group_written_out():
+    data = {"name": "x", "protocol": "basic-paxos", "nodes": ["S1", "S2", "S3"],
+            "events": [{"at": 1, "partition": [["S1"]]}]}
+    loaded = load(data)
+    assert loaded["events"][0]["partition"] == [["S1"], ["S2", "S3"]]
+    assert data["events"][0]["partition"] == [["S1"]]  # the caller's dict is untouched
+    run = pl.run_scenario(loaded)
+    assert run.trace.of_kind("partition")[0].payload == {"groups": [["S1"], ["S2", "S3"]]}
+
+
+def test_a_misspelt_nested_key_is_named_not_reported_missing():
+    data = {"name": "x", "protocol": "basic-paxos", "nodes": ["S1"],
+            "events": [{"at": 0, "propose": {"nod": "S1", "value": "X"}}]}
+    with pytest.raises(ScenarioError, match=r"events\[0\]\.propose\.nod: unknown key"):
+        load(data)

@@ -29,6 +29,10 @@ class Greeter(Node):
         super().__init__(node_id, cluster, options)
         self.heard: list[tuple[str, str, float]] = []
         self.woke: list[float] = []
+        self.marks: list = []
+
+    def mark(self, label):
+        self.marks.append(label)
 
     def greet(self, dst, text="hi"):
         self.send(dst, Hello(text))
@@ -87,21 +91,18 @@ def test_event_times_drawn_from_their_own_stream(tiny):
 # ---- ordering and time ------------------------------------------------------------------
 def test_events_run_in_time_then_scheduling_order():
     sim = make_sim()
-    order = []
-    sim.at(5, lambda: order.append("a"))
-    sim.at(5, lambda: order.append("b"))
-    sim.at(1, lambda: order.append("c"))
-    sim.at(5, lambda: order.append("d"))
+    for t, label in [(5, "a"), (5, "b"), (1, "c"), (5, "d")]:
+        sim.at(t, ("invoke", "S1", "mark", label))
     sim.run()
-    assert order == ["c", "a", "b", "d"]
+    assert sim.nodes["S1"].marks == ["c", "a", "b", "d"]
 
 
 def test_run_stops_at_until_and_can_continue():
     sim = make_sim()
-    order = []
     for t in (1, 5, 10):
-        sim.at(t, lambda t=t: order.append(t))
+        sim.at(t, ("invoke", "S1", "mark", t))
     assert sim.run(until=5) == 5.0
+    order = sim.nodes["S1"].marks
     assert order == [1, 5]
     assert sim.run(until=20) == 10.0
     assert order == [1, 5, 10]
@@ -109,10 +110,10 @@ def test_run_stops_at_until_and_can_continue():
 
 def test_run_with_max_events_stops_early():
     sim = make_sim()
-    order = []
     for t in range(5):
-        sim.at(t, lambda t=t: order.append(t))
+        sim.at(t, ("invoke", "S1", "mark", t))
     sim.run(max_events=2)
+    order = sim.nodes["S1"].marks
     assert order == [0, 1]
     sim.run()
     assert order == [0, 1, 2, 3, 4]
@@ -120,14 +121,14 @@ def test_run_with_max_events_stops_early():
 
 def test_handlers_see_the_delivery_time():
     sim = make_sim(network=Network(Fixed(2.5)))
-    sim.at(1, lambda: sim.invoke("S1", "greet", "S2"))
+    sim.at(1, ("invoke", "S1", "greet", "S2"))
     sim.run()
     assert sim.nodes["S2"].heard == [("hi", "S1", 3.5)]
 
 
 def test_broadcast_reaches_every_node_including_self():
     sim = make_sim()
-    sim.at(0, lambda: sim.invoke("S2", "greet_all"))
+    sim.at(0, ("invoke", "S2", "greet_all"))
     sim.run()
     for n in ("S1", "S2", "S3"):
         assert sim.nodes[n].heard == [("all", "S2", 1.0)]
@@ -137,7 +138,7 @@ def test_broadcast_reaches_every_node_including_self():
 def test_counters_match_trace_events():
     sim = make_sim(network=Network(Uniform(1, 3), drop=0.3, duplicate=0.3), seed=2)
     for t in range(20):
-        sim.at(t, lambda: sim.invoke("S1", "greet_all"))
+        sim.at(t, ("invoke", "S1", "greet_all"))
     sim.run()
     trace = sim.trace
     copies = len(trace.of_kind("duplicate"))
@@ -153,8 +154,8 @@ def test_counters_match_trace_events():
 # ---- faults ---------------------------------------------------------------------------
 def test_message_to_a_crashed_node_is_dropped():
     sim = make_sim()
-    sim.at(0, lambda: sim.crash("S2"))
-    sim.at(1, lambda: sim.invoke("S1", "greet", "S2"))
+    sim.at(0, ("crash", "S2"))
+    sim.at(1, ("invoke", "S1", "greet", "S2"))
     sim.run()
     (drop,) = sim.trace.of_kind("drop")
     assert drop.payload == {"reason": "crashed"} and drop.dst == "S2" and drop.time == 2.0
@@ -163,19 +164,19 @@ def test_message_to_a_crashed_node_is_dropped():
 
 def test_message_in_flight_reaches_a_node_that_recovered_in_time():
     sim = make_sim(network=Network(Fixed(5)))
-    sim.at(0, lambda: sim.invoke("S1", "greet", "S2"))
-    sim.at(1, lambda: sim.crash("S2"))
-    sim.at(2, lambda: sim.recover("S2"))
+    sim.at(0, ("invoke", "S1", "greet", "S2"))
+    sim.at(1, ("crash", "S2"))
+    sim.at(2, ("recover", "S2"))
     sim.run()
     assert sim.nodes["S2"].heard == [("hi", "S1", 5.0)]
 
 
 def test_crash_and_recover_are_idempotent():
     sim = make_sim()
-    sim.at(0, lambda: sim.crash("S1"))
-    sim.at(1, lambda: sim.crash("S1"))
-    sim.at(2, lambda: sim.recover("S1"))
-    sim.at(3, lambda: sim.recover("S1"))
+    sim.at(0, ("crash", "S1"))
+    sim.at(1, ("crash", "S1"))
+    sim.at(2, ("recover", "S1"))
+    sim.at(3, ("recover", "S1"))
     sim.run()
     assert [(e.kind, e.time) for e in sim.trace.of_kind("crash", "recover")] == [
         ("crash", 0.0), ("recover", 2.0),
@@ -184,22 +185,21 @@ def test_crash_and_recover_are_idempotent():
 
 def test_invoke_on_a_crashed_node_is_lost():
     sim = make_sim()
-    results = []
-    sim.at(0, lambda: sim.crash("S1"))
-    sim.at(1, lambda: results.append(sim.invoke("S1", "greet", "S2")))
+    sim.at(0, ("crash", "S1"))
+    sim.at(1, ("invoke", "S1", "greet", "S2"))
     sim.run()
-    assert results == [False]
-    (lost,) = sim.trace.of_kind("request_lost")
+    assert sim.invoke("S1", "greet", "S2") is False
+    (lost, _) = sim.trace.of_kind("request_lost")
     assert lost.node == "S1" and lost.payload["method"] == "greet"
     assert sim.sent == 0
 
 
 def test_partition_cuts_links_and_heal_restores_them():
     sim = make_sim()
-    sim.at(0, lambda: sim.partition([["S1"], ["S2", "S3"]]))
-    sim.at(1, lambda: sim.invoke("S1", "greet_all"))
-    sim.at(5, sim.heal)
-    sim.at(6, lambda: sim.invoke("S1", "greet_all"))
+    sim.at(0, ("partition", [["S1"], ["S2", "S3"]]))
+    sim.at(1, ("invoke", "S1", "greet_all"))
+    sim.at(5, ("heal",))
+    sim.at(6, ("invoke", "S1", "greet_all"))
     sim.run()
     assert sim.nodes["S1"].heard == [("all", "S1", 2.0), ("all", "S1", 7.0)]
     assert sim.nodes["S2"].heard == [("all", "S1", 7.0)]
@@ -211,8 +211,8 @@ def test_partition_cuts_links_and_heal_restores_them():
 
 def test_partition_drops_messages_already_in_flight():
     sim = make_sim(network=Network(Fixed(5)))
-    sim.at(0, lambda: sim.invoke("S1", "greet_all"))
-    sim.at(1, lambda: sim.partition([["S1"], ["S2", "S3"]]))
+    sim.at(0, ("invoke", "S1", "greet_all"))
+    sim.at(1, ("partition", [["S1"], ["S2", "S3"]]))
     sim.run()
     assert sim.nodes["S1"].heard == [("all", "S1", 5.0)]
     assert sim.nodes["S2"].heard == [] and sim.nodes["S3"].heard == []
@@ -221,9 +221,9 @@ def test_partition_drops_messages_already_in_flight():
 
 def test_message_survives_a_partition_healed_before_delivery():
     sim = make_sim(network=Network(Fixed(5)))
-    sim.at(0, lambda: sim.invoke("S1", "greet", "S2"))
-    sim.at(1, lambda: sim.partition([["S1"], ["S2", "S3"]]))
-    sim.at(2, sim.heal)
+    sim.at(0, ("invoke", "S1", "greet", "S2"))
+    sim.at(1, ("partition", [["S1"], ["S2", "S3"]]))
+    sim.at(2, ("heal",))
     sim.run()
     assert sim.nodes["S2"].heard == [("hi", "S1", 5.0)]
 
@@ -234,18 +234,18 @@ def test_fire_timer_fires_now_and_cancels_the_pending_one():
             self.set_timer(Wake(), 50)
 
     sim = Simulation(["S1"], lambda n: Sleeper(n, ["S1"]))
-    sim.at(3, lambda: sim.fire_timer("S1", Wake()))
+    sim.at(3, ("fire", "S1", Wake()))
     sim.run()
     assert sim.nodes["S1"].woke == [3.0]
 
 
 def test_fire_timer_on_a_crashed_node_does_nothing():
     sim = make_sim()
-    results = []
-    sim.at(0, lambda: sim.crash("S1"))
-    sim.at(1, lambda: results.append(sim.fire_timer("S1", Wake())))
+    sim.at(0, ("crash", "S1"))
+    sim.at(1, ("fire", "S1", Wake()))
     sim.run()
-    assert results == [False]
+    assert sim.fire_timer("S1", Wake()) is False
+    assert sim.trace.of_kind("timer_fire") == [] and sim.nodes["S1"] is None
 
 
 # ---- plumbing -----------------------------------------------------------------------
@@ -296,7 +296,7 @@ class Player(Node):
 def ping_pong(rounds, delay=0.0) -> Simulation:
     sim = Simulation(["A", "B"], lambda n: Player(n, ["A", "B"]), network=Network(Fixed(delay)),
                      detailed=False)
-    sim.at(0, lambda: sim.invoke("A", "serve", "B", rounds))
+    sim.at(0, ("invoke", "A", "serve", "B", rounds))
     return sim
 
 

@@ -3,7 +3,7 @@
 Each protocol lives in one module of this package and ends with a
 ``SPEC = ProtocolSpec(...)`` that gathers everything about it: its node class,
 message types, bugs, option and action validators, how it performs scenario
-actions, its summary keys, its safety properties, the sentences that narrate
+actions, its summary keys, its safety monitors and search goals, the sentences that narrate
 its events and the colours of its messages on diagrams.  Nothing else in the
 library names a protocol's message types.
 
@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..checks import Monitor
 from ..node import Node
 
 #: (validator, field path, value, node names) -> None; raises a ScenarioError.
@@ -64,8 +65,10 @@ class ProtocolSpec:
     perform: Callable[[Any, dict[str, Any], str, Any], None]
     #: (simulation) -> the protocol's own summary keys
     summarize: Callable[[Any], dict[str, Any]]
-    #: safety properties: each takes a trace and returns a list of Violation
-    properties: tuple[Callable[[Any], list[Any]], ...]
+    #: safety monitors (see :mod:`paxoslab.checks`): built per run as ``M(node_ids, options)``
+    monitors: tuple[type[Monitor], ...]
+    #: the keys ``summarize`` returns (a scenario's ``expect`` may name these and the common ones)
+    summary_keys: frozenset[str]
     option_validators: Mapping[str, ValidateField] = field(default_factory=dict)
     actions: Mapping[str, ValidateField] = field(default_factory=dict)
     #: (validator, whole scenario) -> None: validation that needs several fields at once
@@ -74,6 +77,10 @@ class ProtocolSpec:
     describe: Callable[[Mapping[str, Any]], list[str]] = lambda summary: []
     #: event kind (or ``"send:<MessageType>"``) -> sentence, for ``narrate``
     sentences: Mapping[str, Sentence] = field(default_factory=dict)
+    #: "sometimes" properties for the search: name -> (simulation -> reached?)
+    goals: Mapping[str, Callable[[Any], bool]] = field(default_factory=dict)
+    #: message -> the ballot it starts (a hashable), or None: the search bounds ballots by it
+    ballot_of: Callable[[Any], Any] | None = None
     #: message type -> colour on diagrams
     colors: Mapping[str, str] = field(default_factory=dict)
     #: event kind -> how it is marked on a lane
@@ -86,12 +93,18 @@ class ProtocolSpec:
     moment_legend: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.properties:
-            raise ValueError(f"protocol {self.name!r} declares no safety properties")
+        if not self.monitors:
+            raise ValueError(f"protocol {self.name!r} declares no safety monitors")
 
     @property
     def message_types(self) -> frozenset[str]:
         return frozenset(m.__name__ for m in self.messages)
+
+
+#: Summary keys every protocol's summary has.
+COMMON_SUMMARY_KEYS = frozenset({
+    "scenario", "protocol", "seed", "end_time", "messages", "violations", "expect", "digest",
+})
 
 
 def _registry() -> dict[str, ProtocolSpec]:

@@ -41,11 +41,12 @@ The four switchable bugs each break exactly one of these rules (see ``BUGS``).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..checks import Violation
+from ..checks import Monitor, Violation
 from ..node import Node
 from . import Mark, ProtocolSpec
 
@@ -158,6 +159,10 @@ class Backoff:
 
 class PaxosNode(Node):
     """One node playing proposer, acceptor and learner."""
+
+    STATE = ("promised", "accepted_ballot", "accepted_value", "round", "highest_round_seen",
+             "value", "ballot", "phase", "promises", "accepts", "proposal", "preemptions",
+             "learned", "learned_ballot")
 
     def __init__(self, node_id: str, cluster: Sequence[str], options: Mapping[str, Any] | None = None):
         super().__init__(node_id, cluster, {**DEFAULT_OPTIONS, **(options or {})})
@@ -514,42 +519,113 @@ COLORS = {
 }
 
 
-# ---- safety properties ----------------------------------------------------------
-def agreement(trace) -> list[Violation]:
-    """No two learners learn different values (and no learner changes its mind)."""
-    first = None
-    reported: set[tuple[str, object]] = set()
-    violations = []
-    for event in trace.of_kind("learned"):
-        value = event.payload["value"]
-        if first is None:
-            first = event
-        elif value != first.payload["value"] and (event.node, value) not in reported:
-            reported.add((event.node, value))
-            violations.append(Violation(
-                "agreement", event.time,
-                f"{event.node} learned {value!r} at t={event.time:g} but {first.node} "
-                f"learned {first.payload['value']!r} at t={first.time:g}",
-                (first.seq, event.seq),
+# ---- safety monitors ----------------------------------------------------------
+def _votes_of(sim) -> list[tuple[Any, Any, str]]:
+    """The (ballot, value, acceptor) votes visible in the last step: the stepping
+    node's accepted proposal and every Accepted message sent."""
+    votes = [(msg.ballot, msg.value, src) for src, _, msg in sim.step_sent
+             if isinstance(msg, Accepted)]
+    node = sim.nodes.get(sim.step_node) if sim.step_node is not None else None
+    if node is not None and getattr(node, "accepted_ballot", None) is not None:
+        votes.append((node.accepted_ballot, node.accepted_value, sim.step_node))
+    return votes
+
+
+class Agreement(Monitor):
+    """At most one value is chosen, and no learner learns a value that was not chosen.
+
+    A value is chosen once a majority of acceptors has accepted it under one
+    ballot.  What an acceptor accepted is read from its state
+    (``accepted_ballot``, ``accepted_value``) and from the ``Accepted``
+    messages it sends; what a learner learned from its ``learned`` field.
+    """
+
+    property = "agreement"
+
+    def __init__(self, node_ids, options) -> None:
+        super().__init__(node_ids, options)
+        self.majority = len(self.node_ids) // 2 + 1
+        #: (ballot, value) -> the acceptors that accepted it
+        self.votes: dict[tuple[Any, Any], frozenset[str]] = {}
+        #: (value, ballot, acceptors, time) for each value chosen, in order
+        self.chosen: tuple[tuple[Any, Any, tuple[str, ...], float], ...] = ()
+        self.reported: frozenset[tuple[str, Any]] = frozenset()
+
+    def key(self):
+        return frozenset(self.votes.items())
+
+    def fork(self) -> Agreement:
+        twin = copy.copy(self)
+        twin.votes = dict(self.votes)
+        return twin
+
+    def after_step(self, sim) -> list[Violation]:
+        found = []
+        for ballot, value, acceptor in _votes_of(sim):
+            voters = self.votes.get((ballot, value), frozenset())
+            if acceptor in voters:
+                continue
+            voters = self.votes[ballot, value] = voters | {acceptor}
+            if len(voters) < self.majority or any(c[0] == value for c in self.chosen):
+                continue
+            voters = tuple(sorted(voters))
+            self.chosen += ((value, ballot, voters, sim.now),)
+            if len(self.chosen) > 1:
+                first = self.chosen[0]
+                found.append(Violation(
+                    self.property, sim.now,
+                    f"two values chosen: {first[0]!r} (ballot {first[1]}, accepted by "
+                    f"{', '.join(first[2])} at t={first[3]:g}) and {value!r} (ballot "
+                    f"{ballot}, accepted by {', '.join(voters)})",
+                    tuple(sorted(set(first[2]) | set(voters))),
+                ))
+        node_id = sim.step_node
+        node = sim.nodes.get(node_id) if node_id is not None else None
+        learned = getattr(node, "learned", None) if node is not None else None
+        if (learned is not None and (node_id, learned) not in self.reported
+                and not any(c[0] == learned for c in self.chosen)):
+            self.reported = self.reported | {(node_id, learned)}
+            chosen = ", ".join(repr(c[0]) for c in self.chosen) or "nothing"
+            found.append(Violation(
+                self.property, sim.now,
+                f"{node_id} learned {learned!r}, which no majority accepted under one ballot "
+                f"(chosen so far: {chosen})",
+                (node_id,),
             ))
-    return violations
+        return found
 
 
-def validity(trace) -> list[Violation]:
+class Validity(Monitor):
     """Only a value that some client proposed can be learned."""
-    proposed: set[object] = set()
-    violations = []
-    for event in trace.of_kind("propose", "learned"):
-        value = event.payload["value"]
-        if event.kind == "propose":
-            proposed.add(value)
-        elif value not in proposed:
-            violations.append(Violation(
-                "validity", event.time,
-                f"{event.node} learned {value!r} at t={event.time:g}, which nobody proposed",
-                (event.seq,),
-            ))
-    return violations
+
+    property = "validity"
+
+    def __init__(self, node_ids, options) -> None:
+        super().__init__(node_ids, options)
+        self.proposed: frozenset[Any] = frozenset()
+        self.reported: frozenset[tuple[str, Any]] = frozenset()
+
+    def key(self):
+        return self.proposed
+
+    def after_step(self, sim) -> list[Violation]:
+        node_id = sim.step_node
+        node = sim.nodes.get(node_id) if node_id is not None else None
+        if node is None:
+            return []
+        value = getattr(node, "value", None)
+        if value is not None and value not in self.proposed:
+            self.proposed = self.proposed | {value}
+        learned = getattr(node, "learned", None)
+        if learned is None or learned in self.proposed or (node_id, learned) in self.reported:
+            return []
+        self.reported = self.reported | {(node_id, learned)}
+        return [Violation(self.property, sim.now,
+                          f"{node_id} learned {learned!r}, which nobody proposed", (node_id,))]
+
+
+def _a_value_is_chosen(sim) -> bool:
+    return any(m.chosen for m in sim.monitors if isinstance(m, Agreement))
 
 
 SPEC = ProtocolSpec(
@@ -559,7 +635,10 @@ SPEC = ProtocolSpec(
     bugs=BUGS,
     perform=_perform,
     summarize=_summarize,
-    properties=(agreement, validity),
+    summary_keys=frozenset({"learned", "learned_at", "decided", "ballots", "decided_at"}),
+    monitors=(Agreement, Validity),
+    goals={"a value can be chosen": _a_value_is_chosen},
+    ballot_of=lambda msg: msg.ballot if isinstance(msg, Prepare) else None,
     option_validators={"proposal_timeout": lambda v, f, x, n: v.number(f, x, strict=True),
                        "backoff": _validate_backoff},
     actions={"propose": _validate_propose},

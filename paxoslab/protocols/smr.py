@@ -25,8 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..checks import Violation
-from ..node import Node
+from ..checks import Monitor, Violation
+from ..node import Node, canonical
 from ..statemachine import MACHINES, CommandError, replay
 from . import Mark, ProtocolSpec
 
@@ -62,6 +62,8 @@ MESSAGES = (Append, Forward)
 
 class ReplicaNode(Node):
     """A replica; the sequencer is the replica that numbers the commands."""
+
+    STATE = ("machine", "log", "pending", "applied")
 
     def __init__(self, node_id: str, cluster: Sequence[str], options: Mapping[str, Any] | None = None):
         super().__init__(node_id, cluster, {**DEFAULT_OPTIONS, **(options or {})})
@@ -179,29 +181,48 @@ def _describe(summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-# ---- safety properties ----------------------------------------------------------
-def replica_consistency(trace) -> list[Violation]:
+# ---- safety monitors ----------------------------------------------------------
+class ReplicaConsistency(Monitor):
     """Replicas that have applied the same number of commands are in the same state.
 
-    Reports the moment each replica first diverges from the first replica to
-    apply that command.
+    Read from each replica's ``applied`` commands and state machine after every
+    step; reports the moment each replica first diverges from the first
+    replica to reach that many commands.
     """
-    first_at_index: dict[int, Any] = {}
-    diverged: set[str] = set()
-    violations = []
-    for event in trace.of_kind("applied"):
-        index, state = event.payload["index"], event.payload["state"]
-        first = first_at_index.setdefault(index, event)
-        if first.payload["state"] != state and event.node not in diverged:
-            diverged.add(event.node)
-            violations.append(Violation(
-                "replica-consistency", event.time,
-                f"after command #{index} {event.node} has {state} but {first.node} has "
-                f"{first.payload['state']} ({event.payload['command']!r} vs "
-                f"{first.payload['command']!r})",
-                (first.seq, event.seq),
-            ))
-    return violations
+
+    property = "replica-consistency"
+
+    def __init__(self, node_ids, options) -> None:
+        super().__init__(node_ids, options)
+        #: commands applied -> (first replica there, its state, its last command)
+        self.first: tuple[tuple[int, str, Any, Any, str], ...] = ()
+        self.diverged: frozenset[str] = frozenset()
+
+    def key(self):
+        return (tuple((n, node, state) for n, node, state, _, _ in self.first), self.diverged)
+
+    def after_step(self, sim) -> list[Violation]:
+        node_id = sim.step_node
+        node = sim.nodes.get(node_id) if node_id is not None else None
+        applied = getattr(node, "applied", None) if node is not None else None
+        if not applied:
+            return []
+        count, snapshot = len(applied), node.machine.snapshot()
+        state = canonical(snapshot)
+        for n, first, first_state, shown, command in self.first:
+            if n != count:
+                continue
+            if first_state == state or node_id in self.diverged:
+                return []
+            self.diverged = self.diverged | {node_id}
+            return [Violation(
+                self.property, sim.now,
+                f"after command #{count} {node_id} has {snapshot} but {first} has {shown} "
+                f"({applied[-1]!r} vs {command!r})",
+                (first, node_id),
+            )]
+        self.first += ((count, node_id, state, snapshot, applied[-1]),)
+        return []
 
 
 SPEC = ProtocolSpec(
@@ -211,7 +232,8 @@ SPEC = ProtocolSpec(
     bugs=BUGS,
     perform=_perform,
     summarize=_summarize,
-    properties=(replica_consistency,),
+    summary_keys=frozenset({"logs", "state", "applied", "consistent"}),
+    monitors=(ReplicaConsistency,),
     option_validators={
         "machine": _validate_machine,
         "sequencer": lambda v, f, x, nodes: v.node(f, x, nodes),
