@@ -77,7 +77,9 @@ def narrate(trace: Any, nodes: Any = None, kinds: Any = None, until: float | Non
     ``trace`` is a Result or a Trace; ``nodes`` and ``kinds`` narrow it down;
     ``until`` stops the story early.  A message is narrated when it is sent,
     under the kind ``"send:<MessageType>"`` (e.g. ``"send:Reject"``).  The sentences are the protocol's own
-    (``protocol``, or the Result's; for a bare Trace, every protocol's).
+    (``protocol``, or the Result's; for a bare Trace, every protocol's).  Moments the protocol derives
+    from the run (Basic Paxos: ``>> X is chosen: a majority (S3, S4, S5) has now accepted (4.5, X)``)
+    follow the event that completed them; ``kinds`` may name them (``"chosen"``).
     """
     from .protocols import merged
 
