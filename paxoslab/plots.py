@@ -236,7 +236,7 @@ def _spots_beside(t0: float, y0: float, t1: float, y1: float) -> list[tuple[floa
 def _place(pending: Sequence[tuple[Annotation, list[tuple]]], placed: list[Annotation],
            renderer: Any, ax: Axes) -> None:
     """Put each label at its first candidate spot inside the plot that overlaps no label
-    placed before it; if none is free, move it off its first spot in small vertical steps.
+    placed before it; if none is free, try the spots again nudged up and down a little.
 
     A spot is ``(t, y)`` or ``(t, y, side)``: ``side`` ``"left"`` puts the label to the
     right of the point, ``"right"`` to its left.  Each label is measured once; its box at
@@ -252,7 +252,7 @@ def _place(pending: Sequence[tuple[Annotation, list[tuple]]], placed: list[Annot
         offset = {"left": 4, "right": -4}.get(spot[2], 0) if len(spot) > 2 else text.xyann[0]
         x += offset * points
         x0 = x if ha == "left" else x - width if ha == "right" else x - width / 2
-        return Bbox.from_bounds(x0 - 1.5, y - height / 2 - 1.5, width + 3, height + 3)
+        return Bbox.from_bounds(x0 - 3, y - height / 2 - 1.5, width + 6, height + 3)
 
     def free(box: Bbox) -> bool:
         inside = box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1
@@ -263,19 +263,18 @@ def _place(pending: Sequence[tuple[Annotation, list[tuple]]], placed: list[Annot
         width, height = size.width, size.height
         ha = text.get_ha()
         chosen, box = spots[0], None
-        for spot in spots:
+        # each candidate as it is, then each nudged up or down a little (at most 0.36 of a
+        # lane, and never so far that another lane is nearer): still beside its own arrow
+        nudges = [0.0] + [0.06 * k * sign for k in range(1, 7) for sign in (-1, 1)]
+        tries = [(spot[0], spot[1] + nudge, *spot[2:]) for nudge in nudges for spot in spots
+                 if abs(spot[1] + nudge - round(spot[1])) < 0.49]  # never nearer another lane
+        for spot in tries:
             box = box_at(text, width, height, spot, spot[2] if len(spot) > 2 else ha)
             if free(box):
                 chosen = spot
                 break
         else:
-            first = spots[0]
-            for step in range(1, 13):  # at most 0.36 of a lane away: still beside its own arrow
-                shift = 0.06 * ((step + 1) // 2) * (-1 if step % 2 else 1)
-                chosen = (first[0], first[1] + shift, *first[2:])
-                box = box_at(text, width, height, chosen, chosen[2] if len(chosen) > 2 else ha)
-                if free(box):
-                    break
+            box = box_at(text, width, height, chosen, chosen[2] if len(chosen) > 2 else ha)
         text.xy = chosen[:2]
         if len(chosen) > 2:
             text.set_ha(chosen[2])
