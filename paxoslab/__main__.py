@@ -1,7 +1,14 @@
-"""The command line: ``python -m paxoslab run FILE [--seed N] [--json] [--plot OUT.png]``.
+"""The command line.
 
+``python -m paxoslab run FILE [--seed N] [--json] [--plot OUT.png]``: one run.
 Exit status: 0 when the run meets its ``expect``, 1 when it does not, 2 when
 the input is bad (one line on stderr naming the file, the field and the value).
+
+``python -m paxoslab sweep FILE --set PATH=V1,V2 [--set ...] --seeds N [--workers K] [--csv OUT]``:
+every combination of the ``--set`` values times seeds ``0..N-1``, one CSV row
+per run (as :func:`paxoslab.experiments.sweep`), on stdout or into ``OUT``.
+Values are JSON where they parse (``3``, ``null``, ``{"fixed": 5}``), else
+strings.  Exit status 0, or 2 for bad input as with ``run``.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .runner import run_scenario
 from .scenario import ScenarioError
@@ -28,7 +36,94 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--plot", metavar="OUT.png", help="also save a sequence diagram")
+    add_sweep_parser(commands)
     return parser
+
+
+# ---- sweep ----------------------------------------------------------------------
+def add_sweep_parser(commands) -> None:
+    sweep = commands.add_parser(
+        "sweep", help="run a scenario over a grid of field values and many seeds; one CSV row per run")
+    sweep.add_argument("file", help="scenario JSON file (see data/scenarios/)")
+    sweep.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=V1,V2",
+                       help="a scenario field and the values to try, e.g. "
+                            "options.backoff.jitter=0,5,20 (repeat for a grid)")
+    sweep.add_argument("--seeds", type=int, required=True, metavar="N", help="run seeds 0..N-1")
+    sweep.add_argument("--workers", type=int, default=1, metavar="K",
+                       help="worker processes (default 1: run in this process)")
+    sweep.add_argument("--csv", metavar="OUT", help="write the table here instead of stdout")
+
+
+def split_values(text: str) -> list[str]:
+    """Split ``V1,V2`` at the commas outside brackets and quotes.
+
+    >>> split_values('0,{"uniform": [1, 30]},"a,b"')
+    ['0', '{"uniform": [1, 30]}', '"a,b"']
+    """
+    parts, depth, quoted, start = [], 0, False, 0
+    for i, char in enumerate(text):
+        if char == '"' and (i == 0 or text[i - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and char in "[{":
+            depth += 1
+        elif not quoted and char in "]}":
+            depth -= 1
+        elif not quoted and depth == 0 and char == ",":
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def parse_value(text: str) -> Any:
+    """JSON if it parses (``5``, ``null``, ``[1, 30]``), else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_grid(file: str, sets: Sequence[str]) -> dict[str, list[Any]]:
+    """``["a.b=1,2", "c=x"]`` -> ``{"a.b": [1, 2], "c": ["x"]}``; a malformed one names itself."""
+    grid: dict[str, list[Any]] = {}
+    for item in sets:
+        path, equals, values = item.partition("=")
+        if not equals or not path.strip() or not values.strip():
+            raise ScenarioError(file, "--set", f"expected PATH=V1,V2,..., got {item!r}")
+        if path.strip() in grid:
+            raise ScenarioError(file, "--set", f"{path.strip()} is set twice")
+        grid[path.strip()] = [parse_value(v.strip()) for v in split_values(values)]
+    return grid
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .experiments import sweep
+
+    if args.seeds < 1:
+        raise ScenarioError(args.file, "--seeds", f"must be at least 1, got {args.seeds}")
+    if args.workers < 1:
+        raise ScenarioError(args.file, "--workers", f"must be at least 1, got {args.workers}")
+    grid = parse_grid(args.file, args.sets)
+    progress = sys.stderr.isatty()
+    if args.workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(args.workers) as pool:
+            table = sweep(args.file, grid, range(args.seeds), executor=pool, progress=progress)
+    else:
+        table = sweep(args.file, grid, range(args.seeds), progress=progress)
+    for column in grid:  # objects and lists as JSON, the way they were given
+        if any(isinstance(v, dict | list) for v in grid[column]):
+            table[column] = table[column].map(json.dumps)
+    if args.csv:
+        try:
+            table.to_csv(args.csv, index=False)
+        except OSError as exc:
+            raise ScenarioError(args.csv, "--csv", f"cannot write the table ({exc})") from None
+        print(f"{len(table)} runs written to {args.csv}", file=sys.stderr)
+    else:
+        table.to_csv(sys.stdout, index=False)
+    return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -60,7 +155,7 @@ def save_plot(result, path: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return cmd_run(args)
+        return cmd_sweep(args) if args.command == "sweep" else cmd_run(args)
     except ScenarioError as exc:
         print(f"paxoslab: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

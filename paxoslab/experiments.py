@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .runner import run_scenario
-from .scenario import load, set_path
+from .scenario import ScenarioError, load, set_path
+from .sim import rng_stream
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -41,16 +42,26 @@ def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
             row["expect_ok"] = value["ok"]
         elif isinstance(value, list | tuple):
             row[f"n_{key}"] = len(value)
+        elif isinstance(value, dict) and value and all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()):
+            row[f"{key}_total"] = sum(value.values())  # per-node counts, e.g. preemptions
         elif value is None or isinstance(value, str | int | float | bool):
             row[key] = value
     return row
 
 
-def at_point(base: Mapping[str, Any], point: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``base`` with each ``path: value`` of the grid point set."""
+def at_point(base: Mapping[str, Any], point: Mapping[str, Any], source: str = "<sweep>") -> dict[str, Any]:
+    """A copy of ``base`` with each ``path: value`` of the grid point set.
+
+    A path that leads nowhere (``events[9].at`` with two events) is a
+    :class:`~paxoslab.scenario.ScenarioError` naming ``source`` and the path.
+    """
     scenario = copy.deepcopy(dict(base))
     for path, value in point.items():
-        set_path(scenario, path, value)
+        try:
+            set_path(scenario, path, value)
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise ScenarioError(source, path, "no such field in the scenario") from None
     return scenario
 
 
@@ -73,12 +84,343 @@ def sweep(
     from tqdm.auto import tqdm
 
     base = load(scenario)
+    source = str(scenario) if isinstance(scenario, str | Path) else f"<scenario {base['name']}>"
     grid = dict(grid or {})
     points = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
     for point in points:  # a bad grid value fails now, before any run
-        load(at_point(base, point), source=f"<sweep point {point}>")
+        load(at_point(base, point, source), source=f"{source} at sweep point {point}")
     seeds = list(seeds)
     jobs = [(base, point, seed) for point in points for seed in seeds]
     results = executor.map(run_one, jobs) if executor is not None else map(run_one, jobs)
     rows = list(tqdm(results, total=len(jobs), disable=not progress, desc=base["name"]))
+    return pd.DataFrame(rows)
+
+
+# ---- the Raft paper's failover experiment --------------------------------------------
+#
+# Ongaro and Ousterhout, "In Search of an Understandable Consensus Algorithm"
+# (USENIX ATC 2014), §9.3 and Figure 16; Ongaro's thesis, §9.4 ("How fast will
+# the complete Raft algorithm elect a leader in real networks?").  Five servers,
+# broadcast time (network round trip plus disk write) about 15 ms; the leader
+# crashes at a uniformly random moment within its heartbeat interval, which is
+# half the minimum election timeout; the servers' logs differ in length, so
+# two of the four survivors cannot win; downtime runs from the crash until the
+# other servers have heard the new leader's first heartbeat.
+
+#: The paper's timeout ranges (ms): Figure 16 top (randomness), bottom (scale).
+PAPER_RANGES_RANDOMNESS = ((150, 150), (150, 151), (150, 155), (150, 175), (150, 200), (150, 300))
+PAPER_RANGES_SCALE = ((12, 24), (25, 50), (50, 100), (100, 200), (150, 300))
+
+#: How long after the crash a trial waits for a new leader before giving up (ms).
+FAILOVER_CAP_MS = 12_000.0
+
+
+def failover_scenario(
+    election_timeout: tuple[float, float] = (150, 300),
+    n: int = 5,
+    broadcast_ms: float = 15.0,
+    rtt_ms: float = 1.0,
+) -> dict[str, Any]:
+    """The cluster of the failover experiment, before any failure, as a scenario.
+
+    ``n`` servers ``S1..Sn``; heartbeat every half minimum election timeout;
+    broadcast time = network round trip (``rtt_ms``, one-way delays uniform in
+    ``[rtt/4, 3rtt/4]``) + disk write (``persist_ms = broadcast_ms - rtt_ms``).
+    The default split (1 ms round trip, 14 ms disk) is a gigabit LAN with the
+    SSDs of the paper's cluster: the disk write dominates.  ``S1`` is made to
+    time out at 0 so that it usually leads first.
+    """
+    lo, hi = election_timeout
+    if not 0 < rtt_ms <= broadcast_ms:
+        raise ValueError(f"rtt_ms must be in (0, broadcast_ms], got {rtt_ms!r}")
+    return {
+        "name": f"failover-{lo:g}-{hi:g}",
+        "description": "the Raft paper's failover experiment (one trial)",
+        "protocol": "multi-paxos",
+        "nodes": [f"S{i}" for i in range(1, n + 1)],
+        "network": {"delay": {"uniform": [rtt_ms / 4, 3 * rtt_ms / 4]}},
+        "options": {"election_timeout": [lo, hi], "heartbeat": lo / 2,
+                    "persist_ms": broadcast_ms - rtt_ms},
+        "events": [{"at": 0, "timeout": "S1"}],
+    }
+
+
+def _leader_at(result: Any, time: float) -> tuple[str | None, int]:
+    """The leader of the highest term at ``time`` by the role notes (and that term)."""
+    role: dict[str, tuple[str, int]] = {}
+    for e in result.trace.events:
+        if e.time > time:
+            break
+        if e.kind == "role":
+            role[e.node] = (e.payload["role"], e.payload["term"])
+        elif e.kind == "crash":
+            role.pop(e.node, None)
+    leaders = [(term, node) for node, (r, term) in role.items() if r == "leader"]
+    if not leaders:
+        return None, 0
+    term, node = max(leaders)
+    return node, term
+
+
+def _first_broadcast(result: Any, node: str, since: float) -> float | None:
+    """When ``node`` first sent to every other server at one instant, at or after ``since``."""
+    peers = set(result.nodes) - {node}
+    sent: dict[float, set[str]] = {}
+    for e in result.trace.events:
+        if e.kind == "send" and e.src == node and e.time >= since:
+            sent.setdefault(e.time, set()).add(e.dst)
+            if sent[e.time] >= peers:
+                return e.time
+    return None
+
+
+def failover_setup(
+    election_timeout: tuple[float, float], n: int, broadcast_ms: float, rtt_ms: float,
+    trial_seed: int,
+) -> dict[str, Any]:
+    """The scenario of one failover trial up to the crash (see :func:`failover_trial`).
+
+    Returns ``{"scenario", "leader", "term", "lagging", "crash_at", "offset"}``, or
+    ``{"failed": reason}`` when the cluster had no steady leader to crash.
+    """
+    base = failover_scenario(election_timeout, n, broadcast_ms, rtt_ms)
+    lo, hi = election_timeout
+    heartbeat = base["options"]["heartbeat"]
+    t_lag = 8 * broadcast_ms + 3 * hi
+    probe = run_scenario({**base, "until": t_lag}, seed=trial_seed, detailed=False)
+    leader, term = _leader_at(probe, t_lag)
+    if leader is None:
+        return {"failed": f"no leader to crash by t={t_lag:g}"}
+    others = [s for s in base["nodes"] if s != leader]
+    lagging = others[len(others) - (n - 1) // 2:]
+    current = [s for s in others if s not in lagging]
+    t_ready = t_lag + 6 * broadcast_ms + 2 * heartbeat
+    events = list(base["events"])
+    events += [{"at": t_lag, "crash": s} for s in lagging]
+    events += [{"at": t_lag + 1, "submit": {"command": "set a 1", "node": leader}},
+               {"at": t_lag + 2, "submit": {"command": "set b 2", "node": leader}}]
+    probe = run_scenario({**base, "events": events, "until": t_ready + 2 * heartbeat},
+                         seed=trial_seed)
+    h = _first_broadcast(probe, leader, t_ready)
+    if h is None or _leader_at(probe, h) != (leader, term):
+        return {"failed": f"{leader} lost the lead before t={t_ready:g}"}
+    u = rng_stream(trial_seed, "failover/crash").uniform(0, heartbeat)
+    crash_at = h + u
+    events += [{"at": h, "partition": [[leader, *current], lagging]}]
+    events += [{"at": h, "recover": s} for s in lagging]
+    events += [{"at": crash_at, "crash": leader}, {"at": crash_at, "heal": True}]
+    return {"scenario": {**base, "events": events, "until": crash_at}, "leader": leader,
+            "term": term, "lagging": lagging, "crash_at": crash_at, "offset": u}
+
+
+def failover_run(election_timeout: tuple[float, float] = (150, 300), seed: int = 0, n: int = 5,
+                 broadcast_ms: float = 15.0, after_ms: float = 1000.0, *, rtt_ms: float = 1.0) -> Any:
+    """One failover trial as a detailed Result (for diagrams), run until ``after_ms`` past the crash."""
+    setup = failover_setup(election_timeout, n, broadcast_ms, rtt_ms, seed)
+    if "failed" in setup:
+        raise RuntimeError(f"failover trial seed {seed}: {setup['failed']}")
+    scenario = {**setup["scenario"], "until": setup["crash_at"] + after_ms}
+    return run_scenario(scenario, seed=seed)
+
+
+def failover_trial(job: tuple[Any, ...]) -> dict[str, Any]:
+    """One trial (module-level, so process pools can pickle it); see :func:`leader_failover`.
+
+    Builds the trial's scenario in three deterministic steps, each a plain run
+    from time 0 of the same scenario with more events appended (later events
+    never change what happened before them):
+
+    1. who leads at ``t_lag`` — the leader ``L``;
+    2. crash the ``(n-1)//2`` highest-numbered other servers at ``t_lag`` and
+       submit two commands, which ``L`` commits with the rest; find ``L``'s
+       first heartbeat ``h`` after that;
+    3. at ``h`` the lagging servers restart from their (shorter) disks, cut
+       off from ``L`` only until it crashes at ``h + u``, ``u`` uniform in the
+       heartbeat interval (so their election timers start with the others').
+
+    The third run is the trial; it is measured from its notes.
+    """
+    election_timeout, n, broadcast_ms, rtt_ms, cap_ms, trial_seed = job
+    setup = failover_setup(election_timeout, n, broadcast_ms, rtt_ms, trial_seed)
+    if "failed" in setup:
+        return _no_trial(trial_seed, setup["failed"])
+    crash_at = setup["crash_at"]
+    # Most failovers end within a few timeouts: run that long first, and the whole
+    # cap only if no leader was heard by then (the same run, so the same answer).
+    for window in (min(cap_ms, 10 * (election_timeout[1] + broadcast_ms)), cap_ms):
+        scenario = {**setup["scenario"], "until": crash_at + window}
+        result = run_scenario(scenario, seed=trial_seed, detailed=False)
+        row = measure_failover(result, setup["leader"], setup["term"], crash_at, setup["lagging"])
+        if row["downtime_ms"] == row["downtime_ms"]:  # not NaN: a leader took over
+            break
+    note = ("" if row["downtime_ms"] == row["downtime_ms"] else  # NaN: nobody took over
+            f"no leader heard by all within {cap_ms:g} ms")
+    return {"seed": trial_seed, **row, "crash_offset_ms": setup["offset"], "note": note}
+
+
+def _no_trial(trial_seed: int, why: str) -> dict[str, Any]:
+    """The row of a trial that could not crash a leader (the cluster never had a steady one)."""
+    nan = float("nan")
+    return {"seed": trial_seed, "downtime_ms": nan, "terms": nan, "split_votes": nan,
+            "leader": None, "leader_was_behind": False, "crash_offset_ms": nan, "note": why}
+
+
+def measure_failover(result: Any, old_leader: str, old_term: int, crash_at: float,
+                     lagging: Sequence[str] = ()) -> dict[str, Any]:
+    """Downtime, terms and split votes of one failover, read from the run's notes.
+
+    ``downtime_ms`` runs from the crash until every other live server has heard
+    from the new leader (its ``leader`` note), as in the thesis; NaN if no
+    leader was elected in the run.  ``terms`` = new term - old term.  A split
+    vote is a term after the crash that elected nobody although two or more
+    servers stood as candidates; a term with a single candidate that lost (its
+    log was behind) is not one.  ``leader_was_behind``: the winner is one of
+    ``lagging`` and had not yet received entries from any leader when it won
+    (a lagging server that a short-lived leader caught up may win fairly).
+    """
+    candidates: dict[int, set[str]] = {}
+    leaders: dict[tuple[str, int], float] = {}  # (leader, term) -> elected at
+    caught_up: dict[str, float] = {}  # a lagging server -> when a leader first sent it entries
+    heard: dict[tuple[str, int], dict[str, float]] = {}
+    for e in result.trace.events:
+        if e.time < crash_at:
+            continue
+        p = e.payload or {}
+        if e.kind == "role" and p["role"] == "candidate":
+            candidates.setdefault(p["term"], set()).add(e.node)
+        elif e.kind == "role" and p["role"] == "leader":
+            leaders.setdefault((e.node, p["term"]), e.time)
+        elif e.kind == "leader" and (p["leader"], p["term"]) in leaders:
+            heard.setdefault((p["leader"], p["term"]), {}).setdefault(e.node, e.time)
+        elif e.kind == "appended" and e.node in lagging:
+            caught_up.setdefault(e.node, e.time)
+    others = [s for s in result.nodes if s != old_leader]
+    done = {}  # (leader, term) -> when the last other server heard from it
+    for key, times in heard.items():
+        waiting = [s for s in others if s != key[0]]
+        if all(s in times for s in waiting):
+            done[key] = max(times[s] for s in waiting)
+    if done:
+        (new_leader, new_term), at = min(done.items(), key=lambda item: item[1])
+        downtime = at - crash_at
+    elif leaders:
+        (new_leader, new_term), downtime = min(leaders, key=leaders.get), float("nan")
+    else:
+        new_leader, new_term, downtime = None, max(candidates, default=old_term), float("nan")
+        return {"downtime_ms": downtime, "terms": new_term - old_term,
+                "split_votes": sum(1 for c in candidates.values() if len(c) > 1),
+                "leader": None, "leader_was_behind": False}
+    return {
+        "downtime_ms": downtime,
+        "terms": new_term - old_term,
+        "split_votes": sum(1 for t, c in candidates.items()
+                           if (t < new_term or new_leader is None) and len(c) > 1),
+        "leader": new_leader,
+        "leader_was_behind": (new_leader in lagging
+                              and caught_up.get(new_leader, float("inf")) > leaders[new_leader, new_term]),
+    }
+
+
+def leader_failover(
+    election_timeout: tuple[float, float] = (150, 300),
+    trials: int = 100,
+    seed: int = 0,
+    n: int = 5,
+    broadcast_ms: float = 15.0,
+    executor: Executor | None = None,
+    *,
+    rtt_ms: float = 1.0,
+    cap_ms: float = FAILOVER_CAP_MS,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """The Raft paper's failover experiment: one row per trial.
+
+    Trial ``i`` runs with seed ``seed + i``.  Columns: ``election_timeout``
+    (``"150-300"``), ``seed``, ``downtime_ms`` (crash until the other servers
+    hear the new leader; NaN if none within ``cap_ms``), ``terms`` (terms it
+    took), ``split_votes``, ``leader`` (who won), ``leader_was_behind`` (a
+    server with a shorter log won: never, with the election restriction),
+    ``crash_offset_ms`` (when in its heartbeat interval the leader crashed).
+    Rows come back in trial order whatever the ``executor``.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    lo, hi = election_timeout
+    label = f"{lo:g}-{hi:g}"
+    jobs = [((lo, hi), n, broadcast_ms, rtt_ms, cap_ms, seed + i) for i in range(trials)]
+    results = executor.map(failover_trial, jobs) if executor is not None else map(failover_trial, jobs)
+    rows = list(tqdm(results, total=len(jobs), disable=not progress, desc=f"failover {label} ms"))
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "election_timeout", label)
+    return frame
+
+
+# ---- what one committed command costs: Basic Paxos vs Multi-Paxos ------------------------
+
+def _cluster(n: int) -> list[str]:
+    return [f"S{i}" for i in range(1, n + 1)]
+
+
+def basic_paxos_instance(n: int = 5, delay: float = 5.0) -> dict[str, Any]:
+    """One Basic Paxos instance agreeing on one command: a proposer, no competition."""
+    return {
+        "name": "basic-paxos-one-command", "protocol": "basic-paxos", "nodes": _cluster(n),
+        "network": {"delay": {"fixed": delay}},
+        "options": {"proposal_timeout": 20 * delay},
+        "events": [{"at": 0, "propose": {"node": "S1", "value": "set x 1"}}],
+        "until": 20 * delay,
+    }
+
+
+def multi_paxos_stable(commands: int = 10, n: int = 5, delay: float = 5.0,
+                       heartbeat: float = 50.0, gap: float = 40.0) -> dict[str, Any]:
+    """S1 is elected at once, then ``commands`` client commands arrive ``gap`` ms apart."""
+    start = 10 * delay
+    return {
+        "name": "multi-paxos-stable-leader", "protocol": "multi-paxos", "nodes": _cluster(n),
+        "network": {"delay": {"fixed": delay}},
+        "options": {"election_timeout": [30 * heartbeat, 60 * heartbeat], "heartbeat": heartbeat},
+        "events": [{"at": 0, "timeout": "S1"}]
+        + [{"at": start + k * gap, "submit": {"command": f"set k{k} {k}"}} for k in range(commands)],
+        "until": start + commands * gap + 10 * delay,
+    }
+
+
+def message_cost(commands: int = 10, n: int = 5, delay: float = 5.0) -> pd.DataFrame:
+    """Messages and time per committed command, measured from runs (one row per protocol).
+
+    Basic Paxos runs one instance per command (each instance is its own run:
+    they are independent and cost the same).  Multi-Paxos runs a stable leader
+    twice over the same time span — with the commands and without — and charges
+    the commands only the difference, so heartbeats the leader sends anyway are
+    not counted.  ``round_trips``: from the client's command (the proposal) until
+    the proposer/leader knows it is chosen and can answer, in network round
+    trips (2 × ``delay``).
+    """
+    import pandas as pd
+
+    basic_run = run_scenario(basic_paxos_instance(n, delay), detailed=False)
+    basic = basic_run.summary()
+    known = [e.time for e in basic_run.trace.of_kind("chosen")]  # the proposer hears a majority
+    basic_latency = known[0] if known else (basic["decided_at"] or float("nan"))
+    busy = run_scenario(multi_paxos_stable(commands, n, delay), detailed=False)
+    idle_scenario = multi_paxos_stable(commands, n, delay)
+    idle_scenario["events"] = idle_scenario["events"][:1]
+    idle = run_scenario(idle_scenario, detailed=False).summary()
+    summary = busy.summary()
+    done = [c for c in summary["commands"] if c["committed"]]
+    extra = {t: summary["messages"]["by_type"].get(t, 0) - idle["messages"]["by_type"].get(t, 0)
+             for t in summary["messages"]["by_type"]}
+    latency = sum(c["committed_at"] - c["submitted_at"] for c in done) / max(len(done), 1)
+    rows = [
+        {"protocol": "Basic Paxos (one instance per command)", "commands": 1,
+         "messages_per_command": basic["messages"]["sent"],
+         "by_type": dict(basic["messages"]["by_type"]),
+         "round_trips": basic_latency / (2 * delay)},
+        {"protocol": "Multi-Paxos, stable leader", "commands": len(done),
+         "messages_per_command": sum(extra.values()) / max(len(done), 1),
+         "by_type": {t: c / max(len(done), 1) for t, c in extra.items() if c},
+         "round_trips": latency / (2 * delay)},
+    ]
     return pd.DataFrame(rows)

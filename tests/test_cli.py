@@ -12,7 +12,8 @@ import pytest
 from paxoslab.__main__ import main
 
 PAXOS_KEYS = {"scenario", "protocol", "seed", "end_time", "messages", "violations", "expect",
-              "digest", "learned", "learned_at", "decided", "ballots", "decided_at"}
+              "digest", "learned", "learned_at", "decided", "ballots", "decided_at",
+              "ballots_per_node", "preemptions", "livelocked"}
 
 
 def run_cli(capsys, *argv) -> tuple[int, str, str]:
@@ -246,3 +247,58 @@ def test_usage_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as info:
         main(["run", "x.json", "--seed", "abc"])
     assert info.value.code == 2
+
+
+# ---- sweep ------------------------------------------------------------------------------------
+def test_sweep_prints_one_csv_row_per_run(capsys, scenarios_dir):
+    import pandas as pd
+
+    code, out, err = run_cli(capsys, "sweep", scenarios_dir / "basic-paxos-duel-backoff.json",
+                             "--set", "options.backoff.jitter=0,10",
+                             "--set", 'network.delay={"fixed": 1},{"uniform": [1, 3]}', "--seeds", 2)
+    assert code == 0 and err == ""
+    table = pd.read_csv(__import__("io").StringIO(out))
+    assert len(table) == 2 * 2 * 2
+    assert table["network.delay"].map(json.loads).tolist()[:2] == [{"fixed": 1}] * 2
+    # jitter 0 with the lecture's timing: the duel never ends; jitter 10: it does
+    assert table.groupby("options.backoff.jitter")["livelocked"].any().to_dict() == {0: True, 10: False}
+
+
+def test_sweep_to_csv_with_workers_matches_the_library(capsys, tmp_path, scenarios_dir):
+    import pandas as pd
+
+    from paxoslab.experiments import sweep
+
+    out_csv = tmp_path / "runs.csv"
+    code, out, err = run_cli(capsys, "sweep", scenarios_dir / "basic-paxos-duel-backoff.json",
+                             "--set", "options.backoff.jitter=1,4", "--seeds", 3, "--workers", 2,
+                             "--csv", out_csv)
+    assert code == 0 and out == "" and "6 runs written" in err
+    expected = sweep(scenarios_dir / "basic-paxos-duel-backoff.json",
+                     grid={"options.backoff.jitter": [1, 4]}, seeds=range(3), progress=False)
+    assert pd.read_csv(out_csv)["decided_at"].round(9).equals(expected["decided_at"].round(9))
+
+
+@pytest.mark.parametrize(("args", "field"), [
+    (["--set", "options.backoff.policy=sometimes"], "options.backoff.policy"),
+    (["--set", "events[9].at=1"], "events[9].at"),
+    (["--set", "options.backoff.jitter"], "--set"),
+    (["--set", "until=5", "--set", "until=6"], "--set"),
+    (["--seeds", "0"], "--seeds"),
+    (["--workers", "0"], "--workers"),
+])
+def test_sweep_bad_input_exits_2_with_one_line(capsys, scenarios_dir, args, field):
+    path = scenarios_dir / "basic-paxos-duel-backoff.json"
+    argv = ["sweep", path, *args] + ([] if "--seeds" in args else ["--seeds", "1"])
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == ""
+    (line,) = err.strip().splitlines()
+    assert str(path) in line and field in line
+
+
+def test_sweep_of_a_bad_file_exits_2(capsys, tmp_path):
+    path = write(tmp_path, variant(network__drop=7))
+    code, _, err = run_cli(capsys, "sweep", path, "--seeds", 2)
+    assert code == 2
+    (line,) = err.strip().splitlines()
+    assert path in line and "network.drop" in line

@@ -73,12 +73,48 @@ def test_flatten_summary():
                            "messages": {"sent": 3, "delivered": 2, "dropped": 1, "by_type": {}},
                            "expect": {"ok": True, "failed": []}, "ballots": ["1.1"],
                            "learned": {"S1": "X"}, "learned_at": {"S1": None}, "decided": "X",
-                           "decided_at": None})
+                           "decided_at": None, "preemptions": {"S1": 2, "S2": 3}, "livelocked": False})
     assert row == {"messages_sent": 3, "messages_delivered": 2, "messages_dropped": 1,
-                   "expect_ok": True, "n_ballots": 1, "decided": "X", "decided_at": None}
+                   "expect_ok": True, "n_ballots": 1, "decided": "X", "decided_at": None,
+                   "preemptions_total": 5, "livelocked": False}
 
 
 def test_seeds_may_be_a_generator(scenarios_dir):
     table = sweep(scenarios_dir / "basic-paxos-livelock.json",
                   grid={"options.backoff.jitter": [0, 4]}, seeds=(s for s in range(3)), progress=False)
     assert len(table) == 6
+
+
+def test_a_grid_path_that_leads_nowhere_names_the_file_and_path(scenarios_dir):
+    with pytest.raises(pl.ScenarioError, match=r"basic-paxos-case-2.json: events\[9\].at: no such field"):
+        sweep(scenarios_dir / "basic-paxos-case-2.json", grid={"events[9].at": [1]}, progress=False)
+
+
+# ---- the same frame serially, on a process pool and on a Dask cluster -----------------------
+LOSSY_GRID = {"options.backoff.jitter": [0, 10], "network.drop": [0.0, 0.15]}
+
+
+@pytest.fixture(scope="module")
+def lossy_serial(scenarios_dir):
+    return sweep(scenarios_dir / "basic-paxos-duel-backoff.json", grid=LOSSY_GRID, seeds=range(3),
+                 progress=False)
+
+
+def test_a_process_pool_gives_the_identical_frame(lossy_serial, scenarios_dir):
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2) as pool:
+        parallel = sweep(scenarios_dir / "basic-paxos-duel-backoff.json", grid=LOSSY_GRID,
+                         seeds=range(3), executor=pool, progress=False)
+    assert parallel.equals(lossy_serial)
+    assert lossy_serial["livelocked"].any() and not lossy_serial["livelocked"].all()
+
+
+def test_a_dask_cluster_gives_the_identical_frame(lossy_serial, scenarios_dir):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        on_cluster = sweep(scenarios_dir / "basic-paxos-duel-backoff.json", grid=LOSSY_GRID,
+                           seeds=range(3), executor=client.get_executor(), progress=False)
+    assert on_cluster.equals(lossy_serial)

@@ -230,3 +230,138 @@ def test_overlap_detector_finds_overlapping_labels():
     ax.text(0.5, 0.5, "one label")
     ax.text(0.5, 0.5, "another")
     assert overlapping_labels(ax) == [("one label", "another")]
+
+
+# ---- Multi-Paxos plots, from a hand-built trace with interface 4's notes -------------
+
+def partition_story() -> Trace:
+    """The source text's partition story as the notes a Multi-Paxos run leaves."""
+    t = Trace()
+    nodes = ["S1", "S2", "S3", "S4", "S5"]
+    for n in nodes:
+        t.add(0, "role", node=n, payload={"role": "follower", "term": 0})
+    t.add(10, "role", node="S1", payload={"role": "candidate", "term": 1})
+    for n in nodes[1:]:
+        t.add(12, "role", node=n, payload={"role": "follower", "term": 1})
+    t.add(14, "role", node="S1", payload={"role": "leader", "term": 1})
+    t.add(20, "appended", node="S1", payload={"index": 1, "term": 1, "command": "set x 1"})
+    for n in nodes[1:]:
+        t.add(24, "appended", node=n, payload={"index": 1, "term": 1, "command": "set x 1"})
+    t.add(28, "committed", node="S1", payload={"index": 1})
+    for n in nodes[1:]:
+        t.add(34, "committed", node=n, payload={"index": 1})
+    t.add(40, "partition", payload={"groups": [["S1", "S2"], ["S3", "S4", "S5"]]})
+    t.add(50, "appended", node="S1", payload={"index": 2, "term": 1, "command": "set x 2"})
+    t.add(54, "appended", node="S2", payload={"index": 2, "term": 1, "command": "set x 2"})
+    t.add(100, "role", node="S3", payload={"role": "candidate", "term": 2})
+    t.add(104, "role", node="S4", payload={"role": "follower", "term": 2})
+    t.add(104, "role", node="S5", payload={"role": "follower", "term": 2})
+    t.add(108, "role", node="S3", payload={"role": "leader", "term": 2})
+    t.add(120, "appended", node="S3", payload={"index": 2, "term": 2, "command": "set y 7"})
+    for n in ("S4", "S5"):
+        t.add(124, "appended", node=n, payload={"index": 2, "term": 2, "command": "set y 7"})
+    t.add(128, "committed", node="S3", payload={"index": 2})
+    t.add(130, "crash", node="S5")
+    t.add(150, "heal")
+    for n in ("S1", "S2"):
+        t.add(154, "role", node=n, payload={"role": "follower", "term": 2})
+        t.add(158, "truncated", node=n, payload={"index": 2})
+        t.add(158, "appended", node=n, payload={"index": 2, "term": 2, "command": "set y 7"})
+        t.add(162, "committed", node=n, payload={"index": 2})
+    t.add(162, "committed", node="S4", payload={"index": 2})
+    t.add(170, "recover", node="S5", payload={"current_term": 2, "voted_for": "S3",
+                                              "log": [[1, "set x 1"], [2, "set y 7"]]})
+    t.add(200, "appended", node="S3", payload={"index": 3, "term": 2, "command": "del x"})
+    return t
+
+
+@pytest.fixture(scope="module")
+def story() -> Trace:
+    return partition_story()
+
+
+def cells(ax) -> dict[str, str]:
+    """``{"S1-2": "committed" | "uncommitted"}`` for every log cell drawn."""
+    out = {}
+    for p in ax.patches:
+        gid = p.get_gid() or ""
+        if gid.startswith("entry-"):
+            _, node, index, status = gid.split("-")
+            out[f"{node}-{index}"] = status
+    return out
+
+
+def test_log_state_replays_appends_truncations_and_commits(story):
+    at_60 = pl.plots.log_state(story, at=60)
+    assert at_60["S1"]["log"] == [(1, "set x 1"), (1, "set x 2")]
+    assert at_60["S1"]["commit_index"] == 1 and at_60["S1"]["role"] == "leader"
+    assert at_60["S3"]["log"] == [(1, "set x 1")]
+    end = pl.plots.log_state(story)
+    assert all(end[n]["log"][:2] == [(1, "set x 1"), (2, "set y 7")] for n in end)
+    assert end["S1"]["role"] == "follower" and end["S1"]["term"] == 2
+
+
+def test_log_state_a_crash_keeps_the_log_and_recovery_restores_the_disk(story):
+    down = pl.plots.log_state(story, at=140)["S5"]
+    assert down["up"] is False and len(down["log"]) == 2
+    back = pl.plots.log_state(story, at=180)["S5"]
+    assert back["up"] and back["commit_index"] == 0 and back["term"] == 2
+
+
+def test_log_grid_shows_uncommitted_entries_differently(story):
+    ax = pl.plots.log_grid(story, at=130)
+    drawn = cells(ax)
+    assert drawn["S1-1"] == "committed" and drawn["S1-2"] == "uncommitted"
+    assert drawn["S3-2"] == "committed" and drawn["S4-2"] == "uncommitted"
+    labels = [t.get_text() for t in ax.texts]
+    assert "t1\nset x 2" in labels and "t2\nset y 7" in labels
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    assert rows == ["S1 leader, term 1", "S2 follower, term 1", "S3 leader, term 2",
+                    "S4 follower, term 2", "S5 (down)"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["term 1", "term 2", "committed", "not committed"]
+
+
+def test_log_grid_at_the_end_after_the_rollback(story):
+    drawn = cells(pl.plots.log_grid(story))
+    assert drawn["S1-2"] == drawn["S2-2"] == "committed"
+    assert drawn["S3-3"] == "uncommitted" and "S1-3" not in drawn
+
+
+def test_log_grid_of_an_empty_trace():
+    assert cells(pl.plots.log_grid(Trace())) == {}
+
+
+def test_role_segments_cover_roles_terms_and_crashes(story):
+    segs = [s for s in pl.plots.role_segments(story) if s["node"] == "S1"]
+    assert [(s["role"], s["term"]) for s in segs] == [
+        ("follower", 0), ("candidate", 1), ("leader", 1), ("follower", 2)]
+    assert segs[2]["start"] == 14 and segs[2]["end"] == 154
+    s5 = [(s["role"], s["start"], s["end"]) for s in pl.plots.role_segments(story)
+          if s["node"] == "S5"]
+    assert ("down", 130, 170) in s5 and s5[-1][0] == "follower"
+
+
+def test_role_timeline_marks_leaders_partition_and_crash(story):
+    ax = pl.plots.role_timeline(story)
+    gids = [p.get_gid() for p in ax.patches]
+    assert gids.count("role-leader") == 2 and gids.count("down") == 1
+    texts_ = [t.get_text() for t in ax.texts]
+    assert "{S1,S2} | {S3,S4,S5}" in texts_ and "t2" in texts_
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["S1", "S2", "S3", "S4", "S5"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert {"leader", "candidate", "follower", "crash", "network partitioned"} <= set(legend)
+
+
+def test_cdf_one_line_per_group_and_unfinished_trials_stay_below_100():
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame({"range": ["a"] * 4 + ["b"] * 2,
+                          "downtime_ms": [10, 20, 30, 40, 5, np.nan]})
+    ax = pl.plots.cdf(frame, "downtime_ms", by="range")
+    lines = [line for line in ax.get_lines() if len(line.get_xdata())]
+    assert len(lines) == 2
+    assert lines[0].get_ydata()[-1] == 100 and lines[1].get_ydata()[-1] == 50
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a (n=4)", "b (n=2)"]
+    assert ax.get_ylabel() == "cumulative % of trials"

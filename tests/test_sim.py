@@ -265,7 +265,7 @@ def test_message_payload_carries_fields_and_label():
 def test_a_rule_that_matches_nothing_changes_nothing(scenario, detailed):
     """Plain networks and networks with inert rules must give the same run."""
     plain = scenario("basic-paxos-livelock")
-    plain["network"]["delay"] = {"uniform": [0.5, 3]}
+    plain["network"] = {"delay": {"uniform": [0.5, 3]}}
     plain["options"]["backoff"] = {"base": 1, "jitter": 3}
     inert = {**plain, "network": {**plain["network"],
                                   # only S1 and S5 propose: S2 never sends a Prepare

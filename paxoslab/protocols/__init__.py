@@ -108,9 +108,9 @@ COMMON_SUMMARY_KEYS = frozenset({
 
 
 def _registry() -> dict[str, ProtocolSpec]:
-    from . import basic_paxos, smr
+    from . import basic_paxos, multi_paxos, smr
 
-    return {spec.name: spec for spec in (basic_paxos.SPEC, smr.SPEC)}
+    return {spec.name: spec for spec in (basic_paxos.SPEC, smr.SPEC, multi_paxos.SPEC)}
 
 
 PROTOCOLS: dict[str, ProtocolSpec] = _registry()

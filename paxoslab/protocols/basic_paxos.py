@@ -30,11 +30,23 @@ ballot meanwhile.
 
 Learning.  When a majority has accepted, the proposer tells every learner.
 
-A proposer that is turned down (an acceptor promised a higher ballot) backs
-off and retries with a higher ballot.  Two proposers that keep pre-empting each
-other never finish: that is the livelock of lesson 03, and a random back-off is
-its cure.  Acceptors write their promise and acceptance to stable storage
-before they answer, so a crash cannot make them forget a vote.
+Retrying.  A proposer that is turned down (an acceptor promised a higher
+ballot) or that hears no majority within its phase timeout gives the ballot up,
+waits (backs off) and retries with a higher ballot.  Two proposers that retry
+at once keep pre-empting each other and never finish: that is the livelock of
+lesson 03.  Paxos itself only promises safety; liveness needs the retries to
+spread out — a randomised back-off whose random window doubles with every
+failed ballot (the default), and a phase timeout that doubles each time it
+fires, so that it soon exceeds the network's round trip whatever that is.
+
+Learning is retried too.  The proposer that saw its value chosen tells every
+node once; a node that has taken part (promised, accepted, proposed) or has
+just recovered and still does not know the outcome asks its peers (``Ask``)
+at growing intervals, and a peer that knows answers with ``Learn``.  So a lost
+``Learn`` or a crash does not leave a live node ignorant for ever.
+
+Acceptors write their promise and acceptance to stable storage before they
+answer, so a crash cannot make them forget a vote.
 
 The four switchable bugs each break exactly one of these rules (see ``BUGS``).
 """
@@ -57,9 +69,21 @@ BUGS = {
     "acceptor-forgets-on-crash": "an acceptor does not persist its promise and vote before replying",
 }
 
+#: How a proposer waits before retrying a failed ballot (``options.backoff.policy``).
+BACKOFF_POLICIES = {
+    "none": "retry at once",
+    "fixed": "wait base ms",
+    "uniform": "wait base + uniform(0, jitter) ms",
+    "exponential": "wait base + uniform(0, jitter * multiplier^(failures - 1)) ms, at most max ms",
+}
+
 DEFAULT_OPTIONS: dict[str, Any] = {
-    "proposal_timeout": 20,
-    "backoff": {"base": 1, "jitter": 4, "multiplier": 1},
+    "proposal_timeout": 20,      # ms: the first phase timeout
+    "timeout_growth": 2,         # the timeout is multiplied by this each time it fires ...
+    "timeout_max": 2000,         # ms: ... up to this
+    "backoff": {"policy": "exponential", "base": 0, "jitter": 10, "multiplier": 2, "max": 2000},
+    "learn_retry": 50,           # ms: first wait before a node that took part asks what was chosen ...
+    "learn_retry_max": 1000,     # ms: ... the wait doubles up to this
     "bugs": [],
 }
 
@@ -140,8 +164,16 @@ class Learn:
         return f"Learn {self.value}"
 
 
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """A node that does not know the outcome asks a peer: "was a value chosen?"."""
+
+    def label(self) -> str:
+        return "Ask"
+
+
 #: Every message type of the protocol (scenario rules may name only these).
-MESSAGES = (Prepare, Promise, Accept, Accepted, Reject, Learn)
+MESSAGES = (Prepare, Promise, Accept, Accepted, Reject, Learn, Ask)
 
 
 # ---- timers -----------------------------------------------------------------
@@ -154,7 +186,12 @@ class PhaseTimeout:
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
-    """The wait after being pre-empted is over: start a higher ballot."""
+    """The wait after a failed ballot is over: start a higher ballot."""
+
+
+@dataclass(frozen=True, slots=True)
+class LearnTimeout:
+    """Still no ``Learn``: ask the peers what was chosen."""
 
 
 class PaxosNode(Node):
@@ -162,12 +199,13 @@ class PaxosNode(Node):
 
     STATE = ("promised", "accepted_ballot", "accepted_value", "round", "highest_round_seen",
              "value", "ballot", "phase", "promises", "accepts", "proposal", "preemptions",
-             "learned", "learned_ballot")
+             "failures", "timeout", "learned", "learned_ballot", "ask_wait")
 
     def __init__(self, node_id: str, cluster: Sequence[str], options: Mapping[str, Any] | None = None):
         super().__init__(node_id, cluster, {**DEFAULT_OPTIONS, **(options or {})})
         self.bugs = frozenset(self.options["bugs"])
         self.index = self.cluster.index(node_id) + 1
+        self.backoff_policy = {**DEFAULT_OPTIONS["backoff"], **self.options["backoff"]}
         # acceptor (persisted)
         self.promised: Ballot | None = None
         self.accepted_ballot: Ballot | None = None
@@ -182,9 +220,12 @@ class PaxosNode(Node):
         self.accepts: set[str] = set()
         self.proposal: Any = None
         self.preemptions = 0
-        # learner (persisted)
+        self.failures = 0  # ballots of this proposal given up so far (pre-empted or timed out)
+        self.timeout = float(self.options["proposal_timeout"])  # grows each time it fires
+        # learner (learned persisted; the asking schedule volatile)
         self.learned: Any = None
         self.learned_ballot: Ballot | None = None
+        self.ask_wait: float | None = None  # None: not asking (yet)
 
     # ---- proposer ---------------------------------------------------------
     def propose(self, value: Any, round: int = 0) -> None:
@@ -209,13 +250,15 @@ class PaxosNode(Node):
         self.accepts = set()
         self.note("ballot", ballot=self.ballot)
         self.broadcast(Prepare(self.ballot))
-        self.set_timer(PhaseTimeout(self.ballot), self.options["proposal_timeout"])
+        self.set_timer(PhaseTimeout(self.ballot), self.timeout)
+        self.start_asking()
 
     def on_promise(self, msg: Promise, src: str) -> None:
         """Phase 2a: on a majority of promises, pick the value and send ``Accept``.
 
         The value is that of the highest-numbered accepted proposal reported,
-        or this proposer's own value if no acceptor reported one.
+        or this proposer's own value if no acceptor reported one.  Phase 2 gets
+        a fresh phase timeout.
         """
         if msg.ballot != self.ballot or self.phase != "prepare":
             return
@@ -231,6 +274,7 @@ class PaxosNode(Node):
         self.phase = "accept"
         self.note("phase2", ballot=self.ballot, value=value, adopted_from=adopted_from)
         self.broadcast(Accept(self.ballot, value))
+        self.set_timer(PhaseTimeout(self.ballot), self.timeout)
 
     def on_accepted(self, msg: Accepted, src: str) -> None:
         """Chosen: once a majority accepted our ballot, tell every learner."""
@@ -257,28 +301,90 @@ class PaxosNode(Node):
         """
         if self.phase not in ("prepare", "accept") or by <= self.ballot:
             return
-        self.phase = "backoff"
         self.preemptions += 1
+        self.give_up("preempted", by=by)
+
+    def on_phase_timeout(self, timer: PhaseTimeout) -> None:
+        """No majority answered in time (messages lost or slow, acceptors down):
+        give the ballot up, back off as if pre-empted, and wait longer next time."""
+        if timer.ballot != self.ballot or self.phase not in ("prepare", "accept"):
+            return
+        waited = self.timeout
+        self.timeout = min(self.timeout * self.options["timeout_growth"], self.options["timeout_max"])
+        self.give_up("timeout", waited=waited)
+
+    def give_up(self, why: str, **detail: Any) -> None:
+        """Leave the current ballot (noted as ``why``) and back off; with no wait
+        at all (policy ``none``), start the next ballot at once."""
+        self.phase = "backoff"
+        self.failures += 1
         self.cancel_timer(PhaseTimeout(self.ballot))
         wait = self.backoff_delay()
-        self.note("preempted", ballot=self.ballot, by=by, wait=wait)
-        self.set_timer(Backoff(), wait)
+        self.note(why, ballot=self.ballot, **detail, wait=wait)
+        if wait > 0:
+            self.set_timer(Backoff(), wait)
+        else:
+            self.start_ballot()
 
     def backoff_delay(self) -> float:
-        """``(base + uniform(0, jitter)) * multiplier ** (pre-emptions - 1)``."""
-        policy = {**DEFAULT_OPTIONS["backoff"], **self.options["backoff"]}
-        wait = policy["base"] + (self.rng.uniform(0, policy["jitter"]) if policy["jitter"] else 0)
-        return wait * policy["multiplier"] ** (self.preemptions - 1)
+        """How long to wait after the ``failures``-th failed ballot (see ``BACKOFF_POLICIES``)."""
+        policy = self.backoff_policy
+        name = policy["policy"]
+        if name == "none":
+            return 0.0
+        if name == "fixed":
+            return float(policy["base"])
+        jitter = policy["jitter"]
+        if name == "exponential":
+            jitter *= policy["multiplier"] ** (self.failures - 1)
+        wait = policy["base"] + (self.rng.uniform(0, jitter) if jitter else 0.0)
+        return min(wait, policy["max"]) if name == "exponential" else wait
 
     def on_backoff(self, timer: Backoff) -> None:
+        """The back-off is over: try again with a higher ballot (unless learned meanwhile)."""
         if self.phase == "backoff":
             self.start_ballot()
 
-    def on_phase_timeout(self, timer: PhaseTimeout) -> None:
-        """No majority answered (messages lost, acceptors down): try a higher ballot."""
-        if timer.ballot == self.ballot and self.phase in ("prepare", "accept"):
-            self.note("timeout", ballot=self.ballot)
-            self.start_ballot()
+    # ---- learner ------------------------------------------------------------
+    def on_learn(self, msg: Learn, src: str) -> None:
+        """A peer reports a chosen value; remember it and stop proposing and asking."""
+        if self.learned != msg.value or self.learned_ballot is None:
+            self.learned, self.learned_ballot = msg.value, msg.ballot
+            self.note("learned", value=msg.value, ballot=msg.ballot)
+            self.persist(learned=self.learned, learned_ballot=self.learned_ballot)
+        if self.phase in ("prepare", "accept", "backoff"):
+            self.cancel_timer(PhaseTimeout(self.ballot))
+            self.cancel_timer(Backoff())
+            self.phase = "done"
+        if self.ask_wait is not None:
+            self.cancel_timer(LearnTimeout())
+            self.ask_wait = None
+
+    def start_asking(self) -> None:
+        """This node takes part in a round it may not hear the end of: unless it
+        knows the outcome, ask the peers after ``learn_retry`` ms."""
+        if self.learned is None and self.ask_wait is None and self.options["learn_retry"] is not None:
+            self.ask_wait = float(self.options["learn_retry"])
+            self.set_timer(LearnTimeout(), self.ask_wait)
+
+    def on_learn_timeout(self, timer: LearnTimeout) -> None:
+        """Still no ``Learn``: ask every peer, and ask again later (twice as long)."""
+        if self.learned is not None or self.ask_wait is None:
+            return
+        self.note("ask")
+        self.broadcast(Ask(), include_self=False)
+        self.ask_wait = min(self.ask_wait * 2, self.options["learn_retry_max"])
+        self.set_timer(LearnTimeout(), self.ask_wait)
+
+    def on_ask(self, msg: Ask, src: str) -> None:
+        """A peer asks what was chosen: answer if this node has learned it."""
+        if self.learned is not None:
+            self.send(src, Learn(self.learned_ballot, self.learned))
+
+    def on_recover(self) -> None:
+        """Back from a crash with only what was on disk: find out what was chosen meanwhile."""
+        super().on_recover()
+        self.start_asking()
 
     # ---- acceptor -----------------------------------------------------------
     def remember_vote(self) -> None:
@@ -297,6 +403,7 @@ class PaxosNode(Node):
         self.promised = msg.ballot
         self.note("promised", ballot=msg.ballot)
         self.remember_vote()
+        self.start_asking()
         if "promise-omits-accepted" in self.bugs:
             self.send(src, Promise(msg.ballot, None, None))
         else:
@@ -315,29 +422,43 @@ class PaxosNode(Node):
         self.accepted_ballot, self.accepted_value = msg.ballot, msg.value
         self.note("accepted", ballot=msg.ballot, value=msg.value)
         self.remember_vote()
+        self.start_asking()
         self.send(src, Accepted(msg.ballot, msg.value))
-
-    # ---- learner ------------------------------------------------------------
-    def on_learn(self, msg: Learn, src: str) -> None:
-        """A proposer reports a chosen value; remember it and stop proposing."""
-        if self.learned != msg.value or self.learned_ballot is None:
-            self.learned, self.learned_ballot = msg.value, msg.ballot
-            self.note("learned", value=msg.value, ballot=msg.ballot)
-            self.persist(learned=self.learned, learned_ballot=self.learned_ballot)
-        if self.phase in ("prepare", "accept", "backoff"):
-            self.cancel_timer(PhaseTimeout(self.ballot))
-            self.cancel_timer(Backoff())
-            self.phase = "done"
 
 
 # ---- scenario validation ----------------------------------------------------
 def _validate_backoff(v, field: str, value: Any, nodes: list[str]) -> None:
-    v.object(field, value, set(), {"base", "jitter", "multiplier"})
+    v.object(field, value, set(), {"policy", "base", "jitter", "multiplier", "max"})
+    if "policy" in value:
+        if not isinstance(value["policy"], str) or value["policy"] not in BACKOFF_POLICIES:
+            raise v.fail(f"{field}.policy", f"unknown back-off policy {value['policy']!r} "
+                                            f"(one of {', '.join(BACKOFF_POLICIES)})")
     for key in ("base", "jitter"):
         if key in value:
             v.number(f"{field}.{key}", value[key])
     if "multiplier" in value:
         v.number(f"{field}.multiplier", value["multiplier"], minimum=1)
+    if "max" in value:
+        v.number(f"{field}.max", value["max"], strict=True)
+
+
+def _positive(v, field: str, value: Any, nodes: list[str]) -> None:
+    v.number(field, value, strict=True)
+
+
+def _validate_learn_retry(v, field: str, value: Any, nodes: list[str]) -> None:
+    if value is not None:  # null: never ask (only the proposer's one Learn)
+        v.number(field, value, strict=True)
+
+
+OPTION_VALIDATORS = {
+    "proposal_timeout": _positive,
+    "timeout_growth": lambda v, f, x, n: v.number(f, x, minimum=1),
+    "timeout_max": _positive,
+    "backoff": _validate_backoff,
+    "learn_retry": _validate_learn_retry,
+    "learn_retry_max": _positive,
+}
 
 
 def _validate_propose(v, field: str, value: Any, nodes: list[str]) -> None:
@@ -410,7 +531,21 @@ def _summarize(sim) -> dict[str, Any]:
         "decided": decided,
         "ballots": [e.payload["ballot"] for e in sim.trace.of_kind("ballot")],
         "decided_at": moments[0]["at"] if decided is not None else None,
+        **_liveness(sim, decided),  # ballots_per_node, preemptions, livelocked
     }
+
+
+def _liveness(sim, decided: Any) -> dict[str, Any]:
+    """How hard the proposers tried: ballots started and pre-emptions per node, and
+    ``livelocked``: nothing decided by the end while some live proposer was still trying."""
+    ballots = dict.fromkeys(sim.node_ids, 0)
+    preemptions = dict.fromkeys(sim.node_ids, 0)
+    for event in sim.trace.of_kind("ballot", "preempted"):
+        (ballots if event.kind == "ballot" else preemptions)[event.node] += 1
+    trying = any(node is not None and node.phase in ("prepare", "accept", "backoff")
+                 for node in sim.nodes.values())
+    return {"ballots_per_node": ballots, "preemptions": preemptions,
+            "livelocked": decided is None and trying}
 
 
 def _describe(summary: Mapping[str, Any]) -> list[str]:
@@ -508,7 +643,9 @@ SENTENCES = {
     "learned": lambda e, p: f"{e.node} learns {p['value']} (now it knows {p['value']} was chosen)",
     "preempted": lambda e, p: f"{e.node} abandons {p['ballot']} (higher ballot {p['by']} seen), "
                               f"retries in {p['wait']:.3g} ms",
-    "timeout": lambda e, p: f"{e.node} hears no majority for {p['ballot']} in time: retries",
+    "timeout": lambda e, p: f"{e.node} hears no majority for {p['ballot']} within {p['waited']:.3g} ms: "
+                            f"gives it up, retries in {p['wait']:.3g} ms",
+    "ask": lambda e, p: f"{e.node} has not learned the outcome yet: asks its peers",
     "send:Reject": lambda e, p: f"{e.src} rejects {e.dst}'s ballot {p['ballot']}: "
                                 f"it promised {p['promised']}",
 }
@@ -516,6 +653,7 @@ SENTENCES = {
 COLORS = {
     "Prepare": "#1f77b4", "Promise": "#0f9aaa", "Accept": "#2ca02c", "Accepted": "#8c564b",
     "Reject": "#d62728", "Learn": "#9467bd",
+    "Ask": "#bcbd22",
 }
 
 
@@ -635,12 +773,12 @@ SPEC = ProtocolSpec(
     bugs=BUGS,
     perform=_perform,
     summarize=_summarize,
-    summary_keys=frozenset({"learned", "learned_at", "decided", "ballots", "decided_at"}),
+    summary_keys=frozenset({"learned", "learned_at", "decided", "ballots", "decided_at",
+                            "ballots_per_node", "preemptions", "livelocked"}),
     monitors=(Agreement, Validity),
     goals={"a value can be chosen": _a_value_is_chosen},
     ballot_of=lambda msg: msg.ballot if isinstance(msg, Prepare) else None,
-    option_validators={"proposal_timeout": lambda v, f, x, n: v.number(f, x, strict=True),
-                       "backoff": _validate_backoff},
+    option_validators=OPTION_VALIDATORS,
     actions={"propose": _validate_propose},
     describe=_describe,
     sentences=SENTENCES,

@@ -1,0 +1,917 @@
+"""Multi-Paxos as a leader-based replicated log, in the Raft formulation.
+
+The algorithm in plain words
+----------------------------
+Basic Paxos agrees on one value and pays two round trips for it.  A replicated
+log needs one value per slot, for ever; Multi-Paxos elects one **leader**
+(主节点) that orders every command, so each command costs one round trip from
+the leader to a majority.  This module follows the Raft paper (Ongaro and
+Ousterhout, "In Search of an Understandable Consensus Algorithm") rule by rule.
+
+Roles and terms.  Each server is a **follower** (从节点), a **candidate** or the
+**leader**.  Time is cut into **terms** (任期) numbered 1, 2, 3, ...; each term
+begins with an election and has at most one leader.  Every message carries its
+sender's term; a server that sees a higher term than its own adopts it and
+becomes a follower of that term, and it ignores (answers with its own term)
+messages of a lower term.
+
+Election.  The leader sends ``AppendEntries`` to every follower at least every
+``heartbeat`` ms (a heartbeat, 心跳, when it carries no entries).  A follower
+that hears nothing from a leader within its **election timeout** — drawn at
+random from ``election_timeout: [lo, hi]`` each time it is reset, so that
+servers rarely time out together — becomes a candidate: it starts a new term,
+votes for itself and sends ``RequestVote`` to every other server.  A server
+grants **one vote per term**, first come first served, and only to a candidate
+whose log is *at least as up to date* as its own (the last entry's term is
+higher, or the terms are equal and the log is at least as long).  A candidate
+with votes from a majority becomes leader; one that hears from a leader of its
+term becomes a follower; one whose timeout fires again (a split vote) starts
+another term.
+
+Replication in three steps, as the course tells it.  (1) The leader appends a
+client's command to its own log, uncommitted, and sends it to every follower
+in ``AppendEntries`` together with the index and term of the entry just
+before it.  (2) A follower accepts the entries only if its log holds an entry
+at that previous index with that term (the **consistency check**); where a new
+entry conflicts with one it has (same index, different term) it deletes that
+entry and all after it, then appends what it lacks, and acknowledges.
+(3) Once a majority stores an entry of the leader's *current* term, the leader
+**commits** it and every entry before it, applies them to its key-value state
+machine (answering the client) and tells the followers the new commit index,
+with the next ``AppendEntries``; they commit and apply too.  An entry of an
+earlier term is never committed by counting its replicas — only through a
+later entry of the leader's own term (the Raft paper's Figure 8 shows why).
+
+Catching up.  When the consistency check fails, the follower answers with a
+hint: the term of its conflicting entry and the first index it holds of that
+term (or its log length if it is too short).  The leader jumps back past the
+whole conflicting term at once, so a follower that is far behind or holds a
+long wrong suffix is repaired in a few round trips, not one per entry.
+
+Persistence and crashes.  Current term, vote and log are written to stable
+storage before a server answers (``options.persist_ms`` is how long that
+takes).  A crash loses everything else — role, commit index, the state machine,
+timers; a recovered server rebuilds from its disk as a follower and re-applies
+its log once it learns the commit index again.
+
+Clients.  A client may ``submit`` a command to any server: a leader appends
+it; any other server forwards it to the leader it knows, or rejects it when it
+knows none.  A leader that has lost its majority (cut off by a partition) still
+appends commands, but can never commit them; after the partition heals it
+hears the higher term, steps down, and its uncommitted entries are rolled back
+and replaced by the new leader's.
+
+Simplification.  A new leader does not append a no-op entry at the start of
+its term: entries of earlier terms commit with the next client command.
+
+The four switchable bugs each break exactly one of these rules (see ``BUGS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..checks import Monitor, Violation
+from ..node import Node
+from ..statemachine import CommandError, KeyValueStore
+from . import Mark, ProtocolSpec
+
+BUGS = {
+    "vote-without-log-check": "a server grants its vote without checking that the candidate's "
+                              "log is at least as up to date as its own",
+    "commit-old-term-by-count": "a leader commits an entry of an earlier term as soon as a "
+                                "majority stores it (counting replicas for any term)",
+    "vote-twice-in-term": "a server grants a vote in a term in which it already voted for "
+                          "another candidate",
+    "append-without-consistency-check": "a follower appends entries without checking that "
+                                        "its log matches the leader's at the previous index",
+}
+
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "election_timeout": [150, 300],
+    "heartbeat": 50,
+    "bugs": [],
+}
+
+#: A log entry: (term, command).  Logs are tuples of entries; index 1 is the first.
+Entry = tuple[int, str]
+
+
+# ---- messages -------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RequestVote:
+    """A candidate asks for a vote in ``term``; its log ends at (last_log_index, last_log_term)."""
+
+    term: int
+    candidate: str
+    last_log_index: int
+    last_log_term: int
+
+    def label(self) -> str:
+        return f"Vote? t{self.term}"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestVoteReply:
+    term: int
+    granted: bool
+
+    def label(self) -> str:
+        return f"{'yes' if self.granted else 'no'} t{self.term}"
+
+
+@dataclass(frozen=True, slots=True)
+class AppendEntries:
+    """Entries after (prev_log_index, prev_log_term), and the leader's commit index."""
+
+    term: int
+    leader: str
+    prev_log_index: int
+    prev_log_term: int
+    entries: tuple[Entry, ...]
+    leader_commit: int
+
+    def label(self) -> str:
+        if not self.entries:
+            return f"HB t{self.term} c{self.leader_commit}"
+        first = self.prev_log_index + 1
+        span = f"#{first}" if len(self.entries) == 1 else f"#{first}-{first + len(self.entries) - 1}"
+        return f"AE t{self.term} {span}"
+
+
+@dataclass(frozen=True, slots=True)
+class AppendEntriesReply:
+    """``success`` with the follower's ``match_index``, or a failure with a back-up hint.
+
+    On failure ``conflict_term`` is the term of the follower's entry at the
+    previous index (None if its log is too short) and ``conflict_index`` the
+    first index it holds of that term (its log length + 1 if too short).
+    """
+
+    term: int
+    success: bool
+    match_index: int
+    conflict_index: int = 0
+    conflict_term: int | None = None
+
+    def label(self) -> str:
+        if self.success:
+            return f"ok #{self.match_index}"
+        return f"no, t{self.term}" if not self.conflict_index else f"no, try #{self.conflict_index}"
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """A client command passed on by a server that is not the leader."""
+
+    command: str
+    request: int
+
+    def label(self) -> str:
+        return f"fwd {self.command}"
+
+
+#: Every message type of the protocol (scenario rules may name only these).
+MESSAGES = (RequestVote, RequestVoteReply, AppendEntries, AppendEntriesReply, Forward)
+
+
+# ---- timers ---------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ElectionTimeout:
+    """No leader heard within the election timeout: start an election."""
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Time for the leader's next round of AppendEntries."""
+
+
+FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
+
+
+class MultiPaxosNode(Node):
+    """One server: follower, candidate or leader, with its log and key-value state machine."""
+
+    #: the protocol state (configuration from id and options is not state)
+    STATE: ClassVar[tuple[str, ...]] = (
+        "current_term", "voted_for", "log", "commit_index", "last_applied", "role",
+        "leader_id", "votes", "next_index", "match_index", "taken",
+    )
+    #: what survives a crash
+    PERSISTENT: ClassVar[tuple[str, ...]] = ("current_term", "voted_for", "log")
+
+    def __init__(self, node_id: str, cluster: Sequence[str], options: Mapping[str, Any] | None = None):
+        super().__init__(node_id, cluster, {**DEFAULT_OPTIONS, **(options or {})})
+        self.bugs = frozenset(self.options["bugs"])
+        # persistent state
+        self.current_term = 0
+        self.voted_for: str | None = None
+        self.log: tuple[Entry, ...] = ()
+        # volatile state
+        self.commit_index = 0
+        self.last_applied = 0
+        self.role = FOLLOWER
+        self.leader_id: str | None = None
+        self.votes: frozenset[str] = frozenset()
+        self.next_index: dict[str, int] = {}
+        self.match_index: dict[str, int] = {}
+        self.taken: frozenset[int] = frozenset()  # client requests appended in this term
+        self.machine = KeyValueStore()  # derived: log[:last_applied] replayed
+
+    # ---- small helpers ------------------------------------------------------------
+    @property
+    def last_log_index(self) -> int:
+        return len(self.log)
+
+    @property
+    def last_log_term(self) -> int:
+        return self.log[-1][0] if self.log else 0
+
+    def term_at(self, index: int) -> int:
+        """Term of the entry at ``index`` (0 for index 0, the empty prefix)."""
+        return self.log[index - 1][0] if index > 0 else 0
+
+    def election_delay(self) -> float:
+        low, high = self.options["election_timeout"]
+        return self.rng.uniform(low, high)
+
+    def reset_election_timer(self) -> None:
+        self.set_timer(ElectionTimeout(), self.election_delay())
+
+    def save(self) -> None:
+        """Write current term and vote to stable storage (before any reply).
+
+        The log is written where it changes, by appending and truncating only what
+        changed (:meth:`Node.persist_append`, :meth:`Node.persist_truncate`).
+        """
+        self.persist(current_term=self.current_term, voted_for=self.voted_for)
+
+    def restore(self, stable: Mapping[str, Any]) -> None:
+        """Term, vote and log back from disk (the log as a tuple of entries)."""
+        super().restore(stable)
+        self.log = tuple(tuple(entry) for entry in stable.get("log", ()))
+
+    def set_role(self, role: str) -> None:
+        self.role = role
+        self.note("role", role=role, term=self.current_term)
+
+    # ---- life cycle ---------------------------------------------------------------
+    def on_start(self) -> None:
+        """Every server starts as a follower of term 0 with its election timer running."""
+        self.set_role(FOLLOWER)
+        self.reset_election_timer()
+
+    def on_recover(self) -> None:
+        """Rebuilt from disk (term, vote, log): a follower that has applied nothing yet."""
+        self.commit_index = self.last_applied = 0
+        self.machine = KeyValueStore()
+        self.on_start()
+
+    # ---- terms --------------------------------------------------------------------
+    def observe_term(self, term: int) -> bool:
+        """Rule for all servers: a higher term makes this server a follower of that term.
+
+        Returns True if the term changed (the caller persists before replying).
+        """
+        if term <= self.current_term:
+            return False
+        was = self.role
+        self.current_term = term
+        self.voted_for = None
+        self.leader_id = None
+        self.votes = frozenset()
+        if was == LEADER:
+            self.cancel_timer(Heartbeat())
+            self.reset_election_timer()
+        self.set_role(FOLLOWER)
+        return True
+
+    # ---- election -----------------------------------------------------------------
+    def on_election_timeout(self, timer: ElectionTimeout) -> None:
+        """Followers and candidates: no leader heard in time, so start an election.
+
+        New term, vote for itself (persisted), ``RequestVote`` to all others,
+        and a fresh random timeout in case the vote splits.
+        """
+        if self.role == LEADER:
+            self.note("timeout_ignored", term=self.current_term)
+            return
+        self.current_term += 1
+        self.voted_for = self.id
+        self.leader_id = None
+        self.votes = frozenset({self.id})
+        self.set_role(CANDIDATE)
+        self.save()
+        self.reset_election_timer()
+        if len(self.votes) >= self.majority:
+            self.become_leader()
+            return
+        request = RequestVote(self.current_term, self.id, self.last_log_index, self.last_log_term)
+        for peer in self.peers:
+            self.send(peer, request)
+
+    def log_is_up_to_date(self, last_index: int, last_term: int) -> bool:
+        """Election restriction: the candidate's last entry has a higher term, or the
+        same term and an index at least as large."""
+        if last_term != self.last_log_term:
+            return last_term > self.last_log_term
+        return last_index >= self.last_log_index
+
+    def on_request_vote(self, msg: RequestVote, src: str) -> None:
+        """Grant one vote per term, only to a candidate whose log is at least as up to date."""
+        changed = self.observe_term(msg.term)
+        granted = False
+        if msg.term == self.current_term:
+            free = self.voted_for in (None, msg.candidate) or "vote-twice-in-term" in self.bugs
+            current = ("vote-without-log-check" in self.bugs
+                       or self.log_is_up_to_date(msg.last_log_index, msg.last_log_term))
+            if free and current:
+                granted = True
+                changed = changed or self.voted_for != msg.candidate
+                self.voted_for = msg.candidate
+                self.note("voted", candidate=msg.candidate, term=self.current_term)
+                self.reset_election_timer()
+        if changed:
+            self.save()
+        self.send(src, RequestVoteReply(self.current_term, granted))
+
+    def on_request_vote_reply(self, msg: RequestVoteReply, src: str) -> None:
+        """Candidate: a majority of votes in this term makes it leader."""
+        if self.observe_term(msg.term):
+            self.save()
+            return
+        if self.role != CANDIDATE or msg.term != self.current_term or not msg.granted:
+            return
+        self.votes = self.votes | {src}
+        if len(self.votes) >= self.majority:
+            self.become_leader()
+
+    def become_leader(self) -> None:
+        """Leader: reset what it knows of each follower and assert itself at once."""
+        self.leader_id = self.id
+        self.next_index = {p: self.last_log_index + 1 for p in self.peers}
+        self.match_index = {p: 0 for p in self.peers}
+        self.taken = frozenset()
+        self.cancel_timer(ElectionTimeout())
+        self.set_role(LEADER)
+        self.replicate()
+
+    # ---- replication (leader) -------------------------------------------------------
+    def replicate(self) -> None:
+        """Send every follower the entries it lacks (or a heartbeat) and re-arm the heartbeat."""
+        for peer in self.peers:
+            self.send_append(peer)
+        self.set_timer(Heartbeat(), self.options["heartbeat"])
+
+    def send_append(self, peer: str) -> None:
+        prev = self.next_index[peer] - 1
+        self.send(peer, AppendEntries(self.current_term, self.id, prev, self.term_at(prev),
+                                      self.log[prev:], self.commit_index))
+
+    def on_heartbeat(self, timer: Heartbeat) -> None:
+        """Leader: at least every ``heartbeat`` ms, AppendEntries to every follower."""
+        if self.role == LEADER:
+            self.replicate()
+
+    def on_append_entries_reply(self, msg: AppendEntriesReply, src: str) -> None:
+        """Leader: record what the follower stores, or back up past the conflicting term."""
+        if self.observe_term(msg.term):
+            self.save()
+            return
+        if self.role != LEADER or msg.term != self.current_term:
+            return
+        if msg.success:
+            if msg.match_index > self.match_index[src]:
+                self.match_index[src] = msg.match_index
+                self.advance_commit()
+            self.next_index[src] = max(self.next_index[src], msg.match_index + 1)
+            return
+        if msg.conflict_term is None:
+            target = msg.conflict_index
+        else:
+            ours = [i for i in range(len(self.log), 0, -1) if self.log[i - 1][0] == msg.conflict_term]
+            target = ours[0] + 1 if ours else msg.conflict_index
+        # always move back at least one entry, never below what the follower is known to store
+        target = max(min(target, self.next_index[src] - 1), self.match_index[src] + 1, 1)
+        if target < self.next_index[src]:
+            self.next_index[src] = target
+            self.note("backup", follower=src, next_index=target)
+            self.send_append(src)
+
+    def advance_commit(self) -> None:
+        """Commit the highest index stored by a majority whose entry is of the current term
+        (earlier entries commit through it).  Never count replicas of an older term."""
+        old_term_too = "commit-old-term-by-count" in self.bugs
+        for n in range(self.last_log_index, self.commit_index, -1):
+            if self.term_at(n) != self.current_term and not old_term_too:
+                continue
+            stored = 1 + sum(1 for m in self.match_index.values() if m >= n)
+            if stored >= self.majority:
+                self.commit(n)
+                self.replicate()  # tell the followers the new commit index now
+                return
+
+    def commit(self, index: int) -> None:
+        self.commit_index = index
+        self.note("committed", index=index)
+        self.apply_committed()
+
+    def apply_committed(self) -> None:
+        """Apply committed entries in index order to the key-value state machine."""
+        while self.last_applied < self.commit_index:
+            self.last_applied += 1
+            command = self.log[self.last_applied - 1][1]
+            self.machine.apply(command)
+            self.note("applied", index=self.last_applied, command=command,
+                      state=self.machine.snapshot())
+
+    # ---- replication (follower) -----------------------------------------------------
+    def on_append_entries(self, msg: AppendEntries, src: str) -> None:
+        """Follower: consistency check on the previous entry, delete a conflicting suffix,
+        append what is new, learn the commit index; persist before acknowledging."""
+        changed = self.observe_term(msg.term)
+        if msg.term < self.current_term:  # from a deposed leader: tell it the current term
+            self.send(src, AppendEntriesReply(self.current_term, False, 0, 0, None))
+            return
+        if self.role != FOLLOWER:  # a candidate hears the leader of its own term
+            self.set_role(FOLLOWER)
+        if self.leader_id != msg.leader:
+            self.leader_id = msg.leader
+            self.note("leader", leader=msg.leader, term=self.current_term)
+        self.reset_election_timer()
+        prev = msg.prev_log_index
+        if prev > self.last_log_index:
+            if changed:
+                self.save()
+            self.send(src, AppendEntriesReply(self.current_term, False, 0,
+                                              self.last_log_index + 1, None))
+            return
+        if self.term_at(prev) != msg.prev_log_term and "append-without-consistency-check" not in self.bugs:
+            conflict_term = self.term_at(prev)
+            first = prev
+            while first > 1 and self.term_at(first - 1) == conflict_term:
+                first -= 1
+            if changed:
+                self.save()
+            self.send(src, AppendEntriesReply(self.current_term, False, 0, first, conflict_term))
+            return
+        log = self.log
+        added: list[Entry] = []
+        for offset, entry in enumerate(msg.entries):
+            index = prev + 1 + offset
+            if index <= len(log):
+                if log[index - 1][0] == entry[0]:
+                    continue  # already there (a duplicate or stale append): keep the rest
+                log = log[:index - 1]  # a real conflict: drop it and everything after it
+                self.note("truncated", index=index)
+            added = list(msg.entries[offset:])
+            for i, new in enumerate(added, start=index):
+                self.note("appended", index=i, term=new[0], command=new[1])
+            log = log + tuple(added)
+            break
+        if changed:
+            self.save()
+        if log is not self.log:
+            kept = len(log) - len(added)
+            if kept < len(self.log):
+                self.persist_truncate("log", kept)
+            self.persist_append("log", *added)
+            self.log = log
+        last_new = prev + len(msg.entries)
+        if msg.leader_commit > self.commit_index:
+            index = min(msg.leader_commit, last_new)
+            if index > self.commit_index:
+                self.commit(index)
+        self.send(src, AppendEntriesReply(self.current_term, True, last_new))
+
+    # ---- clients -------------------------------------------------------------------
+    def submit(self, command: str, request: int = 0) -> None:
+        """A client command: the leader appends it (step 1); others pass it on or refuse."""
+        if self.role == LEADER:
+            self.accept_command(command, request)
+        elif self.leader_id is not None:
+            self.note("redirected", command=command, request=request, to=self.leader_id)
+            self.send(self.leader_id, Forward(command, request))
+        else:
+            self.note("rejected", command=command, request=request, reason="no leader known")
+
+    def on_forward(self, msg: Forward, src: str) -> None:
+        """A command passed on by another server; not passed on a second time."""
+        if self.role == LEADER:
+            self.accept_command(msg.command, msg.request)
+        else:
+            self.note("rejected", command=msg.command, request=msg.request,
+                      reason="forwarded to a server that is not the leader")
+
+    def accept_command(self, command: str, request: int) -> None:
+        """Step 1: append uncommitted, persist, send to every follower.
+
+        A request that arrives twice (a duplicated Forward) is appended once per term.
+        """
+        if request and request in self.taken:
+            self.note("duplicate", command=command, request=request)
+            return
+        self.taken = self.taken | {request}
+        self.log = self.log + ((self.current_term, command),)
+        index = self.last_log_index
+        self.note("appended", index=index, term=self.current_term, command=command)
+        self.note("request", request=request, command=command, index=index, term=self.current_term)
+        self.persist_append("log", self.log[-1])
+        if self.majority == 1:
+            self.advance_commit()
+        for peer in self.peers:
+            self.send_append(peer)
+
+
+# ---- scenario validation ----------------------------------------------------------
+def _validate_timeout_range(v, field: str, value: Any, nodes: list[str]) -> None:
+    low, high = v.interval(field, value)
+    if low <= 0:
+        raise v.fail(f"{field}[0]", f"must be greater than 0, got {value[0]!r}")
+
+
+def _validate_submit(v, field: str, value: Any, nodes: list[str]) -> None:
+    v.object(field, value, {"command"}, {"node"})
+    v.of_type(f"{field}.command", value["command"], str, "a command string")
+    try:
+        KeyValueStore.check(value["command"])
+    except CommandError as exc:
+        raise v.fail(f"{field}.command", str(exc)) from None
+    if "node" in value:
+        v.node(f"{field}.node", value["node"], nodes)
+
+
+def _validate_timeout(v, field: str, value: Any, nodes: list[str]) -> None:
+    v.node(field, value, nodes)
+
+
+# ---- scenario actions ---------------------------------------------------------------
+def current_leader(sim) -> str | None:
+    """The live server that is leader of the highest term right now (None if none is)."""
+    best: tuple[int, str] | None = None
+    for node_id in sim.node_ids:
+        node = sim.nodes.get(node_id)
+        if node is not None and node.role == LEADER and (best is None or node.current_term > best[0]):
+            best = (node.current_term, node_id)
+    return best[1] if best else None
+
+
+def _perform(sim, options: dict[str, Any], action: str, value: Any) -> None:
+    if action == "timeout":
+        if not sim.fire_timer(value, ElectionTimeout()):
+            sim.trace.add(sim.now, "request_lost", node=value, payload={"method": "timeout"})
+        return
+    request = getattr(sim, "client_requests", 0) + 1
+    sim.client_requests = request
+    command = value["command"]
+    target = value.get("node") or current_leader(sim)
+    sim.trace.add(sim.now, "submit", node=target,
+                  payload={"command": command, "request": request, "to": value.get("node")})
+    if target is None:
+        sim.trace.add(sim.now, "no_leader", payload={"command": command, "request": request})
+        return
+    sim.invoke(target, "submit", command, request)
+
+
+# ---- summary ---------------------------------------------------------------------------
+def _log_of(sim, node_id: str) -> tuple[Entry, ...]:
+    node = sim.nodes.get(node_id)
+    if node is not None:
+        return node.log
+    return tuple(tuple(e) for e in sim.stable[node_id].get("log", ()))
+
+
+def _commands(sim) -> list[dict[str, Any]]:
+    """One record per client request: where it went, whether and when it was committed,
+    and when each server applied it.  Rebuilt from the run's notes, replaying each
+    server's log over time."""
+    logs: dict[str, list[tuple[int, str]]] = {n: [] for n in sim.node_ids}
+    committed: dict[str, int] = {n: 0 for n in sim.node_ids}
+    committed_at: dict[tuple[int, int, str], float] = {}
+    applied_at: dict[tuple[int, int, str], dict[str, float]] = {}
+    records: dict[int, dict[str, Any]] = {}
+    for e in sim.trace.events:
+        p = e.payload or {}
+        if e.kind == "submit":
+            records[p["request"]] = {
+                "request": p["request"], "command": p["command"], "submitted_at": e.time,
+                "to": e.node, "status": "lost", "index": None, "term": None,
+                "committed": False, "committed_at": None, "applied_on": {},
+            }
+        elif e.kind == "no_leader":
+            records[p["request"]]["status"] = "no leader"
+        elif e.kind == "rejected" and p.get("request") in records:
+            records[p["request"]]["status"] = "rejected"
+        elif e.kind == "request" and p.get("request") in records:
+            records[p["request"]].update(index=p["index"], term=p["term"], status="not committed")
+        elif e.kind == "appended":
+            log = logs[e.node]
+            del log[p["index"] - 1:]
+            log.append((p["term"], p["command"]))
+        elif e.kind == "truncated":
+            del logs[e.node][p["index"] - 1:]
+        elif e.kind == "crash":
+            committed[e.node] = 0
+        elif e.kind == "recover":
+            logs[e.node] = [tuple(x) for x in p.get("log", ())]
+        elif e.kind == "committed":
+            log = logs[e.node]
+            for i in range(committed[e.node] + 1, min(p["index"], len(log)) + 1):
+                committed_at.setdefault((i, *log[i - 1]), e.time)
+            committed[e.node] = max(committed[e.node], p["index"])
+        elif e.kind == "applied":
+            log = logs[e.node]
+            if p["index"] <= len(log):
+                applied_at.setdefault((p["index"], *log[p["index"] - 1]), {}).setdefault(e.node, e.time)
+    final = {n: _log_of(sim, n) for n in sim.node_ids}
+    out = []
+    for record in records.values():
+        if record["index"] is not None:
+            i, entry = record["index"], (record["term"], record["command"])
+            key = (i, *entry)
+            if key in committed_at:
+                record.update(committed=True, committed_at=committed_at[key], status="committed")
+            elif not any(len(log) >= i and tuple(log[i - 1]) == entry for log in final.values()):
+                record["status"] = "rolled back"
+            record["applied_on"] = applied_at.get(key, {})
+        out.append(record)
+    return out
+
+
+def _summarize(sim) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    applied: dict[str, Any] = {}
+    commit_index: dict[str, int] = {}
+    for node_id in sim.node_ids:
+        node = sim.nodes.get(node_id)
+        state[node_id] = node.machine.snapshot() if node is not None else None
+        applied[node_id] = [c for _, c in node.log[:node.last_applied]] if node is not None else None
+        commit_index[node_id] = node.commit_index if node is not None else 0
+    live = [a for a in applied.values() if a is not None]
+    return {
+        "leaders": [{"term": e.payload["term"], "node": e.node, "at": e.time}
+                    for e in sim.trace.of_kind("role") if e.payload["role"] == LEADER],
+        "logs": {n: [{"index": i, "term": t, "command": c}
+                     for i, (t, c) in enumerate(_log_of(sim, n), start=1)] for n in sim.node_ids},
+        "commit_index": commit_index,
+        "state": state,
+        "applied": applied,
+        "commands": _commands(sim),
+        "converged": all(a == live[0] for a in live),
+    }
+
+
+def _describe(summary: Mapping[str, Any]) -> list[str]:
+    from ..report import show
+
+    leaders = ", ".join(f"{x['node']}@t{x['term']} (t={x['at']:g})" for x in summary["leaders"])
+    lines = [f"leaders    {leaders or '-'}", "logs       (term:command, | after the commit index)"]
+    for node, log in summary["logs"].items():
+        cut = summary["commit_index"][node]
+        cells = [f"{e['term']}:{e['command']}" for e in log]
+        cells.insert(min(cut, len(cells)), "|")
+        if len(cells) > 12:  # long logs: the first entries and the last ones
+            cells = cells[:3] + [f"... {len(cells) - 11} more ..."] + cells[-8:]
+        lines.append(f"  {node:<8} {'  '.join(cells)}")
+    lines.append("state")
+    lines += [f"  {node:<8} {show(s) if s is not None else 'down'}" for node, s in summary["state"].items()]
+    for c in summary["commands"]:
+        where = f" #{c['index']} t{c['term']}" if c["index"] is not None else ""
+        when = f" at t={c['committed_at']:g}" if c["committed"] else ""
+        lines.append(f"command    {c['command']!r}: {c['status']}{where}{when}")
+    lines.append(f"converged  {'yes' if summary['converged'] else 'no'}")
+    return lines
+
+
+# ---- narration, colours, marks ---------------------------------------------------------
+SENTENCES = {
+    "role": lambda e, p: (f"{e.node} becomes leader of term {p['term']}" if p["role"] == LEADER
+                          else f"{e.node} starts an election for term {p['term']}"
+                          if p["role"] == CANDIDATE
+                          else f"{e.node} is a follower in term {p['term']}"),
+    "voted": lambda e, p: f"{e.node} votes for {p['candidate']} in term {p['term']}",
+    "leader": lambda e, p: f"{e.node} hears from leader {p['leader']} of term {p['term']}",
+    "appended": lambda e, p: f"{e.node} appends #{p['index']} (term {p['term']}) {p['command']!r}",
+    "truncated": lambda e, p: f"{e.node} deletes its conflicting entries from #{p['index']} on",
+    "committed": lambda e, p: f"{e.node} commits up to #{p['index']}",
+    "applied": lambda e, p: f"{e.node} applies #{p['index']} {p['command']!r} -> {p['state']}",
+    "backup": lambda e, p: f"{e.node} backs up {p['follower']} to #{p['next_index']}",
+    "submit": lambda e, p: (f"a client submits {p['command']!r} to {e.node}"
+                            + ("" if p.get("to") else " (the leader of the highest term)")
+                            if e.node else f"a client submits {p['command']!r} for the leader"),
+    "no_leader": lambda e, p: f"a client's {p['command']!r} finds no leader: nobody takes it",
+    "redirected": lambda e, p: f"{e.node} is not the leader: passes {p['command']!r} on to {p['to']}",
+    "rejected": lambda e, p: f"{e.node} rejects {p['command']!r}: {p['reason']}",
+    "duplicate": lambda e, p: f"{e.node} has taken {p['command']!r} already: ignores the copy",
+    "timeout_ignored": lambda e, p: f"{e.node} is the leader: an election timeout means nothing to it",
+}
+
+COLORS = {
+    "RequestVote": "#ff7f0e", "RequestVoteReply": "#ffbb78", "AppendEntries": "#1f77b4",
+    "AppendEntriesReply": "#aec7e8", "Forward": "#7f7f7f",
+}
+
+MARKS = {
+    "role": Mark("D", "#d62728", lambda p: f"{p['role'][0].upper()}{p['term']}", "role and term"),
+    "committed": Mark("|", "#2ca02c", lambda p: f"c{p['index']}", "commit index advances"),
+    "truncated": Mark("x", "#8c564b", lambda p: f"cut #{p['index']}", "conflicting entries deleted"),
+    "request": Mark(">", "#9467bd", lambda p: p["command"], "leader takes a client command"),
+}
+
+
+# ---- safety monitors (on node state, after every step) -----------------------------------
+# Only the server a step ran on (``sim.step_node``) can have changed, so each monitor looks
+# at that one against the others.  What a monitor remembers is kept in immutable values and
+# rebound, never mutated, so a search can fork it for free.
+def _stepped(sim) -> tuple[str, Any] | tuple[None, None]:
+    """The live server the last step ran on, or (None, None)."""
+    node_id = sim.step_node
+    node = sim.nodes.get(node_id) if node_id is not None else None
+    return (node_id, node) if node is not None else (None, None)
+
+
+def _log(sim, node_id: str) -> tuple:
+    """A server's log: the live one, or what a crashed server has on disk."""
+    node = sim.nodes.get(node_id)
+    return node.log if node is not None else tuple(sim.stable[node_id].get("log", ()))
+
+
+class ElectionSafety(Monitor):
+    """At most one leader per term."""
+
+    property = "election-safety"
+
+    def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
+        super().__init__(node_ids, options)
+        self.leaders: frozenset[tuple[int, str]] = frozenset()  # (term, leader) ever seen
+
+    def after_step(self, sim) -> list[Violation]:
+        n, node = _stepped(sim)
+        if node is None or node.role != LEADER or (node.current_term, n) in self.leaders:
+            return []
+        term = node.current_term
+        others = sorted(m for t, m in self.leaders if t == term)
+        self.leaders = self.leaders | {(term, n)}
+        if not others:
+            return []
+        return [Violation(self.property, sim.now,
+                          f"{n} and {', '.join(others)} are both leaders of term {term}")]
+
+    def key(self):
+        return self.leaders
+
+
+class LogMatching(Monitor):
+    """If two logs hold an entry with the same index and term, they are identical up to it."""
+
+    property = "log-matching"
+
+    def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
+        super().__init__(node_ids, options)
+        self.reported: frozenset[tuple[str, str]] = frozenset()
+
+    def after_step(self, sim) -> list[Violation]:
+        a, node = _stepped(sim)
+        if node is None:
+            return []
+        la = node.log
+        out = []
+        for b in self.node_ids:
+            if b == a:
+                continue
+            lb = _log(sim, b)
+            k = min(len(la), len(lb))
+            while k and la[k - 1][0] != lb[k - 1][0]:
+                k -= 1
+            if la[:k] == lb[:k] or tuple(sorted((a, b))) in self.reported:
+                continue
+            self.reported = self.reported | {tuple(sorted((a, b)))}
+            bad = next(j for j in range(k) if la[j] != lb[j]) + 1
+            out.append(Violation(self.property, sim.now,
+                                 f"{a} and {b} both hold an entry of term {la[k - 1][0]} at "
+                                 f"#{k} but differ at #{bad}: {tuple(la[bad - 1])} vs "
+                                 f"{tuple(lb[bad - 1])}"))
+        return out
+
+    def key(self):
+        return self.reported
+
+
+class LeaderCompleteness(Monitor):
+    """An entry committed in a term is in the log of every leader of a later term."""
+
+    property = "leader-completeness"
+
+    def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
+        super().__init__(node_ids, options)
+        #: (term, command, the term in which a server first knew it committed), index 1 first
+        self.committed: tuple[tuple[int, str, int], ...] = ()
+        self.reported: frozenset[tuple[str, int]] = frozenset()  # (leader, term)
+
+    def after_step(self, sim) -> list[Violation]:
+        n, node = _stepped(sim)
+        if node is None:
+            return []
+        known = len(self.committed)
+        upto = min(node.commit_index, len(node.log))
+        if upto > known:
+            self.committed = self.committed + tuple(
+                (*node.log[i], node.current_term) for i in range(known, upto))
+            leaders = [(m, sim.nodes.get(m)) for m in self.node_ids]  # new entries: ask every leader
+        else:
+            leaders = [(n, node)]
+        out = []
+        for m, leader in leaders:
+            if leader is None or leader.role != LEADER or (m, leader.current_term) in self.reported:
+                continue
+            log = leader.log
+            for i, (term, command, known_in) in enumerate(self.committed):
+                if leader.current_term > known_in and (i >= len(log) or log[i] != (term, command)):
+                    self.reported = self.reported | {(m, leader.current_term)}
+                    out.append(Violation(self.property, sim.now,
+                                         f"{m} leads term {leader.current_term} without #{i + 1} "
+                                         f"(term {term}) {command!r}, committed in term {known_in}"))
+                    break
+        return out
+
+    def key(self):
+        return self.committed, self.reported
+
+
+class StateMachineSafety(Monitor):
+    """No two servers apply different commands at the same index."""
+
+    property = "state-machine-safety"
+
+    def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
+        super().__init__(node_ids, options)
+        #: the command first applied at each index (index 1 first) and by whom
+        self.applied: tuple[tuple[str, str], ...] = ()
+        #: how far each server's applied commands have been compared (in ``node_ids`` order)
+        self.checked: tuple[int, ...] = (0,) * len(self.node_ids)
+        self.reported: frozenset[tuple[str, int]] = frozenset()
+
+    def after_step(self, sim) -> list[Violation]:
+        n, node = _stepped(sim)
+        if node is None:
+            return []
+        slot = self.node_ids.index(n)
+        done = self.checked[slot]
+        if node.last_applied == done:
+            return []
+        if node.last_applied < done:
+            done = 0  # it crashed since: it applies its log again from #1
+        out = []
+        for i in range(done + 1, node.last_applied + 1):  # what this step applied
+            command = node.log[i - 1][1]
+            if i > len(self.applied):
+                self.applied = self.applied + ((command, n),)
+                continue
+            first, by = self.applied[i - 1]
+            if first != command and (n, i) not in self.reported:
+                self.reported = self.reported | {(n, i)}
+                out.append(Violation(self.property, sim.now,
+                                     f"{n} applies {command!r} at #{i} but {by} applied {first!r} there"))
+        self.checked = self.checked[:slot] + (node.last_applied,) + self.checked[slot + 1:]
+        return out
+
+    def key(self):
+        return self.applied, self.checked, self.reported
+
+
+MONITORS = (ElectionSafety, LogMatching, LeaderCompleteness, StateMachineSafety)
+
+
+def _a_leader_is_elected(sim) -> bool:
+    return any(m.leaders for m in sim.monitors if isinstance(m, ElectionSafety))
+
+
+def _a_command_is_applied(sim) -> bool:
+    return any(m.applied for m in sim.monitors if isinstance(m, StateMachineSafety))
+
+
+SPEC = ProtocolSpec(
+    name="multi-paxos",
+    node_class=MultiPaxosNode,
+    messages=MESSAGES,
+    bugs=BUGS,
+    perform=_perform,
+    summarize=_summarize,
+    summary_keys=frozenset({"leaders", "logs", "commit_index", "state", "applied", "commands",
+                            "converged"}),
+    monitors=MONITORS,
+    goals={"a leader can be elected": _a_leader_is_elected,
+           "a command can be applied": _a_command_is_applied},
+    ballot_of=lambda msg: msg.term if isinstance(msg, RequestVote) else None,
+    option_validators={
+        "election_timeout": _validate_timeout_range,
+        "heartbeat": lambda v, f, x, nodes: v.number(f, x, strict=True),
+    },
+    actions={"submit": _validate_submit, "timeout": _validate_timeout},
+    describe=_describe,
+    sentences=SENTENCES,
+    colors=COLORS,
+    marks=MARKS,
+)
