@@ -505,14 +505,17 @@ def chosen_moments(trace, acceptors: int) -> list[dict[str, Any]]:
 
 
 def _summarize(sim) -> dict[str, Any]:
-    """``learned``/``learned_at`` per node; ``decided``/``decided_at`` = the chosen value/moment.
+    """``learned``/``learned_at`` per node; ``decided``, and ``decided_at`` = its chosen moment.
 
-    ``decided`` is the value chosen in the run (a majority of acceptors accepted
-    it under one ballot), or null when none was — or when two different values
-    were, which only a bug can cause.  ``decided_at`` is the first moment it was
-    chosen.  ``learned`` is what each node knows was chosen at the end (read
-    from the node, or from its disk if it is down) and ``learned_at`` when it
-    first learned that value.
+    ``learned`` is what each node knows was chosen at the end (read from the
+    node, or from its disk if it is down) and ``learned_at`` when it first
+    learned that value.  ``decided`` is the value the run decided: the value
+    the nodes learned (null if no node learned one, or if nodes learned
+    different values, which only a bug can cause).  ``decided_at`` is the
+    moment that value was *chosen* — a majority of acceptors accepted it under
+    one ballot — which comes before anyone can learn it.  A value can be chosen
+    without anybody finding out for a long time (a duel that keeps pre-empting
+    the proposers, lesson 03): ``decided`` stays null until somebody learns it.
     """
     learned = {}
     for node_id in sim.node_ids:
@@ -522,15 +525,15 @@ def _summarize(sim) -> dict[str, Any]:
     for e in sim.trace.of_kind("learned"):
         if learned_at.get(e.node) is None and e.payload["value"] == learned.get(e.node):
             learned_at[e.node] = e.time
-    moments = chosen_moments(sim.trace, len(sim.node_ids))
-    values = {m["value"] for m in moments}
+    values = {v for v in learned.values() if v is not None}
     decided = values.pop() if len(values) == 1 else None
+    moments = [m for m in chosen_moments(sim.trace, len(sim.node_ids)) if m["value"] == decided]
     return {
         "learned": learned,
         "learned_at": learned_at,
         "decided": decided,
         "ballots": [e.payload["ballot"] for e in sim.trace.of_kind("ballot")],
-        "decided_at": moments[0]["at"] if decided is not None else None,
+        "decided_at": moments[0]["at"] if decided is not None and moments else None,
         **_liveness(sim, decided),  # ballots_per_node, preemptions, livelocked
     }
 
