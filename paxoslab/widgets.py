@@ -184,11 +184,18 @@ class Player:
     matplotlib drawing.  The node states come from the protocol's
     ``state_changes`` hook, computed once.  So stepping never re-runs the
     simulation, and a step costs a few milliseconds (``benchmarks/player_roundtrip.py``).
+
+    ``panel`` adds a second picture drawn for each step's time, e.g.
+    ``panel=pl.plots.log_grid`` (called as ``panel(result, at=t)``); each step's
+    panel is drawn once, the first time it is shown.
     """
 
     def __init__(self, result: Result, fields: Sequence[str] | None = None,
-                 interval_ms: int = 900, until: float | None = None) -> None:
+                 interval_ms: int = 900, until: float | None = None,
+                 panel: Callable[..., Any] | None = None) -> None:
         self.result = result
+        self.panel = panel
+        self._panels: dict[int, bytes] = {}
         self.nodes = cluster_of(result)
         self.lane = {n: i for i, n in enumerate(self.nodes)}
         self.fields = fields
@@ -207,9 +214,10 @@ class Player:
         self.clock = widgets.HTML()
         self.image = widgets.Image(format="png", layout={"max_width": "100%"})
         self.table = widgets.HTML()
+        self.panel_image = widgets.Image(format="png", layout={"max_width": "100%"})
         self.slider.observe(lambda change: self.show(change["new"]), names="value")
         self.widget = widgets.VBox([widgets.HBox([self.play, self.slider, self.clock]),
-                                    self.image, self.table])
+                                    self.image, *([self.panel_image] if panel else []), self.table])
         self.show(0)
 
     def _draw_once(self, until: float | None) -> tuple[Any, Callable, tuple[int, int, int, int]]:
@@ -280,6 +288,10 @@ class Player:
         t = self.times[step]
         self.clock.value = f"<b>t = {t:g} ms</b> (step {step + 1} of {len(self.times)})"
         self.image.value = self.picture(step)
+        if self.panel is not None:
+            if step not in self._panels:
+                self._panels[step] = render_png(self.panel(self.result, at=t))
+            self.panel_image.value = self._panels[step]
         self.table.value = self.state_html(t)
 
     def state_html(self, t: float) -> str:
@@ -311,6 +323,7 @@ def player(result: Result, **options: Any) -> Player:
     """A :class:`Player` over ``result``; display it as the last expression of a cell.
 
     ``options``: ``fields`` (which state fields to show, default all the
-    protocol declares), ``interval_ms`` (Play speed), ``until`` (stop there).
+    protocol declares), ``interval_ms`` (Play speed), ``until`` (stop there),
+    ``panel`` (a second picture per step, e.g. ``pl.plots.log_grid``).
     """
     return Player(result, **options)

@@ -6,6 +6,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import pytest
 
+import paxoslab as pl
 from paxoslab.widgets import Explorer, explorer, player, render_png
 
 pytestmark = pytest.mark.usefixtures("close_figures")
@@ -211,3 +212,30 @@ def test_player_steps_without_rerunning_or_redrawing(replay, monkeypatch):
     replay.slider.value = 4
     assert bytes(replay.image.value) == first
     assert plt.get_fignums() == []
+
+
+def test_player_panel_draws_the_log_grid_at_each_step_once(scenarios_dir):
+    story = pl.run_scenario(scenarios_dir / "multi-paxos-partition.json")
+    calls = []
+
+    def panel(result, at):
+        calls.append(at)
+        return pl.plots.log_grid(result, at=at)
+
+    replay = pl.widgets.player(story, panel=panel)
+    step = replay.times.index(410.0)
+    replay.show(step)
+    replay.show(step)
+    assert calls == [0.0, 410.0]  # the first step at construction, then 410 once
+    assert bytes(replay.panel_image.value).startswith(b"\x89PNG")
+    assert replay.panel_image in replay.widget.children
+
+
+def test_multi_paxos_state_at_t_follows_the_partition_story(scenarios_dir):
+    story = pl.run_scenario(scenarios_dir / "multi-paxos-partition.json")
+    replay = pl.widgets.player(story)
+    before, after = replay.state_at(405), replay.state_at(450)
+    assert (before["S1"]["role"], before["S1"]["term"], before["S1"]["log"]) == ("leader", 1, "2 (term 1)")
+    assert before["S3"]["role"] == "leader" and before["S3"]["commit"] == 3
+    assert after["S1"] == after["S4"] == {"role": "follower", "term": 2, "log": "3 (term 2)",
+                                          "commit": 3, "applied": 3, "down": False}

@@ -656,6 +656,47 @@ def _commands(sim) -> list[dict[str, Any]]:
     return out
 
 
+def _state_changes(trace, nodes) -> list[tuple[float, int, str, dict[str, Any]]]:
+    """Each server's role, term, log, commit index and last applied index after every
+    change, replayed from the run's notes (for the replay player and state tables).
+
+    ``log`` reads ``<last index> (term <last term>)``; a crash leaves the server
+    ``down`` (its disk keeps term, vote and log); a recovery restarts it as a
+    follower with the log the ``recover`` event says it had persisted.
+    """
+    blank = {"role": FOLLOWER, "term": 0, "log": "empty", "commit": 0, "applied": 0, "down": False}
+    state = {n: dict(blank) for n in nodes}
+    terms: dict[str, list[int]] = {n: [] for n in nodes}  # each log entry's term
+    changes = []
+    for e in trace.events:
+        if e.node not in state or e.kind not in ("role", "appended", "truncated", "committed",
+                                                   "applied", "crash", "recover"):
+            continue
+        s, p = dict(state[e.node]), e.payload or {}
+        log = terms[e.node]
+        if e.kind == "role":
+            s["role"], s["term"] = p["role"], p["term"]
+        elif e.kind == "appended":
+            del log[p["index"] - 1:]
+            log += [0] * (p["index"] - 1 - len(log)) + [p["term"]]
+        elif e.kind == "truncated":
+            del log[p["index"] - 1:]
+        elif e.kind == "committed":
+            s["commit"] = p["index"]
+        elif e.kind == "applied":
+            s["applied"] = p["index"]
+        elif e.kind == "crash":
+            s["down"] = True
+        else:  # recover: back from the disk as a follower, nothing committed or applied yet
+            log[:] = [entry[0] for entry in p.get("log") or []]
+            s = {**blank, "term": p.get("current_term", 0)}
+        if e.kind in ("appended", "truncated", "recover"):
+            s["log"] = f"{len(log)} (term {log[-1]})" if log else "empty"
+        state[e.node] = s
+        changes.append((e.time, e.seq, e.node, s))
+    return changes
+
+
 def _summarize(sim) -> dict[str, Any]:
     state: dict[str, Any] = {}
     applied: dict[str, Any] = {}
@@ -930,4 +971,5 @@ SPEC = ProtocolSpec(
     sentences=SENTENCES,
     colors=COLORS,
     marks=MARKS,
+    state_changes=_state_changes,
 )
