@@ -184,6 +184,7 @@ def search(
     max_ballots: int = 1,
     node_class: type[Node] | None = None,
     progress: bool | None = None,
+    reduce: bool = True,
 ) -> SearchResult:
     """Explore every interleaving of ``scenario`` (``"bfs"``) or random ones (``"random"``).
 
@@ -191,6 +192,9 @@ def search(
     bounded space is exhausted (``complete``), when a budget runs out, or on
     Ctrl-C / a notebook interrupt, with what was found so far.
     ``progress=False`` hides the progress bar a search over a second shows.
+    ``reduce=False`` turns the reductions off (every loss, every equal message,
+    no sleep sets, no pruning of steps that change nothing): much slower, the
+    yardstick the tests hold the reduced search to.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
@@ -200,7 +204,7 @@ def search(
     root = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class,
                             timed=False)
     root.start()
-    explorer = _Explorer(spec, root, max_ballots)
+    explorer = _Explorer(spec, root, max_ballots, reduce)
     if strategy == "random" and max_states is None and max_seconds is None:
         max_states = RANDOM_STATES
     budget = _Budget(data["name"], max_states, max_seconds, progress)
@@ -241,8 +245,9 @@ def search(
 class _Explorer:
     """The search proper: worlds are stepped forks of one stepped simulation."""
 
-    def __init__(self, spec, root: Simulation, max_ballots: int) -> None:
+    def __init__(self, spec, root: Simulation, max_ballots: int, reduce: bool = True) -> None:
         self.spec = spec
+        self.reduce = reduce
         self.root = root
         self.max_ballots = max_ballots
         self.seen: set | dict = set()
@@ -268,6 +273,15 @@ class _Explorer:
         """
         done: list[tuple] = []
         seen_here = set()
+        if not self.reduce:
+            for choice in sim.choices():
+                child = sim.fork()
+                child.step(choice)
+                self.transitions += 1
+                child_ballots = self.count_ballots(child, ballots)
+                if child_ballots is not None:
+                    yield choice, child, child_ballots, sleep
+            return
         for choice in sim.choices():
             if choice[0] == "lose":
                 continue  # changes no node: the parent, with the message pending, covers it

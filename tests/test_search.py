@@ -127,3 +127,41 @@ def test_cli_search_exits_1_with_a_saved_counterexample_and_0_when_clean(tmp_pat
     summary = json.loads(capsys.readouterr().out)
     assert summary["ok"] and summary["complete"] and summary["counterexample"] is None
     assert main(["search", str(clean), "--strategy", "random", "--max-states", "300"]) == 0
+
+
+# ---- the reductions against the unreduced search (reduce=False) -------------------
+def lossless(name: str) -> dict:
+    """``small(name)`` without losses, so that the unreduced search ends in seconds."""
+    data = small(name)
+    data["network"]["drop"] = 0
+    return data
+
+
+def outcome(result) -> tuple:
+    steps = result.counterexample.scenario["schedule"] if result.counterexample else []
+    return result.ok, result.property, result.complete, len(steps), result.goals
+
+
+@pytest.mark.parametrize("name", ["basic-paxos", "promise-omits-accepted"])
+def test_reduced_search_finds_what_the_unreduced_one_finds_at_the_same_depth(name):
+    reduced = search(lossless(name), progress=False)
+    full = search(lossless(name), progress=False, reduce=False)
+    assert outcome(reduced) == outcome(full)
+    assert reduced.states < full.states and reduced.transitions < full.transitions
+    for result in (reduced, full):
+        if result.counterexample is not None:
+            replay = pl.run_scenario(json.loads(json.dumps(result.counterexample.scenario)))
+            assert [v.to_dict() for v in replay.violations] == \
+                [v.to_dict() for v in result.counterexample.violations]
+
+
+def test_pruned_losses_hide_nothing_on_a_lossy_network():
+    data = pl.load_scenario("data/scenarios/search-promise-omits-accepted.json")
+    data["events"], data["expect"] = data["events"][:1], {}  # one proposer: a small space
+    reduced = search(data, progress=False)
+    full = search(data, progress=False, reduce=False)
+    assert outcome(reduced) == outcome(full) == (True, None, True, 0,
+                                                 {"a value can be chosen": True})
+    assert reduced.states < full.states
+    deep = search(small("promise-omits-accepted"), progress=False, reduce=False, max_depth=6)
+    assert deep.ok and deep.depth == 6 and not deep.complete
