@@ -251,6 +251,7 @@ class _Explorer:
         self.root = root
         self.max_ballots = max_ballots
         self.seen: set | dict = set()
+        self.depths: dict | None = None  # world -> depth first reached, when asked for
         self.visited = 0
         self.transitions = 0
         self.depth = 0
@@ -358,6 +359,9 @@ class _Explorer:
         root = self.root
         ballots0 = (0,) * len(root.node_ids)
         seen: dict = {(root.world_key(), ballots0): frozenset()}
+        depths = self.depths
+        if depths is not None:
+            depths.update(dict.fromkeys(seen, 0))
         self.seen = seen
         self.note_goals(root)
         if self.stop_at(root, ()):
@@ -379,6 +383,8 @@ class _Explorer:
                 asleep = seen.get(key)
                 if asleep is None:
                     seen[key] = child_sleep
+                    if depths is not None:
+                        depths[key] = depth + 1
                     self.note_goals(child)
                     frontier.append((child, child_ballots, child_path, depth + 1, child_sleep, None))
                 elif not asleep <= child_sleep:
@@ -412,6 +418,27 @@ class _Explorer:
                     return
                 self.note_goals(sim)
             budget.tick(self.visited, self.depth)
+
+
+def explored_worlds(scenario: Mapping[str, Any] | str | Path, reduce: bool = True,
+                    max_depth: int | None = None, max_ballots: int = 1,
+                    node_class: type[Node] | None = None) -> dict:
+    """Every world a complete breadth-first search keeps -> the depth it was first reached.
+
+    A world is ``(Simulation.world_key(), ballots started per node)``.  For
+    checking the reductions against ``reduce=False`` on small scenarios; the
+    search does not stop at violations here.
+    """
+    data = load(scenario)
+    data.pop("schedule", None)
+    root = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class,
+                            timed=False)
+    root.start()
+    explorer = _Explorer(PROTOCOLS[data["protocol"]], root, max_ballots, reduce)
+    explorer.depths = {}
+    explorer.stop_at = lambda child, path: False  # type: ignore[method-assign]
+    explorer.bfs(_Budget(data["name"], None, None, False), max_depth)
+    return explorer.depths
 
 
 def _step_id(sim: Simulation, choice: tuple) -> tuple:
