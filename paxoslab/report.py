@@ -2,12 +2,12 @@
 
 >>> print(describe({"scenario": "s", "protocol": "basic-paxos", "seed": 0, "end_time": 4.0,
 ...   "messages": {"sent": 3, "delivered": 3, "dropped": 0, "by_type": {"Prepare": 3}},
-...   "violations": [], "chosen": {"S1": "X"}, "decided": "X", "ballots": ["1.1"],
-...   "decided_at": 3.0, "expect": {"ok": True, "failed": []}, "digest": "ab"}))
+...   "violations": [], "learned": {"S1": "X"}, "learned_at": {"S1": 5.0}, "decided": "X",
+...   "ballots": ["1.1"], "decided_at": 3.0, "expect": {"ok": True, "failed": []}, "digest": "ab"}))
 s  (basic-paxos, seed 0, ran to t=4)
 messages   3 sent, 3 delivered, 0 dropped  (Prepare 3)
-chosen     S1=X
-decided    X at t=3
+decided    X  (chosen at t=3)
+learned    S1=X (t=5)
 ballots    1.1
 violations none
 expect     ok
@@ -16,8 +16,11 @@ expect     ok
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 
 def show(v: Any) -> str:
@@ -74,22 +77,96 @@ def narrate(trace: Any, nodes: Any = None, kinds: Any = None, until: float | Non
     ``trace`` is a Result or a Trace; ``nodes`` and ``kinds`` narrow it down;
     ``until`` stops the story early.  A message is narrated when it is sent,
     under the kind ``"send:<MessageType>"`` (e.g. ``"send:Reject"``).  The sentences are the protocol's own
-    (``protocol``, or the Result's; for a bare Trace, every protocol's).
+    (``protocol``, or the Result's; for a bare Trace, every protocol's).  Moments the protocol derives
+    from the run (Basic Paxos: ``>> X is chosen: a majority (S3, S4, S5) has now accepted (4.5, X)``)
+    follow the event that completed them; ``kinds`` may name them (``"chosen"``).
     """
     from .protocols import merged
 
     protocol = protocol or getattr(trace, "protocol", None)
+    cluster = cluster_of(trace)
     trace = getattr(trace, "trace", trace)
     sentences = {**COMMON_SENTENCES, **merged("sentences", protocol)}
+    after: dict[int, list[dict[str, Any]]] = {}
+    for moment in moments(trace, cluster, protocol):
+        after.setdefault(moment["seq"], []).append(moment)
     lines = []
     for e in trace.events:
         if until is not None and e.time > until:
             break
-        if nodes is not None and e.node not in nodes:
-            continue
         kind = f"send:{e.msg_type}" if e.kind == "send" else e.kind
-        if kind not in sentences:
-            continue
-        if kinds is None or kind in kinds:
+        if (kind in sentences and (nodes is None or e.node in nodes)
+                and (kinds is None or kind in kinds)):
             lines.append(f"t={e.time:<5g} {sentences[kind](e, e.payload or {})}")
+        for moment in after.get(e.seq, []):
+            if kinds is None or moment["kind"] in kinds:
+                lines.append(f"t={moment['time']:<5g} >> {moment['text']}")
     return "\n".join(lines)
+
+
+def cluster_of(result_or_trace: Any) -> list[str]:
+    """The run's node names: a Result's own, or every node a bare Trace mentions (sorted)."""
+    nodes = list(getattr(result_or_trace, "nodes", []) or [])
+    if not nodes:
+        trace = getattr(result_or_trace, "trace", result_or_trace)
+        nodes = sorted({name for e in trace.events for name in (e.node, e.src, e.dst) if name})
+    return nodes
+
+
+def moments(trace: Any, cluster: Sequence[str], protocol: str | None) -> list[dict[str, Any]]:
+    """The protocol's derived moments of a run (Basic Paxos: when a value is chosen)."""
+    from .protocols import PROTOCOLS
+
+    specs = [PROTOCOLS[protocol]] if protocol in PROTOCOLS else list(PROTOCOLS.values())
+    found = [m for spec in specs for m in spec.moments(trace, cluster)]
+    return sorted(found, key=lambda m: m["seq"])
+
+
+def state_changes(result: Any) -> list[tuple[float, int, str, dict[str, Any]]]:
+    """Every change of a node's state in a run, ``(time, seq, node, state)`` in order.
+
+    From the protocol's ``state_changes`` hook; empty if it declares none.
+    """
+    from .protocols import PROTOCOLS
+
+    spec = PROTOCOLS.get(getattr(result, "protocol", None))
+    if spec is None or spec.state_changes is None:
+        return []
+    return spec.state_changes(result.trace, cluster_of(result))
+
+
+def state_table(result: Any, nodes: Sequence[str] | None = None,
+                fields: Sequence[str] | None = None) -> pd.DataFrame:
+    """Each node's state after every event that changed it, as a table (one row per change).
+
+    One column per node (``nodes`` narrows them down); a cell joins the state's
+    ``fields`` (default: all) with `` / `` in that order, ``-`` for nothing, or
+    reads ``down`` while the node is crashed.  ``time`` and ``event`` (the
+    protocol's sentence for what happened) come first.  Rows whose cells did not
+    change are left out.  A moment the protocol derives (``>> X is chosen ...``)
+    gets its own row after the change that completed it.
+    """
+    import pandas as pd
+
+    from .protocols import merged
+
+    nodes = list(nodes or cluster_of(result))
+    sentences = {**COMMON_SENTENCES, **merged("sentences", getattr(result, "protocol", None))}
+    current = dict.fromkeys(nodes, "-")
+    events = {e.seq: e for e in result.trace.events}
+    reached: dict[int, list[dict[str, Any]]] = {}
+    for moment in moments(result.trace, cluster_of(result), getattr(result, "protocol", None)):
+        reached.setdefault(moment["seq"], []).append(moment)
+    rows = []
+    for time, seq, node, state in state_changes(result):
+        shown = [k for k in (fields or state) if k != "down"]
+        cell = "down" if state.get("down") else " / ".join(show(state.get(k)) for k in shown)
+        if node in current and cell != current[node]:
+            current[node] = cell
+            e = events[seq]
+            event = (sentences[e.kind](e, e.payload or {}) if e.kind in sentences
+                     else f"{node} {e.kind}")
+            rows.append({"time": time, "event": event, **current})
+        rows += [{"time": m["time"], "event": f">> {m['text']}", **current}
+                 for m in reached.pop(seq, [])]
+    return pd.DataFrame(rows, columns=["time", "event", *nodes])

@@ -9,22 +9,34 @@ Nothing here decides an outcome: every redraw is a fresh simulation.
 The diagram is rendered to a PNG held by an ``Image`` widget and the outcome
 text by an ``HTML`` widget, so a redraw only updates widget state and never
 writes cell output — the same in JupyterLab, under nbconvert and under nbval.
+The diagram keeps one time axis for all runs (it only grows if a run is
+longer), and its legend is fixed, so what moves is the run, not the frame.  If
+a run fails (a bad value, a student's handler raising), the error is one line
+in the widget and the last good diagram is shown struck through as *stale*.
+
+:func:`player` replays a finished run: a Play button and a time slider, the
+diagram up to time t with the messages in flight highlighted, and each node's
+state at t (the protocol's ``state_changes`` hook, read once; stepping never
+re-runs the simulation).
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 import html
 import io
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
 from .plots import sequence_diagram
+from .report import cluster_of, show, state_changes
 from .runner import Result, run_scenario
-from .scenario import ScenarioError, load, set_path
+from .scenario import load, set_path
 
 
 def render_png(drawn: Any) -> bytes:
@@ -46,6 +58,7 @@ class Explorer:
         controls: Mapping[str, tuple[str, widgets.ValueWidget]],
         report: Callable[[Result], str] | None = None,
         draw: Callable[[Result], Any] | None = None,
+        xlim: tuple[float, float] | None = None,
     ) -> None:
         self.base = load(scenario)
         self.controls = {label: widget for label, (_, widget) in controls.items()}
@@ -57,13 +70,25 @@ class Explorer:
                 widget.layout.width = "560px"
             widget.observe(self._changed, names="value")
         self.report = report or (lambda result: result.describe())
-        self.draw = draw or (lambda result: sequence_diagram(result))
+        #: the time axis every diagram shares: ``xlim``, or set by the first run and grown
+        #: (never shrunk) when a run is longer
+        self.frame: tuple[float, float] | None = xlim
+        self._fixed = xlim is not None
+        self.draw = draw or self._diagram
         self.image = widgets.Image(format="png", layout={"max_width": "100%"})
-        self.text = widgets.HTML()
+        self.text = widgets.HTML().add_class("paxoslab-outcome")
+        self.status = widgets.HTML().add_class("paxoslab-status")
         self.result: Result | None = None
         self.error: str | None = None
-        self.widget = widgets.VBox([*self.controls.values(), self.image, self.text])
+        self.widget = widgets.VBox([*self.controls.values(), self.status, self.image, self.text])
         self.run()
+
+    def _diagram(self, result: Result) -> Any:
+        end = max((e.time for e in result.trace.events), default=1.0)
+        right = max(10.0, math.ceil(end * 1.25 / 5) * 5)
+        if not self._fixed and (self.frame is None or right > self.frame[1]):
+            self.frame = (-0.3, right)
+        return sequence_diagram(result, xlim=self.frame)
 
     def scenario(self) -> dict[str, Any]:
         """The base scenario with every control's current value filled in.
@@ -78,17 +103,31 @@ class Explorer:
         return data
 
     def run(self) -> Result | None:
-        """Re-run the scenario and redraw; returns the result (None if invalid)."""
+        """Re-run the scenario and redraw; returns the result (None if it failed).
+
+        Any error — a bad value (``ScenarioError``) or an exception from inside
+        the run, such as a student's handler — becomes one line above the
+        diagram, and the last good diagram is shown marked *stale*.
+        """
         try:
-            self.result, self.error = run_scenario(self.scenario()), None
-        except ScenarioError as exc:
-            self.result, self.error = None, str(exc)
-        if self.result is None:
-            self.text.value = f"<pre>cannot run: {html.escape(self.error)}</pre>"
+            result = run_scenario(self.scenario())
+            picture = render_png(self.draw(result))
+            report = self.report(result)
+        except Exception as exc:  # shown to the student, not raised into the log console
+            plt.close("all")
+            self.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            self.status.value = (f"<pre style='color:#b00020'>cannot run: "
+                                 f"{html.escape(self.error)}</pre>")
+            self.text.value = "<pre>(stale: the diagram shows the last run that worked)</pre>"
+            if self.result is not None:
+                self.image.value = render_png(stale(self.draw(self.result)))
+            self.result = None
             return None
-        self.image.value = render_png(self.draw(self.result))
-        self.text.value = f"<pre>{html.escape(self.report(self.result))}</pre>"
-        return self.result
+        self.result, self.error = result, None
+        self.status.value = ""
+        self.image.value = picture
+        self.text.value = f"<pre>{html.escape(report)}</pre>"
+        return result
 
     def set(self, **values: Any) -> Result | None:
         """Move controls by label (``set(**{"S5 starts at": 4})``) and run once."""
@@ -115,6 +154,163 @@ def explorer(
     controls: Mapping[str, tuple[str, widgets.ValueWidget]],
     report: Callable[[Result], str] | None = None,
     draw: Callable[[Result], Any] | None = None,
+    xlim: tuple[float, float] | None = None,
 ) -> Explorer:
-    """Build an :class:`Explorer`; display it as the last expression of a cell."""
-    return Explorer(scenario, controls, report=report, draw=draw)
+    """Build an :class:`Explorer`; display it as the last expression of a cell.
+
+    ``xlim`` fixes the diagram's time axis for every run (default: set by the
+    first run, grown when a later run is longer).
+    """
+    return Explorer(scenario, controls, report=report, draw=draw, xlim=xlim)
+
+
+def stale(drawn: Any) -> Any:
+    """Mark a figure (or the axes in it) as not showing the current settings."""
+    figure = getattr(drawn, "figure", drawn) if drawn is not None else plt.gcf()
+    figure.patch.set_facecolor("#eeeeee")
+    figure.text(0.42, 0.5, "STALE: the last run that worked,\nnot the current settings",
+                ha="center", va="center", fontsize=20, color="#b00020", alpha=0.8,
+                fontweight="bold", bbox={"fc": "white", "ec": "#b00020", "alpha": 0.85})
+    return figure
+
+
+class Player:
+    """Replay a finished run: Play button + time slider, diagram up to t, state at t.
+
+    The steps are the distinct times at which something happened.  The whole
+    run is drawn once; a step is that picture with everything after t veiled,
+    a "now" line at t and the messages in flight at t highlighted from their
+    sender to where they are — pixel work on the stored picture, not a new
+    matplotlib drawing.  The node states come from the protocol's
+    ``state_changes`` hook, computed once.  So stepping never re-runs the
+    simulation, and a step costs a few milliseconds (``benchmarks/player_roundtrip.py``).
+    """
+
+    def __init__(self, result: Result, fields: Sequence[str] | None = None,
+                 interval_ms: int = 900, until: float | None = None) -> None:
+        self.result = result
+        self.nodes = cluster_of(result)
+        self.lane = {n: i for i, n in enumerate(self.nodes)}
+        self.fields = fields
+        events = [e for e in result.trace.events if until is None or e.time <= until]
+        self.times = sorted({0.0, *(e.time for e in events)})
+        self.messages = result.trace.message_rows()
+        self.changes = state_changes(result)
+        self._change_times = [c[0] for c in self.changes]
+        self._base, self._to_pixels, self._box = self._draw_once(until)
+        self.slider = widgets.IntSlider(value=0, min=0, max=len(self.times) - 1,
+                                        description="step", continuous_update=True,
+                                        layout={"width": "480px"})
+        self.play = widgets.Play(value=0, min=0, max=len(self.times) - 1, interval=interval_ms,
+                                 description="Play")
+        widgets.jslink((self.play, "value"), (self.slider, "value"))
+        self.clock = widgets.HTML()
+        self.image = widgets.Image(format="png", layout={"max_width": "100%"})
+        self.table = widgets.HTML()
+        self.slider.observe(lambda change: self.show(change["new"]), names="value")
+        self.widget = widgets.VBox([widgets.HBox([self.play, self.slider, self.clock]),
+                                    self.image, self.table])
+        self.show(0)
+
+    def _draw_once(self, until: float | None) -> tuple[Any, Callable, tuple[int, int, int, int]]:
+        """The whole run's diagram as pixels, the data -> pixel mapping and the plot box."""
+        import numpy as np
+
+        ax = sequence_diagram(self.result, until=until,
+                              title=f"{self.result.scenario.get('name', '')}  (replay)")
+        figure = ax.figure
+        figure.set_dpi(90)
+        figure.canvas.draw()
+        pixels = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+        height = pixels.shape[0]
+        transform = ax.transData.frozen()
+
+        def to_pixels(t: float, y: float) -> tuple[float, float]:
+            x, up = transform.transform((t, y))
+            return float(x), float(height - up)
+
+        x0, y0, x1, y1 = ax.bbox.extents
+        plt.close(figure)
+        return pixels, to_pixels, (int(x0), int(height - y1), int(x1), int(height - y0))
+
+    def state_at(self, t: float) -> dict[str, dict[str, Any]]:
+        """Each node's state after everything that happened up to and including ``t``."""
+        states: dict[str, dict[str, Any]] = {n: {} for n in self.nodes}
+        for _, _, node, state in self.changes[:bisect.bisect_right(self._change_times, t)]:
+            states[node] = state
+        return states
+
+    def in_flight(self, t: float) -> list[dict[str, Any]]:
+        """The messages sent by ``t`` and neither delivered nor lost by ``t``."""
+        return [m for m in self.messages
+                if m["sent_at"] <= t and not m["dropped"]
+                and (m["delivered_at"] is None or m["delivered_at"] > t)]
+
+    def picture(self, step: int) -> bytes:
+        """PNG of the diagram at step ``step``."""
+        from PIL import Image, ImageDraw
+
+        t = self.times[step]
+        left, top, right, bottom = self._box
+        now_x = int(round(self._to_pixels(t, 0)[0]))
+        frame = self._base.copy()
+        veil = frame[top:bottom, max(now_x + 2, left):right]
+        veil[:] = (veil * 0.07 + 255 * 0.93).astype(frame.dtype)  # what has not happened yet
+        image = Image.fromarray(frame)
+        overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+        pen = ImageDraw.Draw(overlay)
+        for m in self.in_flight(t):
+            y0, y1 = self.lane[m["src"]], self.lane[m["dst"]]
+            arrive = m["delivered_at"] if m["delivered_at"] is not None else t + 1
+            frac = (t - m["sent_at"]) / (arrive - m["sent_at"]) if arrive > m["sent_at"] else 1
+            start = self._to_pixels(m["sent_at"], y0)
+            here = self._to_pixels(t, y0 + (y1 - y0) * frac)
+            pen.line([start, here], fill=(255, 127, 14, 150), width=7)
+            pen.ellipse([here[0] - 5, here[1] - 5, here[0] + 5, here[1] + 5],
+                        fill=(255, 127, 14, 230))
+        pen.line([(now_x, top), (now_x, bottom)], fill=(40, 40, 40, 255), width=2)
+        pen.text((now_x + 4, top + 2), f"now t={t:g}", fill=(40, 40, 40, 255))
+        image = Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
+        buffer = io.BytesIO()
+        image.save(buffer, format="png", compress_level=1)
+        return buffer.getvalue()
+
+    def show(self, step: int) -> None:
+        """Show step ``step`` (what the slider does)."""
+        t = self.times[step]
+        self.clock.value = f"<b>t = {t:g} ms</b> (step {step + 1} of {len(self.times)})"
+        self.image.value = self.picture(step)
+        self.table.value = self.state_html(t)
+
+    def state_html(self, t: float) -> str:
+        """Each node's state at ``t`` as an HTML table, and the messages in flight."""
+        states = self.state_at(t)
+        fields = list(self.fields or next((list(s) for s in states.values() if s), []))
+        fields = [f for f in fields if f != "down"]
+        cell = "style='padding:2px 12px;text-align:left'"
+        head = "".join(f"<th {cell}>{html.escape(f)}</th>" for f in fields)
+        rows = []
+        for node in self.nodes:
+            state = states[node]
+            cells = (f"<td {cell} colspan='{len(fields)}'>down (crashed)</td>"
+                     if state.get("down") else
+                     "".join(f"<td {cell}>{html.escape(show(state.get(f)))}</td>" for f in fields))
+            rows.append(f"<tr><th {cell}>{node}</th>{cells}</tr>")
+        flying = ", ".join(f"{m['src']}→{m['dst']} {(m['payload'] or {}).get('label', m['msg_type'])}"
+                           for m in self.in_flight(t)) or "none"
+        return (f"<table><tr><th {cell}>t={t:g}</th>{head}</tr>{''.join(rows)}</table>"
+                f"<div>in flight (orange): {html.escape(flying)}</div>")
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def player(result: Result, **options: Any) -> Player:
+    """A :class:`Player` over ``result``; display it as the last expression of a cell.
+
+    ``options``: ``fields`` (which state fields to show, default all the
+    protocol declares), ``interval_ms`` (Play speed), ``until`` (stop there).
+    """
+    return Player(result, **options)

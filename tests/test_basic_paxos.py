@@ -17,6 +17,7 @@ from paxoslab.protocols.basic_paxos import (
     Prepare,
     Promise,
     Reject,
+    chosen_moments,
 )
 
 NODES = ["S1", "S2", "S3", "S4", "S5"]
@@ -263,7 +264,7 @@ def test_case_1_value_already_chosen_is_found_and_kept(scenario):
     result = pl.run_scenario(scenario("basic-paxos-case-1"))
     s = result.summary()
     assert s["decided"] == "X"
-    assert s["chosen"] == dict.fromkeys(NODES, "X")
+    assert s["learned"] == dict.fromkeys(NODES, "X")
     assert s["ballots"] == ["3.1", "4.5"]
     assert s["violations"] == []
     assert phase2(result, "S5") == [{"ballot": "4.5", "value": "X", "adopted_from": "3.1"}]
@@ -289,7 +290,7 @@ def test_case_3_unseen_value_loses_and_the_older_accept_is_rejected(scenario):
     result = pl.run_scenario(scenario("basic-paxos-case-3"))
     s = result.summary()
     assert s["decided"] == "Y"
-    assert s["chosen"] == dict.fromkeys(NODES, "Y")
+    assert s["learned"] == dict.fromkeys(NODES, "Y")
     assert s["violations"] == []
     assert phase2(result, "S5") == [{"ballot": "4.5", "value": "Y", "adopted_from": None}]
     rejects = [e for e in result.trace.of_kind("send")
@@ -313,7 +314,7 @@ def test_livelock_decides_nothing_with_many_ballots(scenario):
     s = pl.run_scenario(scenario("basic-paxos-livelock")).summary()
     assert s["decided"] is None
     assert s["decided_at"] is None
-    assert s["chosen"] == dict.fromkeys(NODES)
+    assert s["learned"] == dict.fromkeys(NODES)
     assert len(s["ballots"]) >= 10
     proposers = {b.split(".")[1] for b in s["ballots"]}
     assert proposers == {"1", "5"}
@@ -349,8 +350,37 @@ def test_minority_cannot_decide(tiny):
 
 def test_single_node_decides_alone(tiny):
     s = pl.run_scenario(tiny(nodes=["S1"])).summary()
-    # prepare, promise, accept, accepted, learn: five one-millisecond hops to itself
-    assert (s["decided"], s["decided_at"]) == ("X", 5.0)
+    # prepare, promise, accept: chosen when it accepts (t=3); accepted, learn: it learns at t=5
+    assert (s["decided"], s["decided_at"]) == ("X", 3.0)
+    assert s["learned_at"] == {"S1": 5.0}
+
+
+def test_chosen_moment_is_the_majoritys_last_acceptance_not_when_someone_learns(scenario):
+    result = pl.run_scenario(scenario("basic-paxos-case-2"))
+    s = result.summary()
+    # S3 accepted (3.1, X) at t=3, then S3, S4, S5 accepted (4.5, X) at t=6: the third acceptance
+    assert s["decided_at"] == 6.0
+    assert s["learned_at"] == {"S1": 12.0, "S2": 12.0, "S3": 8.0, "S4": 8.0, "S5": 8.0}
+    assert min(s["learned_at"].values()) > s["decided_at"]
+    moments = chosen_moments(result.trace, 5)
+    assert [(m["ballot"], m["at"], m["acceptors"]) for m in moments] == [
+        ("4.5", 6.0, ["S3", "S4", "S5"]), ("3.1", 10.0, ["S1", "S2", "S3"])]
+    assert ">> X is chosen: a majority (S3, S4, S5) has now accepted (4.5, X)" in result.narrate()
+
+
+def test_state_changes_end_in_the_nodes_own_state(scenario):
+    from paxoslab.report import state_changes
+
+    for name in ("basic-paxos-case-1", "basic-paxos-case-2", "basic-paxos-case-3",
+                 "basic-paxos-crash-recover"):
+        result = pl.run_scenario(scenario(name))
+        last = {node: state for _, _, node, state in state_changes(result)}
+        for node_id, node in result.sim.nodes.items():
+            accepted = (f"({node.accepted_ballot}, {node.accepted_value})"
+                        if node.accepted_ballot else None)
+            promised = str(node.promised) if node.promised else None
+            assert last[node_id] == {"promised": promised, "accepted": accepted,
+                                     "learned": node.learned, "down": False}, (name, node_id)
 
 
 # ---- each bug is caught, the correct protocol is not flagged ---------------------------------
@@ -370,7 +400,7 @@ def test_bug_makes_the_scenario_report_an_agreement_violation(scenario, bug, nam
     s = pl.run_scenario(data).summary()
     assert "agreement" in {v["property"] for v in s["violations"]}
     assert s["decided"] is None and s["decided_at"] is None
-    assert set(s["chosen"].values()) == {"X", "Y"}
+    assert set(s["learned"].values()) == {"X", "Y"}
     assert s["expect"]["ok"] is False
 
 
@@ -469,7 +499,7 @@ def test_every_live_node_learns_despite_loss_and_a_crash(scenario, seed):
     result = pl.run_scenario(data, seed=seed, detailed=False)
     s = result.summary()
     assert s["decided"] is not None and s["violations"] == []
-    assert all(s["chosen"][n] == s["decided"] for n in NODES if result.sim.is_up(n))
+    assert all(s["learned"][n] == s["decided"] for n in NODES if result.sim.is_up(n))
 
 
 # the liveness benchmark's network at fixed seeds (the rates over 300 seeds are in

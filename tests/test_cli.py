@@ -12,7 +12,7 @@ import pytest
 from paxoslab.__main__ import main
 
 PAXOS_KEYS = {"scenario", "protocol", "seed", "end_time", "messages", "violations", "expect",
-              "digest", "chosen", "decided", "ballots", "decided_at",
+              "digest", "learned", "learned_at", "decided", "ballots", "decided_at",
               "ballots_per_node", "preemptions", "livelocked"}
 
 

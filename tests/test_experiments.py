@@ -27,7 +27,7 @@ def test_one_row_per_grid_point_and_seed_in_grid_order(table):
 def test_columns_hold_the_scalar_outcomes(table):
     assert {"decided", "decided_at", "n_ballots", "n_violations", "messages_sent",
             "messages_delivered", "messages_dropped", "expect_ok", "end_time"} <= set(table)
-    assert "digest" not in table and "chosen" not in table
+    assert "digest" not in table and "learned" not in table
 
 
 def test_rows_match_single_runs(table, scenario):
@@ -72,8 +72,8 @@ def test_flatten_summary():
     row = flatten_summary({"scenario": "s", "protocol": "p", "seed": 1, "digest": "d",
                            "messages": {"sent": 3, "delivered": 2, "dropped": 1, "by_type": {}},
                            "expect": {"ok": True, "failed": []}, "ballots": ["1.1"],
-                           "chosen": {"S1": "X"}, "decided": "X", "decided_at": None,
-                           "preemptions": {"S1": 2, "S2": 3}, "livelocked": False})
+                           "learned": {"S1": "X"}, "learned_at": {"S1": None}, "decided": "X",
+                           "decided_at": None, "preemptions": {"S1": 2, "S2": 3}, "livelocked": False})
     assert row == {"messages_sent": 3, "messages_delivered": 2, "messages_dropped": 1,
                    "expect_ok": True, "n_ballots": 1, "decided": "X", "decided_at": None,
                    "preemptions_total": 5, "livelocked": False}

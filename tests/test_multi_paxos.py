@@ -588,9 +588,11 @@ def test_the_generated_runs_can_catch_a_bug(bug):
         data = {**data, "options": {**data["options"], "bugs": [bug]}}
         return bool(pl.run_scenario(data, seed=seed, detailed=False).summary()["violations"])
 
+    # a generator of its own: the examples must not depend on what ran before in the process
     find(st.tuples(multi_paxos_scenarios(), st.integers(0, 2**32 - 1)), broken,
-         settings=settings(max_examples=200, deadline=None, derandomize=True, database=None,
-                           phases=[Phase.generate]))
+         settings=settings(max_examples=400, deadline=None, database=None,
+                           phases=[Phase.generate]),
+         random=random.Random(f"catch {bug}"))
 
 
 # ---- a seeded sweep of partitions and crashes catches three of the bugs ----------------------
@@ -644,9 +646,19 @@ def test_persist_ms_delays_every_reply_that_follows_a_write():
                                     network={"delay": {"fixed": 2}})).summary()
     slow = pl.run_scenario(scenario([{"at": 0, "timeout": "S1"}], until=60, persist_ms=10,
                                     network={"delay": {"fixed": 2}})).summary()
-    # the candidate writes its vote (10 ms) before RequestVote leaves; each voter writes its vote
-    # (10 ms) before its reply leaves
-    assert fast["leaders"][0]["at"] == 4 and slow["leaders"][0]["at"] == 24
+    # RequestVote leaves at once (the candidate's own write overlaps it); each voter writes
+    # its vote (10 ms) before its reply leaves
+    assert fast["leaders"][0]["at"] == 4 and slow["leaders"][0]["at"] == 14
+
+
+def test_the_candidate_sends_its_requests_before_it_writes_its_vote():
+    n = node("S1")
+    n.on_election_timeout(ElectionTimeout())
+    done = n.take_effects()
+    kinds = [e[0] for e in done]
+    assert kinds.index("send") < kinds.index("persist")
+    assert all(not e[3] for e in done if e[0] == "send")  # not held back by persist_ms
+    assert n.voted_for == "S1" and n.current_term == 1
 
 
 # ---- the monitors on hand-made states ----------------------------------------------------------
@@ -698,3 +710,36 @@ def test_a_duplicated_forward_is_appended_once():
     n.on_forward(pl.protocols.multi_paxos.Forward("set x 1", 4), "S2")
     n.on_forward(pl.protocols.multi_paxos.Forward("set x 1", 4), "S2")
     assert n.log == ((1, "set x 1"),)
+
+
+# ---- random-walk search finds each bug from a small scenario -----------------------------------
+SEARCH_PROPERTIES = {
+    "vote-twice-in-term": {"election-safety"},
+    "vote-without-log-check": {"leader-completeness", "state-machine-safety", "log-matching"},
+    "append-without-consistency-check": {"state-machine-safety", "log-matching"},
+    "commit-old-term-by-count": {"leader-completeness", "state-machine-safety"},
+}
+
+
+@pytest.mark.parametrize("bug", sorted(SEARCH_PROPERTIES))
+def test_a_random_walk_search_finds_each_bug_and_the_rule_survives_it(bug, scenario):
+    search = pl.search
+    data = scenario(f"multi-paxos-search-{bug}")
+    found = search(data, strategy="random", max_states=20_000, max_ballots=3, max_depth=60,
+                   seed=0, progress=False)
+    assert not found.ok and found.property in SEARCH_PROPERTIES[bug]
+    replayed = pl.run_scenario(found.counterexample.scenario).summary()["violations"]
+    assert found.property in {v["property"] for v in replayed}
+    data["options"]["bugs"] = []
+    data.pop("expect")
+    assert search(data, strategy="random", max_states=3_000, max_ballots=3, max_depth=60,
+                  seed=0, progress=False).ok
+
+
+def test_null_timeouts_leave_elections_and_appends_to_the_script():
+    s = run(scenario([{"at": 5, "submit": {"command": "set x 1"}}, {"at": 10, "timeout": "S2"},
+                      {"at": 20, "submit": {"command": "set x 2"}}], nodes=THREE, until=500,
+                     election_timeout=None, heartbeat=None))
+    assert leader_terms(s) == [(1, "S2")]  # nobody stands unless told to
+    assert [c["status"] for c in s["commands"]] == ["no leader", "committed"]
+    assert s["messages"]["by_type"]["AppendEntries"] == 2 * 3  # on election, the entry, its commit

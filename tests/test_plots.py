@@ -7,7 +7,7 @@ import pytest
 from matplotlib.patches import FancyArrowPatch
 
 import paxoslab as pl
-from paxoslab.plots import sequence_diagram
+from paxoslab.plots import overlapping_labels, sequence_diagram
 from paxoslab.trace import Trace
 
 pytestmark = pytest.mark.usefixtures("close_figures")
@@ -121,6 +121,115 @@ def test_figure_saves_as_png(case1, tmp_path):
     path = tmp_path / "d.png"
     ax.figure.savefig(path)
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+# ---- readability of the lesson figures --------------------------------------------------------
+def broken(scenario, name, bug):
+    data = scenario(name)
+    data["options"]["bugs"] = [bug]
+    data.pop("expect", None)
+    return data
+
+
+#: every sequence diagram the lessons draw (00-02), the bug runs of lesson 02 included
+LESSON_RUNS = [
+    ("smr-deterministic", None), ("smr-nondeterministic", None), ("smr-resolved-at-sequencer", None),
+    ("basic-paxos-case-1", None), ("basic-paxos-case-2", None), ("basic-paxos-case-3", None),
+    ("basic-paxos-proposer-crash", None), ("basic-paxos-crash-recover", None),
+    ("basic-paxos-case-1", "proposer-ignores-accepted"), ("basic-paxos-case-1", "promise-omits-accepted"),
+    ("basic-paxos-case-3", "accept-below-promise"),
+    ("basic-paxos-crash-recover", "acceptor-forgets-on-crash"),
+]
+
+
+@pytest.fixture(params=LESSON_RUNS, ids=lambda p: p[0] + (f"+{p[1]}" if p[1] else ""))
+def lesson_diagram(request, scenario):
+    name, bug = request.param
+    data = broken(scenario, name, bug) if bug else scenario(name)
+    result = pl.run_scenario(data)
+    return result, sequence_diagram(result)
+
+
+def test_no_two_labels_overlap(lesson_diagram):
+    _, ax = lesson_diagram
+    assert overlapping_labels(ax) == []
+
+
+def test_labels_stay_inside_the_plot(lesson_diagram):
+    _, ax = lesson_diagram
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    for text in ax.texts:
+        box = text.get_window_extent(renderer)
+        assert frame.x0 - 1 <= box.x0 and box.x1 <= frame.x1 + 1, text.get_text()
+        assert frame.y0 - 1 <= box.y0 and box.y1 <= frame.y1 + 1, text.get_text()
+
+
+def test_fonts_are_at_least_9_points(lesson_diagram):
+    _, ax = lesson_diagram
+    sizes = [t.get_fontsize() for t in ax.texts] + [t.get_fontsize() for t in ax.get_legend().get_texts()]
+    sizes += [t.get_fontsize() for t in ax.get_xticklabels() + ax.get_yticklabels()]
+    assert min(sizes) >= 9
+
+
+def test_each_message_label_sits_near_its_sender_or_receiver(lesson_diagram):
+    """Never on a third node's lane: the lane nearest to the label is its sender's or receiver's."""
+    result, ax = lesson_diagram
+    lane = {n: i for i, n in enumerate(result.nodes)}
+    rows = result.trace.message_rows()
+    labels = {(m["payload"] or {}).get("label") for m in rows}
+    for text in ax.texts:
+        if text.get_text() not in labels:
+            continue
+        y = text.xy[1]
+        candidates = [m for m in rows if (m["payload"] or {}).get("label") == text.get_text()]
+        nearest = min(range(len(lane)), key=lambda i: abs(y - i))
+        assert any(nearest in (lane[m["src"]], lane[m["dst"]]) for m in candidates), (text.get_text(), y)
+
+
+def test_legend_explains_every_mark(lesson_diagram):
+    result, ax = lesson_diagram
+    legend = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert "message lost" in legend and "node down (crashed)" in legend
+    if result.protocol == "basic-paxos":
+        assert {"accepted (a vote)", "learned (knows the\nchosen value)",
+                "chosen (a majority\naccepted one ballot)"} <= legend
+
+
+def test_the_chosen_moment_is_marked(scenario):
+    result = pl.run_scenario(scenario("basic-paxos-case-2"))
+    ax = sequence_diagram(result)
+    assert "X chosen (4.5)" in texts(ax)
+    assert any(list(line.get_xdata()) == [6.0, 6.0] for line in ax.lines)
+
+
+def test_a_lost_message_ends_on_its_own_path_short_of_its_destination(case1):
+    ax = sequence_diagram(case1)
+    lane = {n: i for i, n in enumerate(case1.nodes)}
+    lost = [m for m in case1.trace.message_rows() if m["dropped"]]
+    crosses = [(x, y) for line in ax.lines if line.get_marker() == "x"
+               for x, y in zip(line.get_xdata(), line.get_ydata(), strict=True)]
+    for m, (x, y) in zip(lost, crosses, strict=True):
+        src, dst = lane[m["src"]], lane[m["dst"]]
+        assert min(src, dst) < y < max(src, dst)
+        assert abs(y - dst) <= 0.5 and abs(y - dst) < abs(y - src)  # nearer its destination
+        assert x > m["sent_at"]
+
+
+def test_the_frame_and_legend_can_be_fixed_across_runs(scenario):
+    a = sequence_diagram(pl.run_scenario(scenario("basic-paxos-case-1")), xlim=(0, 30))
+    b = sequence_diagram(pl.run_scenario(scenario("basic-paxos-case-3")), xlim=(0, 30))
+    assert a.get_xlim() == b.get_xlim() == (0, 30)
+    assert ([t.get_text() for t in a.get_legend().get_texts()]
+            == [t.get_text() for t in b.get_legend().get_texts()])
+
+
+def test_overlap_detector_finds_overlapping_labels():
+    fig, ax = plt.subplots()
+    ax.text(0.5, 0.5, "one label")
+    ax.text(0.5, 0.5, "another")
+    assert overlapping_labels(ax) == [("one label", "another")]
 
 
 # ---- Multi-Paxos plots, from a hand-built trace with interface 4's notes -------------

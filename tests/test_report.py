@@ -10,7 +10,8 @@ def paxos_summary(**changes):
     summary = {
         "scenario": "s", "protocol": "basic-paxos", "seed": 0, "end_time": 4.0,
         "messages": {"sent": 3, "delivered": 2, "dropped": 1, "by_type": {"Prepare": 3}},
-        "violations": [], "chosen": {"S1": "X", "S2": None}, "decided": "X",
+        "violations": [], "learned": {"S1": "X", "S2": None},
+        "learned_at": {"S1": 4.0, "S2": None}, "decided": "X",
         "ballots": ["1.1", "2.1"], "decided_at": 3.5, "expect": {"ok": True, "failed": []},
         "digest": "ab",
     }
@@ -22,8 +23,8 @@ def test_basic_paxos_report_lines():
     assert describe(paxos_summary()).splitlines() == [
         "s  (basic-paxos, seed 0, ran to t=4)",
         "messages   3 sent, 2 delivered, 1 dropped  (Prepare 3)",
-        "chosen     S1=X  S2=-",
-        "decided    X at t=3.5",
+        "decided    X  (chosen at t=3.5)",
+        "learned    S1=X (t=4)  S2=-",
         "ballots    1.1, 2.1",
         "violations none",
         "expect     ok",
@@ -32,7 +33,7 @@ def test_basic_paxos_report_lines():
 
 def test_nothing_decided_nothing_sent():
     text = describe(paxos_summary(
-        decided=None, decided_at=None, ballots=[], chosen={"S1": None},
+        decided=None, decided_at=None, ballots=[], learned={"S1": None}, learned_at={"S1": None},
         messages={"sent": 0, "delivered": 0, "dropped": 0, "by_type": {}}))
     lines = text.splitlines()
     assert lines[1] == "messages   0 sent, 0 delivered, 0 dropped"
@@ -68,7 +69,7 @@ def test_smr_report_shows_state_per_replica(scenario):
 
 def test_report_of_a_real_run(scenario):
     text = pl.run_scenario(scenario("basic-paxos-case-3")).describe()
-    assert "decided    Y at t=" in text
+    assert "decided    Y  (chosen at t=6)" in text
     assert "ballots    3.1, 4.5" in text
     assert text == describe(pl.run_scenario(scenario("basic-paxos-case-3")).summary())
 

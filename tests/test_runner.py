@@ -13,7 +13,7 @@ from paxoslab.runner import compare_expectations, matches
 
 COMMON_KEYS = {"scenario", "protocol", "seed", "end_time", "messages", "violations", "expect",
                "digest"}
-PAXOS_KEYS = COMMON_KEYS | {"chosen", "decided", "ballots", "decided_at",
+PAXOS_KEYS = COMMON_KEYS | {"learned", "learned_at", "decided", "ballots", "decided_at",
                              "ballots_per_node", "preemptions", "livelocked"}
 SMR_KEYS = COMMON_KEYS | {"logs", "state", "applied", "consistent"}
 
@@ -35,10 +35,11 @@ def test_basic_paxos_summary_values(case2):
     assert s["scenario"] == "basic-paxos-case-2"
     assert s["protocol"] == "basic-paxos"
     assert s["seed"] == 0
-    assert s["chosen"] == dict.fromkeys(["S1", "S2", "S3", "S4", "S5"], "X")
+    assert s["learned"] == dict.fromkeys(["S1", "S2", "S3", "S4", "S5"], "X")
     assert s["decided"] == "X"
     assert s["ballots"] == ["3.1", "4.5"]
-    assert s["decided_at"] == case2.trace.of_kind("learned")[0].time
+    assert s["decided_at"] == 6.0  # the third acceptance of (4.5, X); the first learner hears at 8
+    assert s["learned_at"]["S3"] == case2.trace.of_kind("learned")[0].time == 8.0
     assert s["end_time"] >= s["decided_at"]
     assert s["violations"] == []
     assert s["expect"] == {"ok": True, "failed": []}
@@ -100,7 +101,7 @@ def test_unmet_expectations_are_listed(tiny):
 
 
 def test_expected_objects_constrain_only_the_keys_they_name(tiny):
-    s = pl.run_scenario(tiny(expect={"chosen": {"S2": "X"},
+    s = pl.run_scenario(tiny(expect={"learned": {"S2": "X"},
                                      "messages": {"dropped": 0}})).summary()
     assert s["expect"] == {"ok": True, "failed": []}
 
@@ -153,7 +154,7 @@ def test_crashed_learner_still_counts_what_it_persisted(tiny):
     data = tiny(events=[{"at": 0, "propose": {"node": "S1", "value": "X"}},
                         {"at": 20, "crash": "S2"}])
     s = pl.run_scenario(data).summary()
-    assert s["chosen"]["S2"] == "X"
+    assert s["learned"]["S2"] == "X"
 
 
 def test_proposal_to_a_crashed_node_is_lost(tiny):

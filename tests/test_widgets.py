@@ -6,7 +6,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import pytest
 
-from paxoslab.widgets import Explorer, explorer, render_png
+from paxoslab.widgets import Explorer, explorer, player, render_png
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 
@@ -67,7 +67,7 @@ def test_scenario_fills_in_controls_without_touching_the_base(case2):
 def test_invalid_value_reports_the_error_instead_of_raising(case2):
     assert case2.set(**{"S1->S3 accept delay": -1}) is None
     assert case2.result is None
-    assert "network.rules[0].delay" in case2.error
+    assert "network.rules[0].delay" in case2.error and "\n" not in case2.error
     case2.set(**{"S1->S3 accept delay": 1})
     assert case2.error is None and decided(case2) == "X"
 
@@ -76,7 +76,7 @@ def test_widget_holds_the_controls_the_diagram_and_the_outcome(case2):
     assert isinstance(case2.widget, widgets.VBox)
     children = case2.widget.children
     assert children[:2] == tuple(case2.controls.values())
-    assert case2.image in children and case2.text in children
+    assert case2.image in children and case2.text in children and case2.status in children
     assert case2.controls["S5 starts at"].description == "S5 starts at"
 
 
@@ -89,11 +89,40 @@ def test_redraw_updates_the_diagram_and_the_outcome_text(case2):
     assert "decided    Y" in case2.text.value
 
 
-def test_invalid_value_is_shown_in_the_outcome_text(case2):
+def test_invalid_value_is_one_line_in_the_widget_and_the_diagram_is_marked_stale(case2):
     case2.set(**{"S5 starts at": 2})
+    good = case2.image.value
     case2.controls["S1->S3 accept delay"].value = -4
-    assert case2.text.value.startswith("<pre>cannot run:")
-    assert "network.rules[0].delay" in case2.text.value
+    assert "cannot run: ScenarioError" in case2.status.value
+    assert "network.rules[0].delay" in case2.status.value
+    assert "stale" in case2.text.value
+    assert case2.image.value[:8] == PNG and case2.image.value != good
+    case2.controls["S1->S3 accept delay"].value = 1
+    assert case2.status.value == "" and case2.error is None and case2.result is not None
+
+
+def test_an_exception_inside_the_run_is_shown_not_raised(case2, monkeypatch):
+    def broken(result):
+        raise ZeroDivisionError("division by zero in my handler")
+
+    monkeypatch.setattr(case2, "report", broken)
+    assert case2.set(**{"S5 starts at": 4}) is None
+    assert case2.error == "ZeroDivisionError: division by zero in my handler"
+    assert plt.get_fignums() == []
+
+
+def test_the_time_axis_and_legend_stay_put_across_runs(case2):
+    """The frame only grows (for a longer run), never shrinks or jumps back."""
+    case2.set(**{"S1->S3 accept delay": 6})  # the longest run: S1 retries with 5.1
+    frames, legends = [], []
+    for delay in (1, 6, 2):
+        case2.set(**{"S1->S3 accept delay": delay})
+        ax = case2._diagram(case2.result)
+        frames.append(ax.get_xlim())
+        legends.append([t.get_text() for t in ax.get_legend().get_texts()])
+        plt.close(ax.figure)
+    assert frames[0] == frames[1] == frames[2]
+    assert legends[0] == legends[1] == legends[2]
 
 
 def test_reruns_leave_no_figures_open(case2):
@@ -137,3 +166,48 @@ def test_a_draw_function_that_returns_nothing_shows_the_current_figure(scenarios
     ex = Explorer(scenarios_dir / "basic-paxos-case-2.json",
                   {"S5 starts at": ("events[1].at", widgets.IntSlider(value=3))}, draw=draw)
     assert ex.image.value[:8] == PNG
+
+
+# ---- the replay player ------------------------------------------------------------------------
+@pytest.fixture
+def replay(scenario):
+    import paxoslab as pl
+
+    return player(pl.run_scenario(scenario("basic-paxos-case-2")))
+
+
+def test_player_steps_through_every_moment_of_the_run(replay):
+    assert replay.times[0] == 0 and replay.times[-1] == replay.result.end_time
+    assert replay.slider.max == replay.play.max == len(replay.times) - 1
+    assert replay.image.value[:8] == PNG
+
+
+def test_player_shows_each_acceptors_state_at_t(replay):
+    at_5 = replay.state_at(5)
+    assert at_5["S3"] == {"promised": "4.5", "accepted": "(3.1, X)", "learned": None,
+                          "down": False}
+    assert at_5["S1"]["accepted"] is None
+    assert replay.state_at(12)["S1"]["learned"] == "X"
+    replay.slider.value = replay.times.index(5.0)
+    assert "<b>t = 5 ms</b>" in replay.clock.value
+    assert "(3.1, X)" in replay.table.value
+
+
+def test_player_highlights_the_messages_in_flight(replay):
+    flying = replay.in_flight(5.0)
+    # S5's Accept 4.5 X is on its way to S3, S4, S5; S1's slow accepts to S1 and S2 too
+    assert {(m["src"], m["dst"], m["msg_type"]) for m in flying} >= {
+        ("S5", "S3", "Accept"), ("S1", "S1", "Accept"), ("S1", "S2", "Accept")}
+    assert all(m["sent_at"] <= 5 < (m["delivered_at"] or 99) for m in flying)
+
+
+def test_player_steps_without_rerunning_or_redrawing(replay, monkeypatch):
+    monkeypatch.setattr("paxoslab.widgets.run_scenario", lambda *a, **k: pytest.fail("re-ran"))
+    monkeypatch.setattr("paxoslab.widgets.sequence_diagram", lambda *a, **k: pytest.fail("redrew"))
+    replay.slider.value = 4
+    first = bytes(replay.image.value)
+    replay.slider.value = 2
+    assert bytes(replay.image.value) != first
+    replay.slider.value = 4
+    assert bytes(replay.image.value) == first
+    assert plt.get_fignums() == []

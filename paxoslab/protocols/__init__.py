@@ -9,13 +9,20 @@ library names a protocol's message types.
 
 Adding a protocol = one new module + one line in ``PROTOCOLS`` below.
 
+Two optional hooks serve the lessons' replay player and state tables
+(:func:`paxoslab.report.state_changes`, :func:`paxoslab.widgets.player`):
+``state_changes`` turns a finished run's trace into every change of each
+node's state, so the state at time t is a lookup, never a re-run; ``moments``
+names what the run reached that no single event records (Basic Paxos: the
+moment a value is chosen), so narration and diagrams mark it.
+
 Validators receive the scenario :class:`~paxoslab.scenario.Validator` ``v``,
 the field path for error messages, the value and the node names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +33,14 @@ from ..node import Node
 ValidateField = Callable[[Any, str, Any, list[str]], None]
 #: (event, payload) -> one sentence of narration.
 Sentence = Callable[[Any, Mapping[str, Any]], str]
+#: (trace, cluster node names) -> each change of a node's state: (time, seq, node, state).
+#: ``seq`` is the trace event that made the change; ``state`` is the node's whole readable
+#: state after it (plain values, shown as they are).  The replay player and the state
+#: tables read a node's state at time t from this list, without re-running anything.
+StateChanges = Callable[[Any, Sequence[str]], list[tuple[float, int, str, dict[str, Any]]]]
+#: (trace, cluster node names) -> moments the run reached that no single event records,
+#: e.g. "chosen": dicts with ``kind``, ``time``, ``seq`` (the event that completed it), ``text``.
+Moments = Callable[[Any, Sequence[str]], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,12 @@ class ProtocolSpec:
     colors: Mapping[str, str] = field(default_factory=dict)
     #: event kind -> how it is marked on a lane
     marks: Mapping[str, Mark] = field(default_factory=dict)
+    #: how a node's state reads at any time of a run (the replay player's hook); None: not shown
+    state_changes: StateChanges | None = None
+    #: derived moments (narrated in time order, marked on diagrams across all lanes)
+    moments: Moments = lambda trace, nodes: []
+    #: moment kind -> its legend entry on diagrams
+    moment_legend: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.monitors:

@@ -61,8 +61,12 @@ appends commands, but can never commit them; after the partition heals it
 hears the higher term, steps down, and its uncommitted entries are rolled back
 and replaced by the new leader's.
 
-Simplification.  A new leader does not append a no-op entry at the start of
-its term: entries of earlier terms commit with the next client command.
+Simplifications.  A new leader does not append a no-op entry at the start of
+its term: entries of earlier terms commit with the next client command.  For
+small scripted scenarios (and the search), ``election_timeout: null`` means a
+server stands for election only when a ``timeout NODE`` action says so, and
+``heartbeat: null`` that a leader sends AppendEntries only when it has news (an
+election won, a new entry, a commit, a refused append to repair).
 
 The four switchable bugs each break exactly one of these rules (see ``BUGS``).
 """
@@ -238,6 +242,9 @@ class MultiPaxosNode(Node):
         return self.rng.uniform(low, high)
 
     def reset_election_timer(self) -> None:
+        """Re-arm the election timer (``election_timeout: null``: only ``timeout NODE`` elects)."""
+        if self.options["election_timeout"] is None:
+            return
         self.set_timer(ElectionTimeout(), self.election_delay())
 
     def save(self) -> None:
@@ -292,8 +299,14 @@ class MultiPaxosNode(Node):
     def on_election_timeout(self, timer: ElectionTimeout) -> None:
         """Followers and candidates: no leader heard in time, so start an election.
 
-        New term, vote for itself (persisted), ``RequestVote`` to all others,
-        and a fresh random timeout in case the vote splits.
+        New term, vote for itself, ``RequestVote`` to all others, and a fresh
+        random timeout in case the vote splits.  The requests leave *before*
+        the new term and self-vote are written: Raft persists its state before
+        *responding* to RPCs, and a RequestVote is a request, so the candidate's
+        disk write overlaps its requests (as the Raft thesis's split-vote model
+        and the paper's failover measurements assume).  It is safe: the
+        candidate counts its own vote only together with replies, which come
+        after its write, and voters still persist before they reply.
         """
         if self.role == LEADER:
             self.note("timeout_ignored", term=self.current_term)
@@ -303,14 +316,13 @@ class MultiPaxosNode(Node):
         self.leader_id = None
         self.votes = frozenset({self.id})
         self.set_role(CANDIDATE)
+        request = RequestVote(self.current_term, self.id, self.last_log_index, self.last_log_term)
+        for peer in self.peers:
+            self.send(peer, request)
         self.save()
         self.reset_election_timer()
         if len(self.votes) >= self.majority:
             self.become_leader()
-            return
-        request = RequestVote(self.current_term, self.id, self.last_log_index, self.last_log_term)
-        for peer in self.peers:
-            self.send(peer, request)
 
     def log_is_up_to_date(self, last_index: int, last_term: int) -> bool:
         """Election restriction: the candidate's last entry has a higher term, or the
@@ -363,7 +375,8 @@ class MultiPaxosNode(Node):
         """Send every follower the entries it lacks (or a heartbeat) and re-arm the heartbeat."""
         for peer in self.peers:
             self.send_append(peer)
-        self.set_timer(Heartbeat(), self.options["heartbeat"])
+        if self.options["heartbeat"] is not None:  # null: AppendEntries only when there is news
+            self.set_timer(Heartbeat(), self.options["heartbeat"])
 
     def send_append(self, peer: str) -> None:
         prev = self.next_index[peer] - 1
@@ -527,6 +540,8 @@ class MultiPaxosNode(Node):
 
 # ---- scenario validation ----------------------------------------------------------
 def _validate_timeout_range(v, field: str, value: Any, nodes: list[str]) -> None:
+    if value is None:  # servers never time out on their own: scripted timeouts only
+        return
     low, high = v.interval(field, value)
     if low <= 0:
         raise v.fail(f"{field}[0]", f"must be greater than 0, got {value[0]!r}")
@@ -907,7 +922,7 @@ SPEC = ProtocolSpec(
     ballot_of=lambda msg: msg.term if isinstance(msg, RequestVote) else None,
     option_validators={
         "election_timeout": _validate_timeout_range,
-        "heartbeat": lambda v, f, x, nodes: v.number(f, x, strict=True),
+        "heartbeat": lambda v, f, x, nodes: x is None or v.number(f, x, strict=True),
     },
     actions={"submit": _validate_submit, "timeout": _validate_timeout},
     describe=_describe,
