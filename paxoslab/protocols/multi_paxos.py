@@ -303,10 +303,11 @@ class MultiPaxosNode(Node):
         random timeout in case the vote splits.  The requests leave *before*
         the new term and self-vote are written: Raft persists its state before
         *responding* to RPCs, and a RequestVote is a request, so the candidate's
-        disk write overlaps its requests (as the Raft thesis's split-vote model
-        and the paper's failover measurements assume).  It is safe: the
-        candidate counts its own vote only together with replies, which come
-        after its write, and voters still persist before they reply.
+        disk write may overlap its requests.  (LogCabin, the implementation the
+        Raft paper measured, writes first; lesson 04 shows what the order changes
+        in the failover experiment.)  It is safe: the candidate counts its own
+        vote only together with replies, which come after its write, and voters
+        still persist before they reply.
         """
         if self.role == LEADER:
             self.note("timeout_ignored", term=self.current_term)
