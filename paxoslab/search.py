@@ -25,6 +25,17 @@ lengthening the shortest counterexample:
   with one more message or timer pending, which may simply never be used — so
   it is not explored.
 
+``reduce=False`` turns both off (and explores losses and equal messages one by
+one); the tests check on small scenarios that every world the unreduced
+search reaches is covered — same nodes, same monitors, at least the same
+messages and timers pending — by a world the reduced one reaches at no greater
+depth, which is what keeps violations found and counterexamples shortest.
+Not used, because it is unsound here: taking only one node's enabled steps as
+a persistent set.  The network is a multiset, not a queue, so another node's
+later send puts a new delivery to that node in play that does not commute
+with the ones taken (a proposer's promise from S3 read before the one from S2
+can change the value it asks to accept).
+
 A counterexample is a scenario whose ``schedule`` lists the steps taken;
 :func:`paxoslab.run_scenario` replays it exactly, so it plots, narrates and
 replays like any other run.  Goals ("sometimes" properties such as "a value
