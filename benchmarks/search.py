@@ -12,6 +12,7 @@ on one core.
 
     python benchmarks/search.py                 # every scenario, 120 s budget each
     python benchmarks/search.py --only search-accept-below-promise --json
+    python benchmarks/search.py --unreduced     # the same without the reductions
 """
 
 from __future__ import annotations
@@ -38,16 +39,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=120.0, help="budget per search")
     parser.add_argument("--only", action="append", help="run only this scenario (repeatable)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per line")
+    parser.add_argument("--unreduced", action="store_true",
+                        help="search without the reductions (search(reduce=False)), to compare")
     args = parser.parse_args(argv)
     for name, target in CASES.items():
         if args.only and name not in args.only:
             continue
-        result = pl.search(ROOT / f"{name}.json", max_seconds=args.max_seconds, progress=False)
+        result = pl.search(ROOT / f"{name}.json", max_seconds=args.max_seconds, progress=False,
+                           reduce=not args.unreduced)
         steps = (len(result.counterexample.scenario["schedule"])
                  if result.counterexample is not None else None)
         done = result.complete or result.counterexample is not None
         row = {
-            "scenario": name, "ok": result.ok, "property": result.property,
+            "scenario": name, "reduced": not args.unreduced, "ok": result.ok, "property": result.property,
             "states": result.states, "transitions": result.transitions,
             "seconds": round(result.seconds, 2), "complete": result.complete,
             "counterexample_steps": steps,
@@ -61,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                 else "exhausted, no violation" if result.complete
                 else f"budget of {args.max_seconds:g} s ran out at depth {result.depth}")
         verdict = "met" if row["target_met"] else "NOT met"
-        print(f"{name:<34} {what}; {result.states:,} states, {result.transitions:,} transitions, "
+        label = name + (" (unreduced)" if args.unreduced else "")
+        print(f"{label:<34} {what}; {result.states:,} states, {result.transitions:,} transitions, "
               f"{result.seconds:.1f} s, {row['states_per_second']:,} states/s "
               f"(target <= {target:g} s: {verdict})")
     return 0

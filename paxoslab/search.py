@@ -25,6 +25,17 @@ lengthening the shortest counterexample:
   with one more message or timer pending, which may simply never be used — so
   it is not explored.
 
+``reduce=False`` turns both off (and explores losses and equal messages one by
+one); the tests check on small scenarios that every world the unreduced
+search reaches is covered — same nodes, same monitors, at least the same
+messages and timers pending — by a world the reduced one reaches at no greater
+depth, which is what keeps violations found and counterexamples shortest.
+Not used, because it is unsound here: taking only one node's enabled steps as
+a persistent set.  The network is a multiset, not a queue, so another node's
+later send puts a new delivery to that node in play that does not commute
+with the ones taken (a proposer's promise from S3 read before the one from S2
+can change the value it asks to accept).
+
 A counterexample is a scenario whose ``schedule`` lists the steps taken;
 :func:`paxoslab.run_scenario` replays it exactly, so it plots, narrates and
 replays like any other run.  Goals ("sometimes" properties such as "a value
@@ -184,6 +195,7 @@ def search(
     max_ballots: int = 1,
     node_class: type[Node] | None = None,
     progress: bool | None = None,
+    reduce: bool = True,
 ) -> SearchResult:
     """Explore every interleaving of ``scenario`` (``"bfs"``) or random ones (``"random"``).
 
@@ -191,6 +203,9 @@ def search(
     bounded space is exhausted (``complete``), when a budget runs out, or on
     Ctrl-C / a notebook interrupt, with what was found so far.
     ``progress=False`` hides the progress bar a search over a second shows.
+    ``reduce=False`` turns the reductions off (every loss, every equal message,
+    no sleep sets, no pruning of steps that change nothing): much slower, the
+    yardstick the tests hold the reduced search to.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
@@ -200,7 +215,7 @@ def search(
     root = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class,
                             timed=False)
     root.start()
-    explorer = _Explorer(spec, root, max_ballots)
+    explorer = _Explorer(spec, root, max_ballots, reduce)
     if strategy == "random" and max_states is None and max_seconds is None:
         max_states = RANDOM_STATES
     budget = _Budget(data["name"], max_states, max_seconds, progress)
@@ -241,11 +256,13 @@ def search(
 class _Explorer:
     """The search proper: worlds are stepped forks of one stepped simulation."""
 
-    def __init__(self, spec, root: Simulation, max_ballots: int) -> None:
+    def __init__(self, spec, root: Simulation, max_ballots: int, reduce: bool = True) -> None:
         self.spec = spec
+        self.reduce = reduce
         self.root = root
         self.max_ballots = max_ballots
         self.seen: set | dict = set()
+        self.depths: dict | None = None  # world -> depth first reached, when asked for
         self.visited = 0
         self.transitions = 0
         self.depth = 0
@@ -268,6 +285,15 @@ class _Explorer:
         """
         done: list[tuple] = []
         seen_here = set()
+        if not self.reduce:
+            for choice in sim.choices():
+                child = sim.fork()
+                child.step(choice)
+                self.transitions += 1
+                child_ballots = self.count_ballots(child, ballots)
+                if child_ballots is not None:
+                    yield choice, child, child_ballots, sleep
+            return
         for choice in sim.choices():
             if choice[0] == "lose":
                 continue  # changes no node: the parent, with the message pending, covers it
@@ -344,6 +370,9 @@ class _Explorer:
         root = self.root
         ballots0 = (0,) * len(root.node_ids)
         seen: dict = {(root.world_key(), ballots0): frozenset()}
+        depths = self.depths
+        if depths is not None:
+            depths.update(dict.fromkeys(seen, 0))
         self.seen = seen
         self.note_goals(root)
         if self.stop_at(root, ()):
@@ -365,6 +394,8 @@ class _Explorer:
                 asleep = seen.get(key)
                 if asleep is None:
                     seen[key] = child_sleep
+                    if depths is not None:
+                        depths[key] = depth + 1
                     self.note_goals(child)
                     frontier.append((child, child_ballots, child_path, depth + 1, child_sleep, None))
                 elif not asleep <= child_sleep:
@@ -398,6 +429,27 @@ class _Explorer:
                     return
                 self.note_goals(sim)
             budget.tick(self.visited, self.depth)
+
+
+def explored_worlds(scenario: Mapping[str, Any] | str | Path, reduce: bool = True,
+                    max_depth: int | None = None, max_ballots: int = 1,
+                    node_class: type[Node] | None = None) -> dict:
+    """Every world a complete breadth-first search keeps -> the depth it was first reached.
+
+    A world is ``(Simulation.world_key(), ballots started per node)``.  For
+    checking the reductions against ``reduce=False`` on small scenarios; the
+    search does not stop at violations here.
+    """
+    data = load(scenario)
+    data.pop("schedule", None)
+    root = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class,
+                            timed=False)
+    root.start()
+    explorer = _Explorer(PROTOCOLS[data["protocol"]], root, max_ballots, reduce)
+    explorer.depths = {}
+    explorer.stop_at = lambda child, path: False  # type: ignore[method-assign]
+    explorer.bfs(_Budget(data["name"], None, None, False), max_depth)
+    return explorer.depths
 
 
 def _step_id(sim: Simulation, choice: tuple) -> tuple:

@@ -16,7 +16,7 @@ import pytest
 import paxoslab as pl
 from paxoslab.__main__ import main
 from paxoslab.protocols.basic_paxos import BUGS, PaxosNode
-from paxoslab.search import search
+from paxoslab.search import explored_worlds, search
 
 CUT = [{"type": ["Accepted", "Learn", "Reject"], "drop": True},
        {"from": "S1", "to": "S3", "drop": True}, {"from": "S3", "to": "S1", "drop": True}]
@@ -127,3 +127,69 @@ def test_cli_search_exits_1_with_a_saved_counterexample_and_0_when_clean(tmp_pat
     summary = json.loads(capsys.readouterr().out)
     assert summary["ok"] and summary["complete"] and summary["counterexample"] is None
     assert main(["search", str(clean), "--strategy", "random", "--max-states", "300"]) == 0
+
+
+# ---- the reductions against the unreduced search (reduce=False) -------------------
+def lossless(name: str) -> dict:
+    """``small(name)`` without losses, so that the unreduced search ends in seconds."""
+    data = small(name)
+    data["network"]["drop"] = 0
+    return data
+
+
+def outcome(result) -> tuple:
+    steps = result.counterexample.scenario["schedule"] if result.counterexample else []
+    return result.ok, result.property, result.complete, len(steps), result.goals
+
+
+@pytest.mark.parametrize("name", ["basic-paxos", "promise-omits-accepted"])
+def test_reduced_search_finds_what_the_unreduced_one_finds_at_the_same_depth(name):
+    reduced = search(lossless(name), progress=False)
+    full = search(lossless(name), progress=False, reduce=False)
+    assert outcome(reduced) == outcome(full)
+    assert reduced.states < full.states and reduced.transitions < full.transitions
+    for result in (reduced, full):
+        if result.counterexample is not None:
+            replay = pl.run_scenario(json.loads(json.dumps(result.counterexample.scenario)))
+            assert [v.to_dict() for v in replay.violations] == \
+                [v.to_dict() for v in result.counterexample.violations]
+
+
+def test_pruned_losses_hide_nothing_on_a_lossy_network():
+    data = pl.load_scenario("data/scenarios/search-promise-omits-accepted.json")
+    data["events"], data["expect"] = data["events"][:1], {}  # one proposer: a small space
+    reduced = search(data, progress=False)
+    full = search(data, progress=False, reduce=False)
+    assert outcome(reduced) == outcome(full) == (True, None, True, 0,
+                                                 {"a value can be chosen": True})
+    assert reduced.states < full.states
+    deep = search(small("promise-omits-accepted"), progress=False, reduce=False, max_depth=6)
+    assert deep.ok and deep.depth == 6 and not deep.complete
+
+
+def covers(big, small_) -> bool:
+    """World ``big`` can do all ``small_`` can: the same but more messages and timers pending."""
+    (nodes, flight, groups, action, monitors), ballots = big
+    (nodes2, flight2, groups2, action2, monitors2), ballots2 = small_
+    if (groups, action, monitors, ballots) != (groups2, action2, monitors2, ballots2):
+        return False
+    pending = dict(flight)
+    return (all(a[:2] == b[:2] and b[2] <= a[2] for a, b in zip(nodes, nodes2, strict=True))
+            and all(pending.get(m, 0) >= n for m, n in flight2))
+
+
+@pytest.mark.parametrize("name", ["basic-paxos", "acceptor-forgets-on-crash"])
+def test_every_world_of_the_unreduced_search_is_covered_as_early_by_the_reduced_one(name):
+    data = lossless(name)
+    if name == "acceptor-forgets-on-crash":  # one proposer; S2 crashes and recovers
+        data["events"] = data["events"][:3]
+        data["network"]["rules"] = CUT[:1]
+    full = explored_worlds(data, reduce=False, max_depth=10)
+    reduced = explored_worlds(data, max_depth=10)
+    assert set(reduced) <= set(full) and len(reduced) < len(full)
+    by_nodes: dict = {}
+    for world, depth in reduced.items():
+        by_nodes.setdefault((world[0][2:], world[1]), []).append((world, depth))
+    for world, depth in full.items():
+        assert reduced.get(world, depth + 1) <= depth or any(covers(w, world) and d <= depth
+                   for w, d in by_nodes.get((world[0][2:], world[1]), [])), world
