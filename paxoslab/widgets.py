@@ -44,7 +44,7 @@ def render_png(drawn: Any) -> bytes:
     figure); closes it."""
     figure = getattr(drawn, "figure", drawn) if drawn is not None else plt.gcf()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
+    figure.savefig(buffer, format="png", dpi=90, pil_kwargs={"compress_level": 1})  # fast to encode
     plt.close(figure)
     return buffer.getvalue()
 
