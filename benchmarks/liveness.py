@@ -85,7 +85,7 @@ def faulty_run(job: tuple[dict[str, Any], int]) -> dict[str, Any]:
     live = [n for n in result.nodes if result.sim.is_up(n)]
     return {"seed": seed, "decided": s["decided"], "decided_at": s["decided_at"],
             "n_violations": len(s["violations"]),
-            "all_live_learned": s["decided"] is not None and all(s["chosen"][n] == s["decided"]
+            "all_live_learned": s["decided"] is not None and all(s["learned"][n] == s["decided"]
                                                                  for n in live)}
 
 
