@@ -7,7 +7,7 @@ actions, its summary keys, its safety monitors and search goals, the sentences t
 its events and the colours of its messages on diagrams.  Nothing else in the
 library names a protocol's message types.
 
-Adding a protocol = one new module + one line in ``PROTOCOLS`` below.
+Adding a protocol = one new module + its name in ``_registry()`` below.
 
 Two optional hooks serve the lessons' replay player and state tables
 (:func:`paxoslab.report.state_changes`, :func:`paxoslab.widgets.player`):
