@@ -13,6 +13,7 @@ on one core.
     python benchmarks/search.py                 # every scenario, 120 s budget each
     python benchmarks/search.py --only search-accept-below-promise --json
     python benchmarks/search.py --unreduced     # the same without the reductions
+    python benchmarks/search.py --levels        # and how many new worlds each depth adds
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object per line")
     parser.add_argument("--unreduced", action="store_true",
                         help="search without the reductions (search(reduce=False)), to compare")
+    parser.add_argument("--levels", action="store_true",
+                        help="also print how many new worlds each depth added (how the space grows)")
     args = parser.parse_args(argv)
     for name, target in CASES.items():
         if args.only and name not in args.only:
@@ -57,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             "counterexample_steps": steps,
             "states_per_second": round(result.states / max(result.seconds, 1e-9)),
             "target_seconds": target, "target_met": done and result.seconds <= target,
+            "worlds_per_depth": result.worlds_per_depth,
         }
         if args.json:
             print(json.dumps(row))
@@ -69,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label:<34} {what}; {result.states:,} states, {result.transitions:,} transitions, "
               f"{result.seconds:.1f} s, {row['states_per_second']:,} states/s "
               f"(target <= {target:g} s: {verdict})")
+        if args.levels:
+            growth = [f"{d}:{n:,}" for d, n in enumerate(result.worlds_per_depth)]
+            print(f"{'':<34} new worlds per depth  {'  '.join(growth)}")
     return 0
 
 

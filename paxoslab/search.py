@@ -83,6 +83,8 @@ class SearchResult:
     complete: bool
     depth: int
     goals: dict[str, bool] = field(default_factory=dict)
+    #: BFS: how many new worlds were kept at each depth (index 0: the start)
+    worlds_per_depth: list[int] = field(default_factory=list)
     interrupted: bool = False
     saved_to: str | None = None
 
@@ -248,6 +250,7 @@ def search(
         transitions=explorer.transitions, seconds=seconds,
         complete=complete,
         depth=explorer.depth, goals=goals, interrupted=explorer.interrupted,
+        worlds_per_depth=explorer.per_depth,
     )
     result._node_class = node_class
     return result
@@ -266,6 +269,7 @@ class _Explorer:
         self.visited = 0
         self.transitions = 0
         self.depth = 0
+        self.per_depth: list[int] = []
         self.found: list[dict[str, Any]] | None = None
         self.property: str | None = None
         self.reached: set[str] = set()
@@ -344,6 +348,12 @@ class _Explorer:
                 and all(a.key() == b.key()
                         for a, b in zip(parent.monitors, child.monitors, strict=True)))
 
+    def count_at(self, depth: int) -> None:
+        per_depth = self.per_depth
+        while len(per_depth) <= depth:
+            per_depth.append(0)
+        per_depth[depth] += 1
+
     def note_goals(self, sim: Simulation) -> None:
         for name, goal in self.spec.goals.items():
             if name not in self.reached and goal(sim):
@@ -374,6 +384,7 @@ class _Explorer:
         if depths is not None:
             depths.update(dict.fromkeys(seen, 0))
         self.seen = seen
+        self.count_at(0)
         self.note_goals(root)
         if self.stop_at(root, ()):
             return
@@ -394,6 +405,7 @@ class _Explorer:
                 asleep = seen.get(key)
                 if asleep is None:
                     seen[key] = child_sleep
+                    self.count_at(depth + 1)
                     if depths is not None:
                         depths[key] = depth + 1
                     self.note_goals(child)

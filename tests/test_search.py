@@ -67,6 +67,9 @@ def test_bug_free_configuration_is_exhausted_clean_and_a_value_can_be_chosen():
     assert result.ok and result.complete and result.counterexample is None
     assert result.goals == {"a value can be chosen": True}
     assert "no violation found" in result.explain()
+    per_depth = result.worlds_per_depth
+    assert per_depth[0] == 1 and sum(per_depth) == result.states
+    assert len(per_depth) - 1 <= result.depth and 0 not in per_depth
 
 
 def test_a_node_that_refuses_everything_is_safe_but_not_ok():
