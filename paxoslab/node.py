@@ -14,7 +14,10 @@ what it had persisted (:meth:`Node.restore`), then calls :meth:`Node.on_recover`
 A subclass declares which of its fields are protocol state (``STATE``); the
 rest (its id, options, derived configuration) is not.  :meth:`Node.state_key`
 turns that state into a canonical hashable key, equal for equal states in any
-process and under any ``PYTHONHASHSEED``: the search de-duplicates worlds by it.
+process and under any ``PYTHONHASHSEED``.  Fields of the state that only decide
+*when* something happens or count what happened are also named in ``TIMING``;
+the search, where delays do not matter, de-duplicates worlds by
+:meth:`Node.search_key`, the key without them.
 
 >>> handler_name("ElectionTimeout")
 'on_election_timeout'
@@ -164,6 +167,9 @@ class Node:
     """
 
     STATE: ClassVar[tuple[str, ...]] = ()
+    #: fields of the state that only decide when something happens or count what happened
+    #: (time-outs, back-off counters, statistics): left out of :meth:`search_key`
+    TIMING: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, node_id: str, cluster: Sequence[str], options: Mapping[str, Any] | None = None):
         self._id = node_id
@@ -314,6 +320,23 @@ class Node:
         values = [getattr(self, f) for f in self.state_fields()]
         return tuple(v if type(v) in atoms else canonical(v) for v in values)
 
+    def search_key(self) -> Hashable:
+        """:meth:`state_key` without the ``TIMING`` fields: what decides which steps may follow.
+
+        Two states that differ only in timing fields have the same futures up
+        to *when* things happen, which the search does not look at.
+        """
+        if not self.TIMING:
+            return self.state_key()
+        fields = _SEARCH_FIELDS.get(type(self))
+        if fields is None or not self.STATE:
+            fields = tuple(f for f in self.state_fields() if f not in self.TIMING)
+            if self.STATE:
+                _SEARCH_FIELDS[type(self)] = fields
+        atoms = _ATOMS
+        values = [getattr(self, f) for f in fields]
+        return tuple(v if type(v) in atoms else canonical(v) for v in values)
+
     def fork(self) -> Node:
         """A copy that shares nothing mutable with this node (the search steps copies).
 
@@ -347,6 +370,9 @@ class Node:
         twin._effects = []
         return twin
 
+
+#: class -> its STATE fields without the TIMING ones (search_key's field list)
+_SEARCH_FIELDS: dict[type, tuple[str, ...]] = {}
 
 _SHARED = frozenset({"_cluster", "_peers", "options", "_rng", "_rng_source", "_handlers",
                      "_effects"})

@@ -25,7 +25,11 @@ lengthening the shortest counterexample:
   with one more message or timer pending, which may simply never be used — so
   it is not explored.
 
-``reduce=False`` turns both off (and explores losses and equal messages one by
+Worlds compare nodes by :meth:`~paxoslab.node.Node.search_key`, which leaves
+out the fields a protocol declares ``TIMING`` (time-outs, back-off counters,
+statistics): they decide only *when* things happen, which the search ignores.
+
+``reduce=False`` turns both reductions off (and explores losses and equal messages one by
 one); the tests check on small scenarios that every world the unreduced
 search reaches is covered — same nodes, same monitors, at least the same
 messages and timers pending — by a world the reduced one reaches at no greater

@@ -628,11 +628,12 @@ class Simulation:
         return twin
 
     def node_key(self, node_id: str) -> Hashable:
-        """One node's part of the world key: state, stable storage, armed timers (cached)."""
+        """One node's part of the world key: state (:meth:`Node.search_key`), stable storage,
+        armed timers (cached)."""
         key = self._keys.get(node_id)
         if key is None:
             node = self.nodes.get(node_id)
-            key = (node.state_key() if node is not None else None,
+            key = (node.search_key() if node is not None else None,
                    canonical(self.stable[node_id]),
                    frozenset(self.timers[node_id]) if node is not None else frozenset())
             self._keys[node_id] = key

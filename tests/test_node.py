@@ -423,6 +423,18 @@ def test_state_key_is_canonical_for_sets_and_dicts_and_excludes_configuration():
     assert a.state_key() != b.state_key()
 
 
+def test_search_key_leaves_out_only_the_timing_fields():
+    from paxoslab.protocols.basic_paxos import PaxosNode
+
+    a, b = PaxosNode("S1", ["S1", "S2", "S3"]), PaxosNode("S1", ["S1", "S2", "S3"])
+    b.timeout, b.failures, b.preemptions = 2 * a.timeout, 3, 2  # only when and how often
+    assert a.state_key() != b.state_key() and a.search_key() == b.search_key()
+    assert "timeout" in b.state() and b.state()["failures"] == 3  # still shown in diffs
+    b.highest_round_seen = 4  # decides the next ballot: part of both keys
+    assert a.search_key() != b.search_key()
+    assert Echo("S1", ["S1"]).search_key() == Echo("S1", ["S1"]).state_key()  # no TIMING
+
+
 def test_state_is_a_copy_and_fork_shares_nothing_mutable():
     node = Echo("S1", ["S1", "S2"])
     node.log.append("a")

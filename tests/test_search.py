@@ -170,6 +170,17 @@ def test_pruned_losses_hide_nothing_on_a_lossy_network():
     assert deep.ok and deep.depth == 6 and not deep.complete
 
 
+def test_leaving_timing_fields_out_of_world_keys_changes_no_outcome():
+    class EveryField(PaxosNode):
+        TIMING = ()  # compare worlds by every field, time-outs and counters too
+
+    for name in ("basic-paxos", "promise-omits-accepted"):
+        keyed_by_all = search(lossless(name), node_class=EveryField, progress=False)
+        result = search(lossless(name), progress=False)
+        assert outcome(result) == outcome(keyed_by_all)
+        assert result.states < keyed_by_all.states
+
+
 def covers(big, small_) -> bool:
     """World ``big`` can do all ``small_`` can: the same but more messages and timers pending."""
     (nodes, flight, groups, action, monitors), ballots = big

@@ -199,6 +199,8 @@ class PaxosNode(Node):
     STATE = ("promised", "accepted_ballot", "accepted_value", "round", "highest_round_seen",
              "value", "ballot", "phase", "promises", "accepts", "proposal", "preemptions",
              "failures", "timeout", "learned", "learned_ballot", "ask_wait")
+    #: they only set delays (time-out, back-off) or count (preemptions): the search skips them
+    TIMING = ("preemptions", "failures", "timeout")
 
     def __init__(self, node_id: str, cluster: Sequence[str], options: Mapping[str, Any] | None = None):
         super().__init__(node_id, cluster, {**DEFAULT_OPTIONS, **(options or {})})
