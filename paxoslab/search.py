@@ -12,7 +12,7 @@ would start one more is not taken — proposers would otherwise retry on
 timeouts forever), the scenario's own crashes and recoveries, and the
 ``max_states`` / ``max_seconds`` / ``max_depth`` budgets.
 
-Two sound reductions keep the space small without losing a violation or
+Three sound reductions keep the space small without losing a violation or
 lengthening the shortest counterexample:
 
 * worlds are de-duplicated by their canonical key (node states, stable
@@ -23,17 +23,24 @@ lengthening the shortest counterexample:
   delivering one that its receiver ignores, a timer that does nothing) leads
   to a world that its parent already covers — the parent is the same world
   with one more message or timer pending, which may simply never be used — so
-  it is not explored.
+  it is not explored;
+* a message its receiver will ignore whatever happens — the protocol says
+  which (``ProtocolSpec.ignored_for_good``: in Basic Paxos a ``Promise`` or
+  ``Accepted`` for a ballot or phase the proposer has left) — is taken out of
+  flight: worlds that differ only by such messages have the same futures.
+  Only for the protocol's own node class: a student's node may not ignore it.
 
 Worlds compare nodes by :meth:`~paxoslab.node.Node.search_key`, which leaves
 out the fields a protocol declares ``TIMING`` (time-outs, back-off counters,
 statistics): they decide only *when* things happen, which the search ignores.
 
-``reduce=False`` turns both reductions off (and explores losses and equal messages one by
-one); the tests check on small scenarios that every world the unreduced
-search reaches is covered — same nodes, same monitors, at least the same
-messages and timers pending — by a world the reduced one reaches at no greater
-depth, which is what keeps violations found and counterexamples shortest.
+``reduce=False`` turns these three off (and explores losses and equal
+messages one by one).  The tests hold them to it on small scenarios: every
+world the unreduced search reaches is covered — same nodes, same monitors, at
+least the same messages and timers pending — by a world the reduced one
+reaches at no greater depth, which is what keeps violations found and
+counterexamples shortest; dropping ignored messages changes no outcome, and
+each message dropped is one its receiver ignores at that moment.
 Not used, because it is unsound here: taking only one node's enabled steps as
 a persistent set.  The network is a multiset, not a queue, so another node's
 later send puts a new delivery to that node in play that does not commute
@@ -221,7 +228,7 @@ def search(
     root = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class,
                             timed=False)
     root.start()
-    explorer = _Explorer(spec, root, max_ballots, reduce)
+    explorer = _Explorer(spec, root, max_ballots, reduce, node_class)
     if strategy == "random" and max_states is None and max_seconds is None:
         max_states = RANDOM_STATES
     budget = _Budget(data["name"], max_states, max_seconds, progress)
@@ -263,9 +270,13 @@ def search(
 class _Explorer:
     """The search proper: worlds are stepped forks of one stepped simulation."""
 
-    def __init__(self, spec, root: Simulation, max_ballots: int, reduce: bool = True) -> None:
+    def __init__(self, spec, root: Simulation, max_ballots: int, reduce: bool = True,
+                 node_class: type[Node] | None = None) -> None:
         self.spec = spec
         self.reduce = reduce
+        # the protocol's word on what its own nodes ignore for good; not on anyone else's
+        own = node_class is None or node_class is spec.node_class
+        self.ignored_for_good = spec.ignored_for_good if reduce and own else None
         self.root = root
         self.max_ballots = max_ballots
         self.seen: set | dict = set()
@@ -319,7 +330,19 @@ class _Explorer:
                 continue
             if not child.violations and self.covered(sim, child, choice):
                 continue
+            if self.ignored_for_good is not None:
+                self.drop_ignored(child)
             yield choice, child, child_ballots, child_sleep
+
+    def drop_ignored(self, world: Simulation) -> None:
+        """Take out of flight the messages their receivers will ignore whatever happens."""
+        ignored = self.ignored_for_good
+        nodes = world.nodes
+        dead = [msg_id for msg_id, (_, dst, msg) in world.in_flight.items()
+                if nodes[dst] is not None and ignored(nodes[dst], msg)]
+        for msg_id in dead:
+            del world.in_flight[msg_id]
+            del world.flight_keys[msg_id]
 
     def count_ballots(self, child: Simulation, ballots: tuple[int, ...]) -> tuple[int, ...] | None:
         ballot_of = self.spec.ballot_of
@@ -461,7 +484,7 @@ def explored_worlds(scenario: Mapping[str, Any] | str | Path, reduce: bool = Tru
     root = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class,
                             timed=False)
     root.start()
-    explorer = _Explorer(PROTOCOLS[data["protocol"]], root, max_ballots, reduce)
+    explorer = _Explorer(PROTOCOLS[data["protocol"]], root, max_ballots, reduce, node_class)
     explorer.depths = {}
     explorer.stop_at = lambda child, path: False  # type: ignore[method-assign]
     explorer.bfs(_Budget(data["name"], None, None, False), max_depth)

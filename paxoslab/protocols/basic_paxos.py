@@ -663,6 +663,30 @@ COLORS = {
 }
 
 
+def _ignored_for_good(node: PaxosNode, msg: Any) -> bool:
+    """A ``Promise`` or ``Accepted`` for a ballot the proposer has left, or for a phase it
+    has left: it ignores the message now and always will.
+
+    A proposer leaves prepare for accept, and accept for done or back-off,
+    never the other way within one ballot, and each new ballot is higher than
+    any before it, even after a crash (the round is persisted).
+
+    >>> node = PaxosNode("S1", ["S1", "S2", "S3"])
+    >>> node.propose("X"); node.ballot, node.phase
+    (Ballot(round=1, node=1), 'prepare')
+    >>> _ignored_for_good(node, Promise(node.ballot, None, None))
+    False
+    >>> _ignored_for_good(node, Accepted(node.ballot, "X"))
+    True
+    """
+    kind = type(msg)
+    if kind is Promise:
+        return msg.ballot != node.ballot or node.phase != "prepare"
+    if kind is Accepted:
+        return msg.ballot != node.ballot or node.phase != "accept"
+    return False
+
+
 # ---- safety monitors ----------------------------------------------------------
 def _votes_of(sim) -> list[tuple[Any, Any, str]]:
     """The (ballot, value, acceptor) votes visible in the last step: the stepping
@@ -789,6 +813,7 @@ SPEC = ProtocolSpec(
     monitors=(Agreement, Validity),
     goals={"a value can be chosen": _a_value_is_chosen},
     ballot_of=lambda msg: msg.ballot if isinstance(msg, Prepare) else None,
+    ignored_for_good=_ignored_for_good,
     option_validators=OPTION_VALIDATORS,
     actions={"propose": _validate_propose},
     describe=_describe,
