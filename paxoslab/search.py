@@ -25,9 +25,9 @@ lengthening the shortest counterexample:
   with one more message or timer pending, which may simply never be used — so
   it is not explored;
 * a message its receiver will ignore whatever happens — the protocol says
-  which (``ProtocolSpec.ignored_for_good``: in Basic Paxos a ``Promise`` or
-  ``Accepted`` for a ballot or phase the proposer has left) — is taken out of
-  flight: worlds that differ only by such messages have the same futures.
+  which (``ProtocolSpec.ignored_for_good``: in Basic Paxos a reply to a ballot
+  or phase the proposer has left) — is taken out of flight: worlds that differ
+  only by such messages have the same futures.
   Only for the protocol's own node class: a student's node may not ignore it.
 
 Worlds compare nodes by :meth:`~paxoslab.node.Node.search_key`, which leaves

@@ -81,9 +81,10 @@ class ProtocolSpec:
     goals: Mapping[str, Callable[[Any], bool]] = field(default_factory=dict)
     #: message -> the ballot it starts (a hashable), or None: the search bounds ballots by it
     ballot_of: Callable[[Any], Any] | None = None
-    #: (receiving node, message) -> True when the node ignores the message now and in every
-    #: future (a reply to a ballot it has left, say, when its ballots only grow): the search
-    #: drops such messages from its worlds, for the protocol's own node class only
+    #: (receiving node, message) -> True when delivering the message, now or at any later
+    #: point, changes nothing that decides what the node does (a reply to a ballot it has
+    #: left, say, when its ballots only grow): the search drops such messages from its
+    #: worlds, for the protocol's own node class only
     ignored_for_good: Callable[[Node, Any], bool] | None = None
     #: message type -> colour on diagrams
     colors: Mapping[str, str] = field(default_factory=dict)

@@ -664,12 +664,15 @@ COLORS = {
 
 
 def _ignored_for_good(node: PaxosNode, msg: Any) -> bool:
-    """A ``Promise`` or ``Accepted`` for a ballot the proposer has left, or for a phase it
-    has left: it ignores the message now and always will.
+    """A reply this proposer ignores now and, whatever happens, later: a ``Promise`` or
+    ``Accepted`` for a ballot or phase it has left, a ``Reject`` that neither outbids its
+    current ballot nor raises the round its next ballot would start from.
 
     A proposer leaves prepare for accept, and accept for done or back-off,
     never the other way within one ballot, and each new ballot is higher than
-    any before it, even after a crash (the round is persisted).
+    any before it, even after a crash (the round is persisted).  After a crash
+    such a ``Reject`` may still raise ``highest_round_seen`` again, but never
+    above ``round``: the next ballot is the same.
 
     >>> node = PaxosNode("S1", ["S1", "S2", "S3"])
     >>> node.propose("X"); node.ballot, node.phase
@@ -678,12 +681,18 @@ def _ignored_for_good(node: PaxosNode, msg: Any) -> bool:
     False
     >>> _ignored_for_good(node, Accepted(node.ballot, "X"))
     True
+    >>> _ignored_for_good(node, Reject(node.ballot, Ballot(1, 2)))  # outbids this ballot
+    False
     """
     kind = type(msg)
     if kind is Promise:
         return msg.ballot != node.ballot or node.phase != "prepare"
     if kind is Accepted:
         return msg.ballot != node.ballot or node.phase != "accept"
+    if kind is Reject:
+        round_ = msg.promised.round
+        return (round_ <= node.highest_round_seen and round_ <= node.round
+                and (msg.ballot != node.ballot or node.phase not in ("prepare", "accept")))
     return False
 
 
