@@ -228,6 +228,7 @@ def search(
     root = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class,
                             timed=False)
     root.start()
+    root.memo = {}  # what each handler did from each node state, for every world to reuse
     explorer = _Explorer(spec, root, max_ballots, reduce, node_class)
     if strategy == "random" and max_states is None and max_seconds is None:
         max_states = RANDOM_STATES
@@ -484,6 +485,7 @@ def explored_worlds(scenario: Mapping[str, Any] | str | Path, reduce: bool = Tru
     root = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class,
                             timed=False)
     root.start()
+    root.memo = {}  # what each handler did from each node state, for every world to reuse
     explorer = _Explorer(PROTOCOLS[data["protocol"]], root, max_ballots, reduce, node_class)
     explorer.depths = {}
     explorer.stop_at = lambda child, path: False  # type: ignore[method-assign]

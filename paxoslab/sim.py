@@ -172,6 +172,9 @@ class Simulation:
         # copy-on-write (fork): None = this simulation owns every node it holds
         self._owned: set[str] | None = None
         self._keys: dict[str, Hashable] = {}
+        #: set by a search: (node, its search key, input) -> (node after, its effects), one
+        #: table shared by every fork (see :meth:`_replay_known`)
+        self.memo: dict[Hashable, tuple[Node, tuple]] | None = None
         self._watch = bool(self.monitors)
         # no rules, loss or duplication (scenario actions never change that): a send's fate
         # is then one copy after one delay draw unless a partition cuts its link
@@ -258,11 +261,15 @@ class Simulation:
             return node
         node = node.fork()
         self.nodes[node_id] = node
+        self._own_storage(node_id)
+        owned.add(node_id)
+        return node
+
+    def _own_storage(self, node_id: str) -> None:
+        """Copy the node's stable storage and timers, which this simulation shares with a fork."""
         self.stable[node_id] = {k: list(v) if type(v) is list else v
                                 for k, v in self.stable[node_id].items()}
         self.timers[node_id] = dict(self.timers[node_id])
-        owned.add(node_id)
-        return node
 
     def invoke(self, node_id: str, method: str, *args: Any) -> bool:
         """Call a node method now (a client request, ``on_start``...); False if it is down."""
@@ -284,6 +291,11 @@ class Simulation:
         """Fire ``timer`` on ``node_id`` now, as if it had expired (``timeout NODE``)."""
         if self.nodes.get(node_id) is None:
             return False
+        memo = self.memo if self._owned is not None else None
+        if memo is not None:
+            known = (node_id, self.node_key(node_id)[0], timer)
+            if self._replay_known(node_id, known, timer):
+                return True
         node = self._writable(node_id)
         self.timers[node_id].pop(timer, None)
         trace = self.trace
@@ -297,6 +309,8 @@ class Simulation:
             handler(timer)
         except Exception as exc:
             raise HandlerError(node_id, f"timer {_describe(timer)}", self.now, exc) from None
+        if memo is not None:
+            self._remember(known, node)
         if node._effects:
             self._apply(node)
         return True
@@ -317,6 +331,11 @@ class Simulation:
         if trace.detailed:  # Trace.add_raw, inlined: this is the hot path
             trace._raw.append((self.now, "deliver", dst, src, dst, msg_id, type(msg).__name__,
                                None, None))
+        memo = self.memo if self._owned is not None else None
+        if memo is not None:
+            known = (dst, self.node_key(dst)[0], src, canonical(msg))
+            if self._replay_known(dst, known):
+                return True
         if self._owned is not None:
             node = self._writable(dst)
         node._now = self.now
@@ -326,9 +345,42 @@ class Simulation:
             handler(msg, src)
         except Exception as exc:
             raise HandlerError(dst, f"{_describe(msg)} from {src}", self.now, exc) from None
+        if memo is not None:
+            self._remember(known, node)
         if node._effects:
             self._apply(node)
         return True
+
+    def _replay_known(self, node_id: str, known: Hashable, timer: Any = None) -> bool:
+        """If this input met this node state before, redo that step without the handler.
+
+        Handlers are functions of the node's state and the input (the search
+        key leaves out only what sets delays, which a search ignores), so the
+        node after the step and what it asked for are those remembered: the
+        remembered node is put in place, shared, and its effects carried out.
+        """
+        hit = self.memo.get(known)
+        if hit is None:
+            return False
+        node, effects = hit
+        self._keys.pop(node_id, None)
+        if node_id not in self._owned:
+            self._own_storage(node_id)
+        self._owned.discard(node_id)  # the node is the memo's: a later step copies it first
+        self.nodes[node_id] = node
+        if timer is not None:
+            self.timers[node_id].pop(timer, None)
+        self.step_node = node_id
+        if effects:
+            self._carry_out(node_id, effects)
+        return True
+
+    def _remember(self, known: Hashable, node: Node) -> None:
+        """Keep what a handler did for :meth:`_replay_known`; the node is shared from now on."""
+        self.memo[known] = (node, tuple(
+            ("persist", {k: isolated(v) for k, v in e[1].items()}) if e[0] == "persist" else e
+            for e in node._effects if e[0] != "note"))
+        self._owned.discard(node._id)
 
     def _perform(self, index: int) -> None:
         """Carry out scenario action ``index``."""
@@ -431,12 +483,14 @@ class Simulation:
 
     def _apply(self, node: Node) -> None:
         """Carry out the effects ``node``'s handler asked for, in the order it asked."""
-        node_id = node._id
-        trace = self.trace
-        recording = trace.detailed
         effects = node._effects
         node._effects = []
         node._after_persist = False
+        self._carry_out(node._id, effects)
+
+    def _carry_out(self, node_id: str, effects: Sequence[tuple]) -> None:
+        trace = self.trace
+        recording = trace.detailed
         for effect in effects:
             tag = effect[0]
             if tag == "send":

@@ -218,6 +218,27 @@ def test_messages_ignored_for_good_are_ignored_and_dropping_them_changes_no_outc
         assert {"Accepted", "Reject"} <= set(dropped)
 
 
+@pytest.mark.parametrize("name", ["basic-paxos", "acceptor-forgets-on-crash"])
+def test_redoing_remembered_steps_reaches_the_same_worlds_as_running_every_handler(
+        name, monkeypatch):
+    from paxoslab.sim import Simulation
+
+    data = small(name)
+    hits = []
+    replay_known = Simulation._replay_known
+
+    def counted(self, *args) -> bool:
+        hit = replay_known(self, *args)
+        hits.append(hit)
+        return hit
+
+    monkeypatch.setattr(Simulation, "_replay_known", counted)
+    remembered = explored_worlds(data, max_depth=12)
+    assert sum(hits) > len(hits) / 2  # most steps are redone, not run
+    monkeypatch.setattr(Simulation, "_replay_known", lambda self, *args: False)
+    assert explored_worlds(data, max_depth=12) == remembered
+
+
 def covers(big, small_) -> bool:
     """World ``big`` can do all ``small_`` can: the same but more messages and timers pending."""
     (nodes, flight, groups, action, monitors), ballots = big
