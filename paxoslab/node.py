@@ -64,19 +64,21 @@ def _frozen_fields(kind: type) -> tuple[str, ...] | None:
         params = getattr(kind, "__dataclass_params__", None)
         if params is not None and params.frozen:
             fields = tuple(f.name for f in dataclasses.fields(kind))
-            if _atoms_by_declaration(kind):
-                _ATOMS.add(kind)  # every instance is immutable: no need to look inside
+        elif issubclass(kind, tuple) and hasattr(kind, "_fields"):  # a named tuple
+            fields = kind._fields
+        if fields is not None and _atoms_by_declaration(kind, fields):
+            _ATOMS.add(kind)  # every instance is immutable: no need to look inside
         _FROZEN_FIELDS[kind] = fields
         return fields
 
 
-def _atoms_by_declaration(kind: type) -> bool:
-    """A frozen dataclass whose fields are all declared as atoms or such dataclasses."""
+def _atoms_by_declaration(kind: type, fields: tuple[str, ...]) -> bool:
+    """A frozen dataclass or named tuple whose fields are all declared as atoms or such types."""
     try:
         hints = typing.get_type_hints(kind)
     except Exception:  # noqa: BLE001 - unresolvable annotations: look inside each instance
         return False
-    return all(_atom_hint(hints.get(f.name)) for f in dataclasses.fields(kind))
+    return all(_atom_hint(hints.get(name)) for name in fields)
 
 
 def _atom_hint(hint: Any) -> bool:

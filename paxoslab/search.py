@@ -20,7 +20,8 @@ lengthening the shortest counterexample:
   scenario, what the monitors remember), and equal in-flight messages are one
   choice;
 * a step that changes no node and sends nothing (losing a message,
-  delivering one that its receiver ignores, a timer that does nothing) leads
+  delivering one that its receiver ignores or that arrives at a node that is
+  down or cut off, a timer that does nothing) leads
   to a world that its parent already covers — the parent is the same world
   with one more message or timer pending, which may simply never be used — so
   it is not explored;
@@ -228,7 +229,7 @@ def search(
     root = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class,
                             timed=False)
     root.start()
-    root.memo = {}  # what each handler did from each node state, for every world to reuse
+    root.memo, root.memo_keys = {}, {}  # what each handler did from each node state, to reuse
     explorer = _Explorer(spec, root, max_ballots, reduce, node_class)
     if strategy == "random" and max_states is None and max_seconds is None:
         max_states = RANDOM_STATES
@@ -310,7 +311,7 @@ class _Explorer:
                 child = sim.fork()
                 child.step(choice)
                 self.transitions += 1
-                child_ballots = self.count_ballots(child, ballots)
+                child_ballots = self.count_ballots(child.step_sent, ballots)
                 if child_ballots is not None:
                     yield choice, child, child_ballots, sleep
             return
@@ -326,7 +327,7 @@ class _Explorer:
             self.transitions += 1
             child_sleep = frozenset(u for u in (*sleep, *done) if _commute(u, t))
             done.append(t)
-            child_ballots = self.count_ballots(child, ballots)
+            child_ballots = self.count_ballots(child.step_sent, ballots)
             if child_ballots is None:
                 continue
             if not child.violations and self.covered(sim, child, choice):
@@ -339,17 +340,22 @@ class _Explorer:
         """Take out of flight the messages their receivers will ignore whatever happens."""
         ignored = self.ignored_for_good
         nodes = world.nodes
+        changed = world.step_node
+        new = world.first_new_id  # only the step's node and new messages can have changed
         dead = [msg_id for msg_id, (_, dst, msg) in world.in_flight.items()
-                if nodes[dst] is not None and ignored(nodes[dst], msg)]
+                if (dst == changed or msg_id >= new) and nodes[dst] is not None
+                and ignored(nodes[dst], msg)]
         for msg_id in dead:
             del world.in_flight[msg_id]
             del world.flight_keys[msg_id]
 
-    def count_ballots(self, child: Simulation, ballots: tuple[int, ...]) -> tuple[int, ...] | None:
+    def count_ballots(self, sent: list[tuple[str, str, Any]],
+                      ballots: tuple[int, ...]) -> tuple[int, ...] | None:
+        """Ballots started per node after a step that sent ``sent``; None: one too many."""
         ballot_of = self.spec.ballot_of
-        if ballot_of is None or not child.step_sent:
+        if ballot_of is None or not sent:
             return ballots
-        started = {(src, b) for src, _, msg in child.step_sent
+        started = {(src, b) for src, _, msg in sent
                    if (b := ballot_of(msg)) is not None}
         if not started:
             return ballots
@@ -366,8 +372,8 @@ class _Explorer:
         if choice[0] == "action" or child.step_sent:
             return False
         node_id = child.step_node
-        if node_id is None:
-            return choice[0] == "lose"
+        if node_id is None:  # lost, or dropped at a node that is down or cut off
+            return True
         if parent.nodes[node_id] is None or child.nodes[node_id] is None:
             return False
         state, stable, timers = parent.node_key(node_id)
@@ -485,7 +491,7 @@ def explored_worlds(scenario: Mapping[str, Any] | str | Path, reduce: bool = Tru
     root = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class,
                             timed=False)
     root.start()
-    root.memo = {}  # what each handler did from each node state, for every world to reuse
+    root.memo, root.memo_keys = {}, {}  # what each handler did from each node state, to reuse
     explorer = _Explorer(PROTOCOLS[data["protocol"]], root, max_ballots, reduce, node_class)
     explorer.depths = {}
     explorer.stop_at = lambda child, path: False  # type: ignore[method-assign]

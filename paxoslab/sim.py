@@ -160,6 +160,8 @@ class Simulation:
         #: what the last step sent, as (src, dst, message), and the node it ran on
         self.step_sent: list[tuple[str, str, Any]] = []
         self.step_node: str | None = None
+        #: the first message id the last step sent (ids below it were in flight before)
+        self.first_new_id = 0
         self.steps = 0
         # every copy put on the wire counts as sent (a duplicate too), so that
         # sent == delivered + dropped + still in flight
@@ -175,6 +177,8 @@ class Simulation:
         #: set by a search: (node, its search key, input) -> (node after, its effects), one
         #: table shared by every fork (see :meth:`_replay_known`)
         self.memo: dict[Hashable, tuple[Node, tuple]] | None = None
+        #: id of a node the memo holds (never changed again) -> (that node, its search key)
+        self.memo_keys: dict[int, tuple[Node, Hashable]] = {}
         self._watch = bool(self.monitors)
         # no rules, loss or duplication (scenario actions never change that): a send's fate
         # is then one copy after one delay draw unless a partition cuts its link
@@ -377,6 +381,7 @@ class Simulation:
 
     def _remember(self, known: Hashable, node: Node) -> None:
         """Keep what a handler did for :meth:`_replay_known`; the node is shared from now on."""
+        self.memo_keys[id(node)] = (node, node.search_key())
         self.memo[known] = (node, tuple(
             ("persist", {k: isolated(v) for k, v in e[1].items()}) if e[0] == "persist" else e
             for e in node._effects if e[0] != "note"))
@@ -537,6 +542,7 @@ class Simulation:
     def _begin_step(self) -> None:
         self.step_sent = []
         self.step_node = None
+        self.first_new_id = self._next_msg_id
 
     def _end_step(self) -> None:
         for monitor in self.monitors:
@@ -687,7 +693,12 @@ class Simulation:
         key = self._keys.get(node_id)
         if key is None:
             node = self.nodes.get(node_id)
-            key = (node.search_key() if node is not None else None,
+            known = None if node is None else self.memo_keys.get(id(node))
+            if known is not None and known[0] is node:
+                state = known[1]
+            else:
+                state = node.search_key() if node is not None else None
+            key = (state,
                    canonical(self.stable[node_id]),
                    frozenset(self.timers[node_id]) if node is not None else frozenset())
             self._keys[node_id] = key

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..checks import Monitor, Violation
 from ..node import Node
@@ -87,9 +87,9 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class Ballot:
-    """A proposal number ``round.node``; compares by round, then node.
+class Ballot(NamedTuple):
+    """A proposal number ``round.node``; compares by round, then node (a named tuple:
+    the search hashes and compares ballots very often).
 
     >>> Ballot(3, 1) < Ballot(3, 5) < Ballot(4, 1), str(Ballot(3, 1))
     (True, '3.1')
@@ -789,6 +789,11 @@ class Validity(Monitor):
 
     def key(self):
         return self.proposed
+
+    def fork(self) -> Validity:
+        twin = object.__new__(Validity)
+        twin.__dict__ = self.__dict__.copy()  # frozensets only: nothing to copy
+        return twin
 
     def after_step(self, sim) -> list[Violation]:
         node_id = sim.step_node
