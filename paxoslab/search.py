@@ -318,7 +318,7 @@ class _Explorer:
         for choice in sim.choices():
             if choice[0] == "lose":
                 continue  # changes no node: the parent, with the message pending, covers it
-            t = _step_id(sim, choice)
+            t = self.step_id(sim, choice)
             if t in seen_here or t in sleep or (only is not None and t not in only):
                 continue  # an equal message: the same world follows
             seen_here.add(t)
@@ -348,6 +348,20 @@ class _Explorer:
         for msg_id in dead:
             del world.in_flight[msg_id]
             del world.flight_keys[msg_id]
+
+    def step_id(self, sim: Simulation, choice: tuple) -> tuple:
+        """A step by what it does, not by message id: equal messages are one step; an
+        action with the node it works on (None: it may touch any)."""
+        kind = choice[0]
+        if kind in ("deliver", "lose", "duplicate"):
+            return (kind, sim.flight_keys[choice[1]])
+        if kind == "action":
+            action = sim.actions[choice[1]][1]
+            if action[0] in _NODE_ACTIONS:
+                return (kind, choice[1], action[1])
+            node_of = self.spec.action_node
+            return (kind, choice[1], node_of(action[0], action[1]) if node_of else None)
+        return choice
 
     def count_ballots(self, sent: list[tuple[str, str, Any]],
                       ballots: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -499,20 +513,23 @@ def explored_worlds(scenario: Mapping[str, Any] | str | Path, reduce: bool = Tru
     return explorer.depths
 
 
-def _step_id(sim: Simulation, choice: tuple) -> tuple:
-    """A step by what it does, not by message id: equal messages are one step."""
-    if choice[0] in ("deliver", "lose", "duplicate"):
-        return (choice[0], sim.flight_keys[choice[1]])
-    return choice
+#: scenario actions that work on the one node they name (and read nothing else)
+_NODE_ACTIONS = frozenset({"crash", "recover", "fire", "invoke"})
 
 
 def _commute(u: tuple, t: tuple) -> bool:
-    """Steps on different nodes commute; scenario actions commute with nothing."""
-    if u[0] == "action" or t[0] == "action":
-        return False
-    node_u = u[1][1] if u[0] != "timer" else u[1]
-    node_t = t[1][1] if t[0] != "timer" else t[1]
-    return node_u != node_t
+    """Steps on different nodes commute; an action that may touch any node, with nothing."""
+    node_u, node_t = _node_of(u), _node_of(t)
+    return node_u is not None and node_t is not None and node_u != node_t
+
+
+def _node_of(step_id: tuple) -> str | None:
+    kind = step_id[0]
+    if kind == "timer":
+        return step_id[1]
+    if kind == "action":
+        return step_id[2]
+    return step_id[1][1]  # a message's receiver
 
 
 def _unlink(path: tuple) -> list[dict[str, Any]]:

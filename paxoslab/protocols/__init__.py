@@ -79,6 +79,9 @@ class ProtocolSpec:
     sentences: Mapping[str, Sentence] = field(default_factory=dict)
     #: "sometimes" properties for the search: name -> (simulation -> reached?)
     goals: Mapping[str, Callable[[Any], bool]] = field(default_factory=dict)
+    #: (action name, value) -> the one node a protocol action works on, reading and changing
+    #: nothing else (the search lets it commute with steps elsewhere); None: any node
+    action_node: Callable[[str, Any], str | None] | None = None
     #: message -> the ballot it starts (a hashable), or None: the search bounds ballots by it
     ballot_of: Callable[[Any], Any] | None = None
     #: (receiving node, message) -> True when delivering the message, now or at any later

@@ -830,6 +830,7 @@ SPEC = ProtocolSpec(
     ignored_for_good=_ignored_for_good,
     option_validators=OPTION_VALIDATORS,
     actions={"propose": _validate_propose},
+    action_node=lambda action, value: value["node"],  # propose: that node's propose()
     describe=_describe,
     sentences=SENTENCES,
     colors=COLORS,
