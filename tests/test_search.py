@@ -27,7 +27,7 @@ def small(name: str) -> dict:
     """A search scenario with S1-S3 cut and only the messages that decide a vote."""
     data = pl.load_scenario(f"data/scenarios/search-{name}.json")
     data["network"]["rules"] = CUT
-    propose_x, propose_y = data["events"][:2]
+    propose_x, propose_y = [e for e in data["events"] if "propose" in e]
     data["events"] = [propose_x, propose_y]
     if name == "acceptor-forgets-on-crash":  # S2 must forget: S3 is cut off from S1's ballot
         data["events"] = [propose_x, {"at": 5, "crash": "S2"}, {"at": 6, "recover": "S2"},
