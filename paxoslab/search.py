@@ -48,6 +48,13 @@ later send puts a new delivery to that node in play that does not commute
 with the ones taken (a proposer's promise from S3 read before the one from S2
 can change the value it asks to accept).
 
+The search takes a node's decisions to follow from its state and what it
+receives: its random stream and the clock may set delays, nothing else.  So
+worlds are compared without them, and a step met before from the same node
+state is redone from memory (:attr:`Simulation.memo
+<paxoslab.sim.Simulation.memo>`: the node after it, shared copy-on-write, and
+what it sent) instead of running the handler again.
+
 A counterexample is a scenario whose ``schedule`` lists the steps taken;
 :func:`paxoslab.run_scenario` replays it exactly, so it plots, narrates and
 replays like any other run.  Goals ("sometimes" properties such as "a value

@@ -86,8 +86,8 @@ class ProtocolSpec:
     ballot_of: Callable[[Any], Any] | None = None
     #: (receiving node, message) -> True when delivering the message, now or at any later
     #: point, changes nothing that decides what the node does (a reply to a ballot it has
-    #: left, say, when its ballots only grow): the search drops such messages from its
-    #: worlds, for the protocol's own node class only
+    #: left, say, when its ballots only grow), whichever of the protocol's bugs are on: the
+    #: search drops such messages from its worlds, for the protocol's own node class only
     ignored_for_good: Callable[[Node, Any], bool] | None = None
     #: message type -> colour on diagrams
     colors: Mapping[str, str] = field(default_factory=dict)

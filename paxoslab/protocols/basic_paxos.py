@@ -672,7 +672,8 @@ def _ignored_for_good(node: PaxosNode, msg: Any) -> bool:
     never the other way within one ballot, and each new ballot is higher than
     any before it, even after a crash (the round is persisted).  After a crash
     such a ``Reject`` may still raise ``highest_round_seen`` again, but never
-    above ``round``: the next ballot is the same.
+    above ``round``: the next ballot is the same.  None of the bugs changes
+    how a proposer numbers its ballots or moves between phases.
 
     >>> node = PaxosNode("S1", ["S1", "S2", "S3"])
     >>> node.propose("X"); node.ballot, node.phase
