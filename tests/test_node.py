@@ -467,3 +467,26 @@ def test_persist_append_costs_what_the_items_cost_and_survives_a_crash():
     assert sim.stable["S1"]["log"] == ["a", "b"] and sim.nodes["S1"].log == ["a", "b"]
     appends = [e.payload for e in sim.trace.of_kind("persist")][:2]
     assert appends == [{"append": "log", "items": ["a"]}, {"append": "log", "items": ["b"]}]
+
+
+def test_named_tuples_of_atoms_are_shared_and_others_are_copied_and_compared_by_value():
+    from typing import NamedTuple
+
+    from paxoslab.node import canonical, is_immutable, isolated
+
+    class Point(NamedTuple):
+        x: int
+        label: str
+
+    class Bag(NamedTuple):
+        items: list
+
+    point = Point(1, "a")
+    assert is_immutable(point) and isolated(point) is point and canonical(point) == point
+    bag = Bag([2, 1])
+    assert not is_immutable(bag)
+    copy = isolated(bag)
+    copy.items.append(3)
+    assert bag.items == [2, 1]
+    assert canonical(bag) == canonical(Bag([2, 1])) != canonical(Bag([1, 2]))
+    hash(canonical(bag))
