@@ -4,7 +4,9 @@
   nodes, two proposers, one ballot each, a lossy network, a crash and a
   recovery) searched to completion — target <= 30 s;
 * each of the four Basic Paxos bugs (``search-<bug>.json``) found with a
-  shortest counterexample — target <= 20 s each.
+  shortest counterexample — target <= 20 s each;
+* with ``--without-bugs``, each of those scenarios with its bug switched off,
+  searched to completion with no violation (held to the 30 s of the first).
 
 Each search has a budget (``--max-seconds``); one that runs out is reported as
 such, with how far it got.  Run it on an idle machine: the figures are seconds
@@ -14,6 +16,7 @@ on one core.
     python benchmarks/search.py --only search-accept-below-promise --json
     python benchmarks/search.py --unreduced     # the same without the reductions
     python benchmarks/search.py --levels        # and how many new worlds each depth adds
+    python benchmarks/search.py --without-bugs  # each bug scenario with its bug off, to exhaust
 """
 
 from __future__ import annotations
@@ -42,17 +45,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object per line")
     parser.add_argument("--unreduced", action="store_true",
                         help="search without the reductions (search(reduce=False)), to compare")
+    parser.add_argument("--without-bugs", action="store_true",
+                        help="search each bug scenario with its bug off, to completion")
     parser.add_argument("--levels", action="store_true",
                         help="also print how many new worlds each depth added (how the space grows)")
     args = parser.parse_args(argv)
     for name, target in CASES.items():
         if args.only and name not in args.only:
             continue
-        result = pl.search(ROOT / f"{name}.json", max_seconds=args.max_seconds, progress=False,
+        scenario = pl.load_scenario(ROOT / f"{name}.json")
+        buggy = bool(scenario["options"]["bugs"])
+        if args.without_bugs:
+            if not buggy:
+                continue
+            scenario["options"]["bugs"], buggy = [], False
+            scenario["name"] = name = f"{name} without the bug"
+            target = CASES["search-basic-paxos"]
+        result = pl.search(scenario, max_seconds=args.max_seconds, progress=False,
                            reduce=not args.unreduced)
         steps = (len(result.counterexample.scenario["schedule"])
                  if result.counterexample is not None else None)
-        done = result.complete or result.counterexample is not None
+        # a bug must be found; a bug-free space exhausted clean
+        done = result.counterexample is not None if buggy else result.complete and result.ok
         row = {
             "scenario": name, "reduced": not args.unreduced, "ok": result.ok, "property": result.property,
             "states": result.states, "transitions": result.transitions,
@@ -70,12 +84,12 @@ def main(argv: list[str] | None = None) -> int:
                 else f"budget of {args.max_seconds:g} s ran out at depth {result.depth}")
         verdict = "met" if row["target_met"] else "NOT met"
         label = name + (" (unreduced)" if args.unreduced else "")
-        print(f"{label:<34} {what}; {result.states:,} states, {result.transitions:,} transitions, "
+        print(f"{label:<46} {what}; {result.states:,} states, {result.transitions:,} transitions, "
               f"{result.seconds:.1f} s, {row['states_per_second']:,} states/s "
               f"(target <= {target:g} s: {verdict})")
         if args.levels:
             growth = [f"{d}:{n:,}" for d, n in enumerate(result.worlds_per_depth)]
-            print(f"{'':<34} new worlds per depth  {'  '.join(growth)}")
+            print(f"{'':<46} new worlds per depth  {'  '.join(growth)}")
     return 0
 
 
