@@ -243,14 +243,16 @@ def search(
     if strategy == "random" and max_states is None and max_seconds is None:
         max_states = RANDOM_STATES
     budget = _Budget(data["name"], max_states, max_seconds, progress)
-    try:
-        with _no_cycle_collection():
+    with _no_cycle_collection():
+        try:
             if strategy == "bfs":
                 explorer.bfs(budget, max_depth)
             else:
                 explorer.random_walks(budget, max_depth or WALK_DEPTH, seed)
-    except KeyboardInterrupt:
-        explorer.interrupted = True
+        except KeyboardInterrupt:
+            explorer.interrupted = True
+        states = explorer.visited if strategy == "random" else len(explorer.seen)
+        explorer.seen = set()  # let go now, while the collector is off: it need not walk it
     seconds = budget.close()
     counterexample = None
     if explorer.found is not None:
@@ -269,7 +271,7 @@ def search(
     result = SearchResult(
         scenario=data, strategy=strategy, ok=prop is None, property=prop,
         counterexample=counterexample,
-        states=explorer.visited if strategy == "random" else len(explorer.seen),
+        states=states,
         transitions=explorer.transitions, seconds=seconds,
         complete=complete,
         depth=explorer.depth, goals=goals, interrupted=explorer.interrupted,
