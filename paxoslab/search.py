@@ -21,15 +21,14 @@ lengthening the shortest counterexample:
   choice;
 * a step that changes no node and sends nothing (losing a message,
   delivering one that its receiver ignores or that arrives at a node that is
-  down or cut off, a timer that does nothing) leads
-  to a world that its parent already covers — the parent is the same world
-  with one more message or timer pending, which may simply never be used — so
-  it is not explored;
+  down or cut off, a timer that does nothing) leads to a world that its
+  parent already covers — the parent is the same world with one more message
+  or timer pending, which may simply never be used — so it is not explored;
 * a message its receiver will ignore whatever happens — the protocol says
   which (``ProtocolSpec.ignored_for_good``: in Basic Paxos a reply to a ballot
   or phase the proposer has left) — is taken out of flight: worlds that differ
-  only by such messages have the same futures.
-  Only for the protocol's own node class: a student's node may not ignore it.
+  only by such messages have the same futures.  Only for the protocol's own
+  node class: a student's node may not ignore them.
 
 Worlds compare nodes by :meth:`~paxoslab.node.Node.search_key`, which leaves
 out the fields a protocol declares ``TIMING`` (time-outs, back-off counters,
