@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(row))
             continue
         what = (f"violation of {result.property} in {steps} steps" if steps
-                else "exhausted, no violation" if result.complete
+                else "exhausted, no violation, every goal reached" if result.complete and result.ok
+                else f"exhausted, but goal '{result.property}' never reached" if result.complete
                 else f"budget of {args.max_seconds:g} s ran out at depth {result.depth}")
         verdict = "met" if row["target_met"] else "NOT met"
         label = name + (" (unreduced)" if args.unreduced else "")
