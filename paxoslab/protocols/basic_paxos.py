@@ -791,11 +791,6 @@ class Validity(Monitor):
     def key(self):
         return self.proposed
 
-    def fork(self) -> Validity:
-        twin = object.__new__(Validity)
-        twin.__dict__ = self.__dict__.copy()  # frozensets only: nothing to copy
-        return twin
-
     def after_step(self, sim) -> list[Violation]:
         node_id = sim.step_node
         node = sim.nodes.get(node_id) if node_id is not None else None
