@@ -250,7 +250,7 @@ def search(
                 explorer.random_walks(budget, max_depth or WALK_DEPTH, seed)
         except KeyboardInterrupt:
             explorer.interrupted = True
-        states = explorer.visited if strategy == "random" else len(explorer.seen)
+        states = explorer.visited if strategy == "random" else explorer.kept
         explorer.seen = set()  # let go now, while the collector is off: it need not walk it
     seconds = budget.close()
     counterexample = None
@@ -290,11 +290,18 @@ class _Explorer:
         # the protocol's word on what its own nodes ignore for good; not on anyone else's
         own = node_class is None or node_class is spec.node_class
         self.ignored_for_good = spec.ignored_for_good if reduce and own else None
+        # the nodes that the scenario's actions from index i on may name (None: any)
+        self.named_from: list[frozenset[str] | None] = []
+        for i in range(len(root.actions) + 1):
+            steps = [self.step_id(root, ("action", j)) for j in range(i, len(root.actions))]
+            nodes = [step[2] for step in steps]
+            self.named_from.append(None if None in nodes else frozenset(nodes))
         self.root = root
         self.max_ballots = max_ballots
         self.seen: set | dict = set()
         self.depths: dict | None = None  # world -> depth first reached, when asked for
         self.visited = 0
+        self.kept = 0  # BFS: worlds kept (explored)
         self.transitions = 0
         self.depth = 0
         self.per_depth: list[int] = []
@@ -317,6 +324,7 @@ class _Explorer:
         """
         done: list[tuple] = []
         seen_here = set()
+        spent = None  # this world's spent nodes, once asked for
         if not self.reduce:
             for choice in sim.choices():
                 child = sim.fork()
@@ -344,21 +352,43 @@ class _Explorer:
             if not child.violations and self.covered(sim, child, choice):
                 continue
             if self.ignored_for_good is not None:
-                self.drop_ignored(child)
+                if spent is None:
+                    spent = self.spent(sim, ballots)
+                self.drop_ignored(child, child_ballots, spent, choice[0] == "action")
             yield choice, child, child_ballots, child_sleep
 
-    def drop_ignored(self, world: Simulation) -> None:
-        """Take out of flight the messages their receivers will ignore whatever happens."""
+    def drop_ignored(self, world: Simulation, ballots: tuple[int, ...], spent_before: frozenset,
+                     everything: bool = False) -> None:
+        """Take out of flight the messages that change nothing whatever happens.
+
+        Only messages to or from the node the step changed, and new ones, can
+        have become so — or any, when which nodes are spent changed too.
+        """
         ignored = self.ignored_for_good
-        nodes = world.nodes
+        spent = self.spent(world, ballots)
+        everything = everything or spent != spent_before
         changed = world.step_node
-        new = world.first_new_id  # only the step's node and new messages can have changed
-        dead = [msg_id for msg_id, (_, dst, msg) in world.in_flight.items()
-                if (dst == changed or msg_id >= new) and nodes[dst] is not None
-                and ignored(nodes[dst], msg)]
+        new = world.first_new_id
+        dead = [msg_id for msg_id, (src, dst, msg) in world.in_flight.items()
+                if (everything or dst == changed or src == changed or msg_id >= new)
+                and ignored(world, src, dst, msg, spent)]
         for msg_id in dead:
             del world.in_flight[msg_id]
             del world.flight_keys[msg_id]
+
+    def spent(self, world: Simulation, ballots: tuple[int, ...]) -> frozenset[str]:
+        """The nodes that start no more ballots in this search: those at the bound, and
+        those not proposing that no scenario action left names."""
+        named = self.named_from[world.next_action]
+        if named is None:
+            return frozenset(n for n, i in self.index.items() if ballots[i] >= self.max_ballots)
+        proposing = self.spec.proposing
+        nodes = world.nodes
+        return frozenset(
+            n for n, i in self.index.items()
+            if ballots[i] >= self.max_ballots or (
+                n not in named and proposing is not None
+                and (nodes[n] is None or not proposing(nodes[n]))))
 
     def step_id(self, sim: Simulation, choice: tuple) -> tuple:
         """A step by what it does, not by message id: equal messages are one step; an
@@ -436,48 +466,113 @@ class _Explorer:
 
     # ---- strategies ---------------------------------------------------------
     def bfs(self, budget: _Budget, max_depth: int | None) -> None:
+        """Breadth-first, keeping one world per canonical key, or fewer when reduced.
+
+        Reduced, a world is also left out when a world kept at no greater depth
+        has the same core (nodes, storage, timers, monitors, what remains of the
+        scenario, ballots started) and *more* messages in flight: it can take
+        every step the smaller one can, to the same effect, so everything
+        reachable from the smaller one is covered at no greater depth.  Steps
+        asleep in every such world and not in this one are still taken from
+        here.  A world still waiting in the frontier is dropped when a world
+        that covers it turns up at its depth, which then takes its steps too.
+        """
         root = self.root
         ballots0 = (0,) * len(root.node_ids)
-        seen: dict = {(root.world_key(), ballots0): frozenset()}
+        # core -> [in flight, steps asleep, depth, alive, takes every step not asleep]
+        # for each world kept
+        kept: dict[Any, list[list]] = {}
+        self.seen = kept
+        core, flight = root.world_parts()
+        start = [flight, frozenset(), 0, True, True]
+        kept[core, ballots0] = [start]
+        self.kept = 1
         depths = self.depths
         if depths is not None:
-            depths.update(dict.fromkeys(seen, 0))
-        self.seen = seen
+            start.append((root.world_key(), ballots0))
+            depths[start[5]] = 0
         self.count_at(0)
         self.note_goals(root)
         if self.stop_at(root, ()):
             return
-        frontier = deque([(root, ballots0, (), 0, frozenset(), None)])
+        frontier = deque([(root, ballots0, (), 0, None, start)])
         cut_by_depth = False
+        subsume = self.reduce
         while frontier:
-            sim, ballots, path, depth, sleep, only = frontier.popleft()
+            sim, ballots, path, depth, only, entry = frontier.popleft()
+            if not entry[3]:
+                continue  # covered by a world found after it at its depth
             if max_depth is not None and depth >= max_depth:
                 cut_by_depth = True
                 continue
             self.depth = max(self.depth, depth + 1)
             for choice, child, child_ballots, child_sleep in self.successors(
-                    sim, ballots, sleep, only):
+                    sim, ballots, entry[1] if only is None else only[1], only and only[0]):
                 child_path = (path, choice)
                 if self.stop_at(child, child_path):
                     return
-                key = (child.world_key(), child_ballots)
-                asleep = seen.get(key)
-                if asleep is None:
-                    seen[key] = child_sleep
-                    self.count_at(depth + 1)
-                    if depths is not None:
-                        depths[key] = depth + 1
-                    self.note_goals(child)
-                    frontier.append((child, child_ballots, child_path, depth + 1, child_sleep, None))
-                elif not asleep <= child_sleep:
-                    # reached again with fewer steps asleep: take the ones skipped before
-                    seen[key] = asleep & child_sleep
-                    frontier.append((child, child_ballots, child_path, depth + 1,
-                                     asleep & child_sleep, asleep - child_sleep))
-            budget.tick(len(seen), depth)
-            if budget.exhausted(len(seen)):
+                core, flight = child.world_parts()
+                core = (core, child_ballots)
+                worlds = kept.get(core)
+                if worlds is None:
+                    worlds = kept[core] = []
+                # the steps asleep in every world kept that equals or covers this one
+                common: frozenset | None = None
+                same = waiting = None
+                for world in worlds:
+                    pending = world[0]
+                    if flight == pending:
+                        same = world
+                    elif not (subsume and flight < pending):
+                        continue
+                    common = world[1] if common is None else common & world[1]
+                    if world[2] == depth + 1 and world[4]:
+                        waiting = world  # not taken yet, and it will take every step it may
+                take: frozenset | None = None  # None: every step not asleep
+                if common is not None:
+                    take = common - child_sleep
+                    if not take:
+                        continue  # seen, or covered, with no more steps asleep
+                    if waiting is not None:
+                        waiting[1] = waiting[1] & child_sleep  # it takes them for this one
+                        continue
+                    if same is not None:
+                        # reached again with fewer steps asleep: take the ones skipped before
+                        same[1] = same[1] & child_sleep
+                        frontier.append((child, child_ballots, child_path, depth + 1,
+                                         (take, same[1]), same))
+                        continue
+                    # else: covered but for the steps asleep there, which are taken here
+                entry = [flight, child_sleep, depth + 1, True, take is None]
+                if subsume and take is None:
+                    self.drop_covered(worlds, entry)
+                worlds.append(entry)
+                self.kept += 1
+                self.count_at(depth + 1)
+                if depths is not None:
+                    entry.append((child.world_key(), child_ballots))
+                    depths[entry[5]] = depth + 1
+                self.note_goals(child)
+                frontier.append((child, child_ballots, child_path, depth + 1,
+                                 None if take is None else (take, child_sleep), entry))
+            budget.tick(self.kept, depth)
+            if budget.exhausted(self.kept):
                 return
         self.complete = not cut_by_depth
+
+    def drop_covered(self, worlds: list[list], entry: list) -> None:
+        """Drop the worlds still waiting at ``entry``'s depth that ``entry`` covers;
+        ``entry`` takes the steps they would have taken."""
+        flight, depth = entry[0], entry[2]
+        covered = [w for w in worlds if w[2] == depth and w[0] < flight]
+        for world in covered:
+            entry[1] = entry[1] & world[1]
+            world[3] = False
+            worlds.remove(world)
+            self.kept -= 1
+            self.per_depth[depth] -= 1
+            if self.depths is not None:
+                del self.depths[world[5]]
 
     def random_walks(self, budget: _Budget, depth_limit: int, seed: int) -> None:
         rng = rng_stream(seed, "search")

@@ -716,6 +716,30 @@ class Simulation:
             tuple(m.key() for m in self.monitors),
         )
 
+    def world_parts(self) -> tuple[Hashable, frozenset]:
+        """The world key split in two: everything but the messages in flight, and those
+        messages as a set in which multiset inclusion is set inclusion (a second copy of
+        a message is ``(key, 2)``, a third ``(key, 3)``, ...).
+
+        A world whose parts are ``(core, flight)`` can take every step a world
+        ``(core, less)`` with ``less <= flight`` can, with the same effects: a
+        message in flight is only ever a choice, never a constraint.
+        """
+        keys = list(self.flight_keys.values())
+        flight = frozenset(keys)
+        if len(flight) != len(keys):
+            flight = frozenset((key, copy) if copy > 1 else key
+                               for key, count in Counter(keys).items()
+                               for copy in range(1, count + 1))
+        groups = self.network.groups
+        core = (
+            tuple(self.node_key(n) for n in self.node_ids),
+            tuple(sorted(groups.items())) if groups else (),
+            self.next_action,
+            tuple(m.key() for m in self.monitors),
+        )
+        return core, flight
+
     # ---- steps as JSON (a scenario's "schedule") ------------------------------
     def encode(self, choice: Step) -> dict[str, Any]:
         """A step as a schedule entry; ``from``/``to``/``type`` are checked on replay."""

@@ -84,11 +84,15 @@ class ProtocolSpec:
     action_node: Callable[[str, Any], str | None] | None = None
     #: message -> the ballot it starts (a hashable), or None: the search bounds ballots by it
     ballot_of: Callable[[Any], Any] | None = None
-    #: (receiving node, message) -> True when delivering the message, now or at any later
-    #: point, changes nothing that decides what the node does (a reply to a ballot it has
-    #: left, say, when its ballots only grow), whichever of the protocol's bugs are on: the
-    #: search drops such messages from its worlds, for the protocol's own node class only
-    ignored_for_good: Callable[[Node, Any], bool] | None = None
+    #: (simulation, sender, receiver, message, spent) -> True when delivering the message,
+    #: now or at any later point, changes nothing that decides what any node does (a reply
+    #: to a ballot its proposer has left, say, when ballots only grow), whichever of the
+    #: protocol's bugs are on; ``spent``: the nodes that start no more ballots in this
+    #: search.  The search drops such messages, for the protocol's own node class only
+    ignored_for_good: Callable[[Any, str, str, Any, frozenset[str]], bool] | None = None
+    #: node -> False when it starts a ballot only if a scenario action asks it to (it is
+    #: not retrying one, say); None: any node may start one at any time
+    proposing: Callable[[Node], bool] | None = None
     #: message type -> colour on diagrams
     colors: Mapping[str, str] = field(default_factory=dict)
     #: event kind -> how it is marked on a lane

@@ -663,38 +663,75 @@ COLORS = {
 }
 
 
-def _ignored_for_good(node: PaxosNode, msg: Any) -> bool:
-    """A reply this proposer ignores now and, whatever happens, later: a ``Promise`` or
-    ``Accepted`` for a ballot or phase it has left, a ``Reject`` that neither outbids its
-    current ballot nor raises the round its next ballot would start from.
+def _ignored_for_good(sim, src: str, dst: str, msg: Any, spent: frozenset[str]) -> bool:
+    """A message whose delivery, now or later, changes nothing that decides what a node
+    does (``spent``: the nodes that start no more ballots in this search):
 
-    A proposer leaves prepare for accept, and accept for done or back-off,
-    never the other way within one ballot, and each new ballot is higher than
-    any before it, even after a crash (the round is persisted).  After a crash
-    such a ``Reject`` may still raise ``highest_round_seen`` again, but never
-    above ``round``: the next ballot is the same.  None of the bugs changes
-    how a proposer numbers its ballots or moves between phases.
+    * a ``Promise`` or ``Accepted`` for a ballot or phase its proposer has left;
+    * a ``Reject`` for a ballot its proposer has left, that does not raise the round
+      its next ballot starts from — or that proposer starts no more ballots;
+    * a ``Prepare`` or ``Accept`` that its acceptor turns down, now and for good,
+      without raising the round its own next ballot would start from, sent by a
+      proposer that has left that ballot and starts no more: the ``Reject`` it would
+      bring back is ignored for good.
 
-    >>> node = PaxosNode("S1", ["S1", "S2", "S3"])
+    Why for good: a proposer leaves prepare for accept, and accept for done or
+    back-off, never the other way within one ballot, and each new ballot is
+    higher than any before it, even after a crash (the round is persisted).
+    After a crash ``highest_round_seen`` may be raised again, but a raise up to
+    ``round`` leaves the next ballot the same.  An acceptor's promise only grows
+    and is persisted before it replies, unless ``acceptor-forgets-on-crash`` is on
+    (then no request is dropped); with ``accept-below-promise`` on, no ``Accept`` is.
+    No other bug changes how ballots are numbered, promised or left.
+
+    >>> sim = type("World", (), {})()
+    >>> node = PaxosNode("S1", ["S1", "S2", "S3"]); sim.nodes = {"S1": node}
     >>> node.propose("X"); node.ballot, node.phase
     (Ballot(round=1, node=1), 'prepare')
-    >>> _ignored_for_good(node, Promise(node.ballot, None, None))
+    >>> _ignored_for_good(sim, "S2", "S1", Promise(node.ballot, None, None), frozenset())
     False
-    >>> _ignored_for_good(node, Accepted(node.ballot, "X"))
+    >>> _ignored_for_good(sim, "S2", "S1", Accepted(node.ballot, "X"), frozenset())
     True
-    >>> _ignored_for_good(node, Reject(node.ballot, Ballot(1, 2)))  # outbids this ballot
+    >>> outbid = Reject(node.ballot, Ballot(1, 2))
+    >>> _ignored_for_good(sim, "S2", "S1", outbid, frozenset({"S1"}))  # pre-empts this ballot
     False
+    >>> node.phase = "backoff"  # left it: only the next ballot's round could change
+    >>> [_ignored_for_good(sim, "S2", "S1", Reject(node.ballot, Ballot(2, 2)), spent)
+    ...  for spent in (frozenset(), frozenset({"S1"}))]
+    [False, True]
     """
+    node = sim.nodes.get(dst)
+    if node is None:
+        return False
     kind = type(msg)
     if kind is Promise:
         return msg.ballot != node.ballot or node.phase != "prepare"
     if kind is Accepted:
         return msg.ballot != node.ballot or node.phase != "accept"
     if kind is Reject:
+        if msg.ballot == node.ballot and node.phase in ("prepare", "accept"):
+            return False
         round_ = msg.promised.round
-        return (round_ <= node.highest_round_seen and round_ <= node.round
-                and (msg.ballot != node.ballot or node.phase not in ("prepare", "accept")))
+        return dst in spent or (round_ <= node.highest_round_seen and round_ <= node.round)
+    if kind is Prepare or kind is Accept:
+        promised = node.promised
+        if promised is None or src not in spent or "acceptor-forgets-on-crash" in node.bugs:
+            return False
+        if kind is Prepare:
+            refused = msg.ballot <= promised
+        else:
+            refused = msg.ballot < promised and "accept-below-promise" not in node.bugs
+        if not refused or (dst not in spent and msg.ballot.round > node.round):
+            return False
+        proposer = sim.nodes.get(src)
+        return (proposer is None or msg.ballot != proposer.ballot
+                or proposer.phase not in ("prepare", "accept"))
     return False
+
+
+def _proposing(node: PaxosNode) -> bool:
+    """Whether the node may start a ballot unasked: it is retrying one (or backing off)."""
+    return node.phase in ("prepare", "accept", "backoff")
 
 
 # ---- safety monitors ----------------------------------------------------------
@@ -824,6 +861,7 @@ SPEC = ProtocolSpec(
     goals={"a value can be chosen": _a_value_is_chosen},
     ballot_of=lambda msg: msg.ballot if isinstance(msg, Prepare) else None,
     ignored_for_good=_ignored_for_good,
+    proposing=_proposing,
     option_validators=OPTION_VALIDATORS,
     actions={"propose": _validate_propose},
     action_node=lambda action, value: value["node"],  # propose: that node's propose()
