@@ -236,7 +236,6 @@ def search(
     spec = PROTOCOLS[data["protocol"]]
     root = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class,
                             timed=False)
-    root.start()
     root.memo, root.memo_keys = {}, {}  # what each handler did from each node state, to reuse
     explorer = _Explorer(spec, root, max_ballots, reduce, node_class)
     if strategy == "random" and max_states is None and max_seconds is None:
@@ -290,12 +289,26 @@ class _Explorer:
         # the protocol's word on what its own nodes ignore for good; not on anyone else's
         own = node_class is None or node_class is spec.node_class
         self.ignored_for_good = spec.ignored_for_good if reduce and own else None
-        # the nodes that the scenario's actions from index i on may name (None: any)
-        self.named_from: list[frozenset[str] | None] = []
+        if reduce and own:
+            root.anonymous = spec.anonymous
+        root.start()
+        # from action i on: node -> the names of the actions left that work on it
+        # (None: an action left may work on any node)
+        self.actions_left: list[dict[str, tuple[str, ...]] | None] = []
         for i in range(len(root.actions) + 1):
-            steps = [self.step_id(root, ("action", j)) for j in range(i, len(root.actions))]
-            nodes = [step[2] for step in steps]
-            self.named_from.append(None if None in nodes else frozenset(nodes))
+            left: dict[str, tuple[str, ...]] | None = {}
+            for j in range(i, len(root.actions)):
+                node = self.step_id(root, ("action", j))[2]
+                if node is None:
+                    left = None
+                    break
+                left[node] = (*left.get(node, ()), root.actions[j][1][0])
+            self.actions_left.append(left)
+        # where the protocol's ballot fields sit in a node's search key
+        fields = [f for f in root.nodes[root.node_ids[0]].state_fields()
+                  if f not in root.nodes[root.node_ids[0]].TIMING]
+        self.ballot_fields = tuple(fields.index(f) for f in spec.ballot_fields
+                                   if f in fields) if self.ignored_for_good else ()
         self.root = root
         self.max_ballots = max_ballots
         self.seen: set | dict = set()
@@ -332,7 +345,7 @@ class _Explorer:
                 self.transitions += 1
                 child_ballots = self.count_ballots(child.step_sent, ballots)
                 if child_ballots is not None:
-                    yield choice, child, child_ballots, sleep
+                    yield choice, child, child_ballots, sleep, frozenset()
             return
         for choice in sim.choices():
             if choice[0] == "lose":
@@ -351,15 +364,17 @@ class _Explorer:
                 continue
             if not child.violations and self.covered(sim, child, choice):
                 continue
+            child_spent = frozenset()
             if self.ignored_for_good is not None:
                 if spent is None:
                     spent = self.spent(sim, ballots)
-                self.drop_ignored(child, child_ballots, spent, choice[0] == "action")
-            yield choice, child, child_ballots, child_sleep
+                child_spent = self.drop_ignored(child, child_ballots, spent, choice[0] == "action")
+            yield choice, child, child_ballots, child_sleep, child_spent
 
     def drop_ignored(self, world: Simulation, ballots: tuple[int, ...], spent_before: frozenset,
-                     everything: bool = False) -> None:
-        """Take out of flight the messages that change nothing whatever happens.
+                     everything: bool = False) -> frozenset[str]:
+        """Take out of flight the messages that change nothing whatever happens; returns
+        the nodes that start no more ballots here (see :meth:`spent`).
 
         Only messages to or from the node the step changed, and new ones, can
         have become so — or any, when which nodes are spent changed too.
@@ -375,20 +390,33 @@ class _Explorer:
         for msg_id in dead:
             del world.in_flight[msg_id]
             del world.flight_keys[msg_id]
+        return spent
 
     def spent(self, world: Simulation, ballots: tuple[int, ...]) -> frozenset[str]:
         """The nodes that start no more ballots in this search: those at the bound, and
-        those not proposing that no scenario action left names."""
-        named = self.named_from[world.next_action]
-        if named is None:
-            return frozenset(n for n, i in self.index.items() if ballots[i] >= self.max_ballots)
-        proposing = self.spec.proposing
+        those the protocol says may not start one, given the actions left."""
+        left = self.actions_left[world.next_action]
+        may_start = self.spec.may_start_ballot
+        bound = self.max_ballots
+        if left is None or may_start is None:
+            return frozenset(n for n, i in self.index.items() if ballots[i] >= bound)
         nodes = world.nodes
-        return frozenset(
-            n for n, i in self.index.items()
-            if ballots[i] >= self.max_ballots or (
-                n not in named and proposing is not None
-                and (nodes[n] is None or not proposing(nodes[n]))))
+        return frozenset(n for n, i in self.index.items()
+                         if ballots[i] >= bound or not may_start(nodes[n], left.get(n, ())))
+
+    def blank_ballot_fields(self, core: tuple, spent: frozenset[str]) -> tuple:
+        """``core`` with the ballot fields of the spent nodes left out (they are read only
+        to number a next ballot, and these nodes start none)."""
+        node_keys = list(core[0])
+        for node_id in spent:
+            i = self.index[node_id]
+            state, stable, timers = node_keys[i]
+            if state is not None:
+                state = list(state)
+                for position in self.ballot_fields:
+                    state[position] = None
+                node_keys[i] = (tuple(state), stable, timers)
+        return (tuple(node_keys), *core[1:])
 
     def step_id(self, sim: Simulation, choice: tuple) -> tuple:
         """A step by what it does, not by message id: equal messages are one step; an
@@ -506,12 +534,14 @@ class _Explorer:
                 cut_by_depth = True
                 continue
             self.depth = max(self.depth, depth + 1)
-            for choice, child, child_ballots, child_sleep in self.successors(
+            for choice, child, child_ballots, child_sleep, spent in self.successors(
                     sim, ballots, entry[1] if only is None else only[1], only and only[0]):
                 child_path = (path, choice)
                 if self.stop_at(child, child_path):
                     return
                 core, flight = child.world_parts()
+                if spent and self.ballot_fields:
+                    core = self.blank_ballot_fields(core, spent)
                 core = (core, child_ballots)
                 worlds = kept.get(core)
                 if worlds is None:
@@ -586,7 +616,7 @@ class _Explorer:
                 options = list(self.successors(sim, ballots))
                 if not options:
                     break
-                entry, sim, ballots, _ = options[rng.randrange(len(options))]
+                entry, sim, ballots, _, _ = options[rng.randrange(len(options))]
                 path = (path, entry)
                 self.depth = max(self.depth, depth + 1)
                 self.visited += 1
@@ -610,7 +640,6 @@ def explored_worlds(scenario: Mapping[str, Any] | str | Path, reduce: bool = Tru
     data.pop("schedule", None)
     root = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class,
                             timed=False)
-    root.start()
     root.memo, root.memo_keys = {}, {}  # what each handler did from each node state, to reuse
     explorer = _Explorer(PROTOCOLS[data["protocol"]], root, max_ballots, reduce, node_class)
     explorer.depths = {}

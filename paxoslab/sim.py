@@ -151,6 +151,9 @@ class Simulation:
         self.in_flight: dict[int, tuple[str, str, Any]] = {}
         #: stepped only: message id -> its canonical (src, dst, message), for world keys
         self.flight_keys: dict[int, Hashable] = {}
+        #: message types whose receivers never read who sent them: their keys leave the
+        #: sender out (src None), so that equal ones from different senders are one choice
+        self.anonymous: frozenset[type] = frozenset()
         #: scenario actions as (time, action), in the order they happen
         self.actions: list[tuple[float, Action]] = []
         self.next_action = 0
@@ -455,7 +458,8 @@ class Simulation:
             reason = network.certain_loss(src, dst, msg_type)
             if reason is None:
                 self.in_flight[msg_id] = (src, dst, msg)
-                self.flight_keys[msg_id] = (src, dst, canonical(msg))
+                self.flight_keys[msg_id] = (None if type(msg) in self.anonymous else src, dst,
+                                            canonical(msg))
                 return
             self.dropped += 1
             if recording:

@@ -90,9 +90,16 @@ class ProtocolSpec:
     #: protocol's bugs are on; ``spent``: the nodes that start no more ballots in this
     #: search.  The search drops such messages, for the protocol's own node class only
     ignored_for_good: Callable[[Any, str, str, Any, frozenset[str]], bool] | None = None
-    #: node -> False when it starts a ballot only if a scenario action asks it to (it is
-    #: not retrying one, say); None: any node may start one at any time
-    proposing: Callable[[Node], bool] | None = None
+    #: message types whose handlers never read the sender (the search treats equal ones
+    #: from different senders as one), for the protocol's own node class only
+    anonymous: frozenset[type] = frozenset()
+    #: (node, or None while it is down; the names of the scenario actions left that work
+    #: on it) -> whether it may still start a ballot, of its own accord (retrying one, say)
+    #: or asked by one of those actions; None: any node may, at any time
+    may_start_ballot: Callable[[Node | None, tuple[str, ...]], bool] | None = None
+    #: node fields read only to number the node's next ballot: the search leaves them out
+    #: of the world key of a node that starts no more ballots
+    ballot_fields: tuple[str, ...] = ()
     #: message type -> colour on diagrams
     colors: Mapping[str, str] = field(default_factory=dict)
     #: event kind -> how it is marked on a lane

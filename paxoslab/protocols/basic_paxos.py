@@ -729,9 +729,16 @@ def _ignored_for_good(sim, src: str, dst: str, msg: Any, spent: frozenset[str]) 
     return False
 
 
-def _proposing(node: PaxosNode) -> bool:
-    """Whether the node may start a ballot unasked: it is retrying one (or backing off)."""
-    return node.phase in ("prepare", "accept", "backoff")
+def _may_start_ballot(node: PaxosNode | None, actions: tuple[str, ...]) -> bool:
+    """A node starts a ballot when an action asks it (to propose, say), or retrying one:
+    in phase prepare or accept (pre-empted or timed out, it retries) or backing off.
+    Crashing and recovering start none (a recovered node is idle).
+
+    >>> _may_start_ballot(None, ("recover",)), _may_start_ballot(None, ("recover", "propose"))
+    (False, True)
+    """
+    return any(a not in ("crash", "recover") for a in actions) or (
+        node is not None and node.phase in ("prepare", "accept", "backoff"))
 
 
 # ---- safety monitors ----------------------------------------------------------
@@ -861,7 +868,9 @@ SPEC = ProtocolSpec(
     goals={"a value can be chosen": _a_value_is_chosen},
     ballot_of=lambda msg: msg.ballot if isinstance(msg, Prepare) else None,
     ignored_for_good=_ignored_for_good,
-    proposing=_proposing,
+    may_start_ballot=_may_start_ballot,
+    ballot_fields=("highest_round_seen",),  # read by start_ballot only
+    anonymous=frozenset({Reject, Learn}),  # on_reject and on_learn never read ``src``
     option_validators=OPTION_VALIDATORS,
     actions={"propose": _validate_propose},
     action_node=lambda action, value: value["node"],  # propose: that node's propose()
