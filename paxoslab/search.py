@@ -368,7 +368,8 @@ class _Explorer:
             if self.ignored_for_good is not None:
                 if spent is None:
                     spent = self.spent(sim, ballots)
-                child_spent = self.drop_ignored(child, child_ballots, spent, choice[0] == "action")
+                child_spent = self.drop_ignored(child, child_ballots, spent,
+                                                choice[0] == "action" or child_ballots != ballots)
             yield choice, child, child_ballots, child_sleep, child_spent
 
     def drop_ignored(self, world: Simulation, ballots: tuple[int, ...], spent_before: frozenset,
@@ -377,12 +378,14 @@ class _Explorer:
         the nodes that start no more ballots here (see :meth:`spent`).
 
         Only messages to or from the node the step changed, and new ones, can
-        have become so — or any, when which nodes are spent changed too.
+        have become so — or any, after an action or a new ballot (``everything``)
+        or when which nodes are spent changed.
         """
         ignored = self.ignored_for_good
-        spent = self.spent(world, ballots)
-        everything = everything or spent != spent_before
         changed = world.step_node
+        spent = self.spent(world, ballots, spent_before,
+                           None if everything else (changed,) if changed is not None else ())
+        everything = everything or spent is not spent_before
         new = world.first_new_id
         dead = [msg_id for msg_id, (src, dst, msg) in world.in_flight.items()
                 if (everything or dst == changed or src == changed or msg_id >= new)
@@ -392,17 +395,25 @@ class _Explorer:
             del world.flight_keys[msg_id]
         return spent
 
-    def spent(self, world: Simulation, ballots: tuple[int, ...]) -> frozenset[str]:
+    def spent(self, world: Simulation, ballots: tuple[int, ...], before: frozenset[str] = frozenset(),
+              ask: tuple[str, ...] | None = None) -> frozenset[str]:
         """The nodes that start no more ballots in this search: those at the bound, and
-        those the protocol says may not start one, given the actions left."""
+        those the protocol says may not start one, given the actions left.
+
+        A node once spent stays spent: ``before`` are known to be; ``ask``, the
+        only nodes that may have become so since (None: any).
+        """
         left = self.actions_left[world.next_action]
         may_start = self.spec.may_start_ballot
+        if left is None:
+            may_start = None
         bound = self.max_ballots
-        if left is None or may_start is None:
-            return frozenset(n for n, i in self.index.items() if ballots[i] >= bound)
+        index = self.index
         nodes = world.nodes
-        return frozenset(n for n, i in self.index.items()
-                         if ballots[i] >= bound or not may_start(nodes[n], left.get(n, ())))
+        new = [n for n in (index if ask is None else ask)
+               if n not in before and (ballots[index[n]] >= bound or (
+                   may_start is not None and not may_start(nodes[n], left.get(n, ()))))]
+        return before.union(new) if new else before
 
     def blank_ballot_fields(self, core: tuple, spent: frozenset[str]) -> tuple:
         """``core`` with the ballot fields of the spent nodes left out (they are read only

@@ -668,8 +668,9 @@ def _ignored_for_good(sim, src: str, dst: str, msg: Any, spent: frozenset[str]) 
     does (``spent``: the nodes that start no more ballots in this search):
 
     * a ``Promise`` or ``Accepted`` for a ballot or phase its proposer has left;
-    * a ``Reject`` for a ballot its proposer has left, that does not raise the round
-      its next ballot starts from — or that proposer starts no more ballots;
+    * a ``Reject`` that names a promise no higher than its proposer's ballot, or one
+      for a ballot its proposer has left that does not raise the round its next
+      ballot starts from — or that proposer starts no more ballots;
     * a ``Prepare`` or ``Accept`` that its acceptor turns down, now and for good,
       without raising the round its own next ballot would start from, sent by a
       proposer that has left that ballot and starts no more: the ``Reject`` it would
@@ -709,6 +710,8 @@ def _ignored_for_good(sim, src: str, dst: str, msg: Any, spent: frozenset[str]) 
     if kind is Accepted:
         return msg.ballot != node.ballot or node.phase != "accept"
     if kind is Reject:
+        if node.ballot is not None and msg.promised <= node.ballot:
+            return True  # outbids nothing, now or later; raises the round past nothing
         if msg.ballot == node.ballot and node.phase in ("prepare", "accept"):
             return False
         round_ = msg.promised.round
