@@ -387,12 +387,22 @@ class _Explorer:
                            None if everything else (changed,) if changed is not None else ())
         everything = everything or spent is not spent_before
         new = world.first_new_id
-        dead = [msg_id for msg_id, (src, dst, msg) in world.in_flight.items()
-                if (everything or dst == changed or src == changed or msg_id >= new)
-                and ignored(world, src, dst, msg, spent)]
+        same_effect_as = self.spec.same_effect_as
+        flight_keys = world.flight_keys
+        dead = []
+        for msg_id, (src, dst, msg) in world.in_flight.items():
+            if not (everything or dst == changed or src == changed or msg_id >= new):
+                continue
+            if ignored(world, src, dst, msg, spent):
+                dead.append(msg_id)
+            elif same_effect_as is not None and (dst == changed or msg_id >= new):
+                alike = same_effect_as(world, src, dst, msg)
+                if alike is not msg:
+                    key = flight_keys[msg_id]
+                    flight_keys[msg_id] = (key[0], dst, canonical(alike))
         for msg_id in dead:
             del world.in_flight[msg_id]
-            del world.flight_keys[msg_id]
+            del flight_keys[msg_id]
         return spent
 
     def spent(self, world: Simulation, ballots: tuple[int, ...], before: frozenset[str] = frozenset(),

@@ -90,6 +90,11 @@ class ProtocolSpec:
     #: protocol's bugs are on; ``spent``: the nodes that start no more ballots in this
     #: search.  The search drops such messages, for the protocol's own node class only
     ignored_for_good: Callable[[Any, str, str, Any, frozenset[str]], bool] | None = None
+    #: (simulation, sender, receiver, message) -> a message whose delivery, now and at any
+    #: later point, has the same effect (an ``Accept`` an acceptor refuses for good, say,
+    #: as a ``Prepare``): the search keys the message by it; for the protocol's own node
+    #: class only
+    same_effect_as: Callable[[Any, str, str, Any], Any] | None = None
     #: message types whose handlers never read the sender (the search treats equal ones
     #: from different senders as one), for the protocol's own node class only
     anonymous: frozenset[type] = frozenset()

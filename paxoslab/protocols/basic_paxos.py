@@ -732,6 +732,28 @@ def _ignored_for_good(sim, src: str, dst: str, msg: Any, spent: frozenset[str]) 
     return False
 
 
+def _same_effect_as(sim, src: str, dst: str, msg: Any) -> Any:
+    """An ``Accept`` its acceptor turns down for good has, whenever it is delivered, the
+    effect of a ``Prepare`` for the same ballot (both bring back the same ``Reject``
+    and raise the same round): the search treats the two alike.  Any other message
+    is itself.  (With ``accept-below-promise`` or ``acceptor-forgets-on-crash`` on,
+    nothing is turned down for good.)
+
+    >>> sim = type("World", (), {})()
+    >>> node = PaxosNode("S3", ["S1", "S2", "S3"]); sim.nodes = {"S3": node}
+    >>> node.promised = Ballot(2, 2)
+    >>> _same_effect_as(sim, "S1", "S3", Accept(Ballot(1, 1), "X"))
+    Prepare(ballot=Ballot(round=1, node=1))
+    """
+    if type(msg) is not Accept:
+        return msg
+    node = sim.nodes.get(dst)
+    if (node is None or node.promised is None or not msg.ballot < node.promised
+            or node.bugs & {"accept-below-promise", "acceptor-forgets-on-crash"}):
+        return msg
+    return Prepare(msg.ballot)
+
+
 def _may_start_ballot(node: PaxosNode | None, actions: tuple[str, ...]) -> bool:
     """A node starts a ballot when an action asks it (to propose, say), or retrying one:
     in phase prepare or accept (pre-empted or timed out, it retries) or backing off.
@@ -872,6 +894,7 @@ SPEC = ProtocolSpec(
     ballot_of=lambda msg: msg.ballot if isinstance(msg, Prepare) else None,
     ignored_for_good=_ignored_for_good,
     may_start_ballot=_may_start_ballot,
+    same_effect_as=_same_effect_as,
     ballot_fields=("highest_round_seen",),  # read by start_ballot only
     anonymous=frozenset({Reject, Learn}),  # on_reject and on_learn never read ``src``
     option_validators=OPTION_VALIDATORS,
