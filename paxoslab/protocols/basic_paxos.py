@@ -800,8 +800,12 @@ class Agreement(Monitor):
         self._key: frozenset | None = None
 
     def key(self):
+        """The values chosen, and the votes for the others: votes for a chosen value can
+        change no verdict, so worlds that differ only by them are alike."""
         if self._key is None:
-            self._key = frozenset(self.votes.items())
+            chosen = frozenset(c[0] for c in self.chosen)
+            self._key = (chosen, frozenset(item for item in self.votes.items()
+                                           if item[0][1] not in chosen))
         return self._key
 
     def fork(self) -> Agreement:
