@@ -72,7 +72,11 @@ def test_agreement_ignores_what_a_node_says_and_keeps_votes_after_a_crash():
     sim.nodes["S1"] = None  # crashed: the vote it cast still counts
     step(m, sim, 2, None, [("S2", "S1", Accepted(Ballot(1, 1), "X"))])
     assert [c[0] for c in m.chosen] == ["X"]
-    assert m.key() == frozenset({((Ballot(1, 1), "X"), frozenset({"S1", "S2"}))})
+    assert m.votes == {(Ballot(1, 1), "X"): frozenset({"S1", "S2"})}
+    # its key: the values chosen, and the votes for the others (these may still count)
+    assert m.key() == (frozenset({"X"}), frozenset())
+    step(m, sim, 3, None, [("S3", "S2", Accepted(Ballot(1, 2), "Y"))])
+    assert m.key() == (frozenset({"X"}), frozenset({((Ballot(1, 2), "Y"), frozenset({"S3"}))}))
 
 
 def test_validity_flags_a_value_nobody_proposed():
