@@ -324,6 +324,8 @@ class _Explorer:
         self.complete = False
         self.interrupted = False
         self.index = {n: i for i, n in enumerate(root.node_ids)}
+        self.numbering: dict[Any, int] = {}  # node key -> its number in world cores
+        self.blanked: dict[int, int] = {}  # such a number -> that of the key without ballot fields
 
     # ---- one transition --------------------------------------------------
     def successors(self, sim: Simulation, ballots: tuple[int, ...],
@@ -425,19 +427,45 @@ class _Explorer:
                    may_start is not None and not may_start(nodes[n], left.get(n, ()))))]
         return before.union(new) if new else before
 
-    def blank_ballot_fields(self, core: tuple, spent: frozenset[str]) -> tuple:
-        """``core`` with the ballot fields of the spent nodes left out (they are read only
-        to number a next ballot, and these nodes start none)."""
-        node_keys = list(core[0])
-        for node_id in spent:
-            i = self.index[node_id]
-            state, stable, timers = node_keys[i]
+    def core(self, world: Simulation, ballots: tuple[int, ...], spent: frozenset[str]) -> tuple:
+        """The world's key but for the messages in flight: each node's key (by number),
+        the network's groups, the actions done, the monitors' keys, the ballots started.
+
+        A spent node's ballot fields are left out: they are read only to number
+        a next ballot, and it starts none.
+        """
+        numbers = world.numbers
+        numbering = self.numbering
+        node_numbers = []
+        for node_id in world.node_ids:
+            key = world.node_key(node_id)
+            known = numbers.get(node_id)
+            if known is not None and known[0] is key:
+                number = known[1]
+            else:
+                number = numbering.setdefault(key, len(numbering))
+                numbers[node_id] = (key, number)
+            if node_id in spent and self.ballot_fields:
+                number = self.without_ballot_fields(number, key)
+            node_numbers.append(number)
+        groups = world.network.groups
+        return (tuple(node_numbers), tuple(sorted(groups.items())) if groups else (),
+                world.next_action, tuple(m.key() for m in world.monitors), ballots)
+
+    def without_ballot_fields(self, number: int, key: tuple) -> int:
+        """The number of node key ``key`` (numbered ``number``) with its ballot fields None."""
+        blank = self.blanked.get(number)
+        if blank is None:
+            state, stable, timers = key
             if state is not None:
                 state = list(state)
                 for position in self.ballot_fields:
                     state[position] = None
-                node_keys[i] = (tuple(state), stable, timers)
-        return (tuple(node_keys), *core[1:])
+                state = tuple(state)
+            numbering = self.numbering
+            blank = self.blanked[number] = numbering.setdefault((state, stable, timers),
+                                                                len(numbering))
+        return blank
 
     def step_id(self, sim: Simulation, choice: tuple) -> tuple:
         """A step by what it does, not by message id: equal messages are one step; an
@@ -532,9 +560,8 @@ class _Explorer:
         # for each world kept
         kept: dict[Any, list[list]] = {}
         self.seen = kept
-        core, flight = root.world_parts()
-        start = [flight, frozenset(), 0, True, True]
-        kept[core, ballots0] = [start]
+        start = [root.flight_set(), frozenset(), 0, True, True]
+        kept[self.core(root, ballots0, frozenset())] = [start]
         self.kept = 1
         depths = self.depths
         if depths is not None:
@@ -560,10 +587,7 @@ class _Explorer:
                 child_path = (path, choice)
                 if self.stop_at(child, child_path):
                     return
-                core, flight = child.world_parts()
-                if spent and self.ballot_fields:
-                    core = self.blank_ballot_fields(core, spent)
-                core = (core, child_ballots)
+                core, flight = self.core(child, child_ballots, spent), child.flight_set()
                 worlds = kept.get(core)
                 if worlds is None:
                     worlds = kept[core] = []

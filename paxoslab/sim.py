@@ -177,6 +177,8 @@ class Simulation:
         # copy-on-write (fork): None = this simulation owns every node it holds
         self._owned: set[str] | None = None
         self._keys: dict[str, Hashable] = {}
+        #: for a search: node -> (its node_key, a number the search gave that key)
+        self.numbers: dict[str, tuple[Hashable, int]] = {}
         #: set by a search: (node, its search key, input) -> (node after, its effects), one
         #: table shared by every fork (see :meth:`_replay_known`)
         self.memo: dict[Hashable, tuple[Node, tuple]] | None = None
@@ -687,6 +689,7 @@ class Simulation:
         twin.violations = list(self.violations)
         twin.step_sent = []
         twin._keys = dict(self._keys)
+        twin.numbers = dict(self.numbers)
         twin._owned = set()
         self._owned = set()  # from now on this world shares every node too
         return twin
@@ -720,14 +723,13 @@ class Simulation:
             tuple(m.key() for m in self.monitors),
         )
 
-    def world_parts(self) -> tuple[Hashable, frozenset]:
-        """The world key split in two: everything but the messages in flight, and those
-        messages as a set in which multiset inclusion is set inclusion (a second copy of
-        a message is ``(key, 2)``, a third ``(key, 3)``, ...).
+    def flight_set(self) -> frozenset:
+        """The messages in flight as a set in which multiset inclusion is set inclusion (a
+        second copy of a message is ``(key, 2)``, a third ``(key, 3)``, ...).
 
-        A world whose parts are ``(core, flight)`` can take every step a world
-        ``(core, less)`` with ``less <= flight`` can, with the same effects: a
-        message in flight is only ever a choice, never a constraint.
+        Two worlds alike but for these, ``less <= more``: the one with ``more``
+        can take every step the other can, with the same effects — a message in
+        flight is only ever a choice, never a constraint.
         """
         keys = list(self.flight_keys.values())
         flight = frozenset(keys)
@@ -735,14 +737,7 @@ class Simulation:
             flight = frozenset((key, copy) if copy > 1 else key
                                for key, count in Counter(keys).items()
                                for copy in range(1, count + 1))
-        groups = self.network.groups
-        core = (
-            tuple(self.node_key(n) for n in self.node_ids),
-            tuple(sorted(groups.items())) if groups else (),
-            self.next_action,
-            tuple(m.key() for m in self.monitors),
-        )
-        return core, flight
+        return flight
 
     # ---- steps as JSON (a scenario's "schedule") ------------------------------
     def encode(self, choice: Step) -> dict[str, Any]:
