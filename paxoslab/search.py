@@ -324,6 +324,7 @@ class _Explorer:
         self.complete = False
         self.interrupted = False
         self.index = {n: i for i, n in enumerate(root.node_ids)}
+        self.actions = len(root.actions)
         self.numbering: dict[Any, int] = {}  # node key -> its number in world cores
         self.blanked: dict[int, int] = {}  # such a number -> that of the key without ballot fields
 
@@ -428,8 +429,9 @@ class _Explorer:
         return before.union(new) if new else before
 
     def core(self, world: Simulation, ballots: tuple[int, ...], spent: frozenset[str]) -> tuple:
-        """The world's key but for the messages in flight: each node's key (by number),
-        the network's groups, the actions done, the monitors' keys, the ballots started.
+        """The world's key but for what it may still choose to do (:meth:`pending`): each
+        node's key (by number), the network's groups, the monitors' keys, the ballots
+        started.
 
         A spent node's ballot fields are left out: they are read only to number
         a next ballot, and it starts none.
@@ -450,7 +452,20 @@ class _Explorer:
             node_numbers.append(number)
         groups = world.network.groups
         return (tuple(node_numbers), tuple(sorted(groups.items())) if groups else (),
-                world.next_action, tuple(m.key() for m in world.monitors), ballots)
+                tuple(m.key() for m in world.monitors), ballots)
+
+    def pending(self, world: Simulation) -> frozenset:
+        """What the world may still choose to do but never must: its messages in flight
+        (:meth:`Simulation.flight_set`) and, while any are left, the scenario's next action.
+
+        A world with all of another's messages and actions left (and the same
+        core) can do all it can: the actions come in order, and a run may stop
+        before any of them.
+        """
+        flight = world.flight_set()
+        if world.next_action < self.actions:
+            return flight | {("next action", world.next_action)}
+        return flight
 
     def without_ballot_fields(self, number: int, key: tuple) -> int:
         """The number of node key ``key`` (numbered ``number``) with its ballot fields None."""
@@ -560,7 +575,7 @@ class _Explorer:
         # for each world kept
         kept: dict[Any, list[list]] = {}
         self.seen = kept
-        start = [root.flight_set(), frozenset(), 0, True, True]
+        start = [self.pending(root), frozenset(), 0, True, True]
         kept[self.core(root, ballots0, frozenset())] = [start]
         self.kept = 1
         depths = self.depths
@@ -587,7 +602,7 @@ class _Explorer:
                 child_path = (path, choice)
                 if self.stop_at(child, child_path):
                     return
-                core, flight = self.core(child, child_ballots, spent), child.flight_set()
+                core, flight = self.core(child, child_ballots, spent), self.pending(child)
                 worlds = kept.get(core)
                 if worlds is None:
                     worlds = kept[core] = []

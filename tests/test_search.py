@@ -262,11 +262,14 @@ def test_redoing_remembered_steps_reaches_the_same_worlds_as_running_every_handl
     assert explored_worlds(data, max_depth=12) == remembered
 
 
-def covers(big, small_) -> bool:
-    """World ``big`` can do all ``small_`` can: the same but more messages and timers pending."""
+def covers(big, small_, actions: int) -> bool:
+    """World ``big`` can do all ``small_`` can: the same but more messages and timers
+    pending, and the same scenario actions left or, where ``small_`` has none, more."""
     (nodes, flight, groups, action, monitors), ballots = big
     (nodes2, flight2, groups2, action2, monitors2), ballots2 = small_
-    if (groups, action, monitors, ballots) != (groups2, action2, monitors2, ballots2):
+    if (groups, monitors, ballots) != (groups2, monitors2, ballots2):
+        return False
+    if action != action2 and action2 != actions:
         return False
     pending = dict(flight)
     return (all(a[:2] == b[:2] and b[2] <= a[2] for a, b in zip(nodes, nodes2, strict=True))
@@ -285,7 +288,9 @@ def test_every_world_of_the_unreduced_search_is_covered_as_early_by_the_reduced_
     assert set(reduced) <= set(full) and len(reduced) < len(full)
     by_nodes: dict = {}
     for world, depth in reduced.items():
-        by_nodes.setdefault((world[0][2:], world[1]), []).append((world, depth))
+        by_nodes.setdefault((world[0][2], world[0][4], world[1]), []).append((world, depth))
+    actions = len(data["events"])
     for world, depth in full.items():
-        assert reduced.get(world, depth + 1) <= depth or any(covers(w, world) and d <= depth
-                   for w, d in by_nodes.get((world[0][2:], world[1]), [])), world
+        assert reduced.get(world, depth + 1) <= depth or any(
+            covers(w, world, actions) and d <= depth
+            for w, d in by_nodes.get((world[0][2], world[0][4], world[1]), [])), world
