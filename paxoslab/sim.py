@@ -244,11 +244,25 @@ class Simulation:
         """Rebuild a crashed node from what it persisted and call ``on_recover``."""
         if self.is_up(node_id):
             return
-        node = self._build(node_id)
-        node.restore(self.stable[node_id])
         self.trace.add(self.now, "recover", node=node_id,
                        payload=jsonable(self.stable[node_id]) or None)
-        self.invoke(node_id, "on_recover")
+        memo = self.memo if self._owned is not None else None
+        if memo is not None:  # a rebuilt node is a function of its stable storage
+            known = (node_id, "recover", canonical(self.stable[node_id]))
+            if self._replay_known(node_id, known):
+                return
+        node = self._build(node_id)
+        node.restore(self.stable[node_id])
+        node._now = self.now
+        self.step_node = node_id
+        try:
+            node.on_recover()
+        except Exception as exc:
+            raise HandlerError(node_id, "on_recover()", self.now, exc) from None
+        if memo is not None:
+            self._remember(known, node)
+        if node._effects:
+            self._apply(node)
 
     def partition(self, groups: Iterable[Iterable[str]]) -> None:
         groups = [list(g) for g in groups]
