@@ -62,7 +62,8 @@ class Monitor:
         return []
 
     def key(self) -> Hashable:
-        """What this monitor remembers, hashable (part of the search's world state)."""
+        """What this monitor remembers that can change a later verdict, hashable (part of
+        the search's world state: monitors with equal keys judge every future alike)."""
         return ()
 
     def fork(self) -> Monitor:

@@ -12,35 +12,48 @@ would start one more is not taken — proposers would otherwise retry on
 timeouts forever), the scenario's own crashes and recoveries, and the
 ``max_states`` / ``max_seconds`` / ``max_depth`` budgets.
 
-Three sound reductions keep the space small without losing a violation or
-lengthening the shortest counterexample:
+Sound reductions keep the space small without losing a violation or
+lengthening the shortest counterexample.  They rest on one observation: a
+message in flight, an armed timer and the scenario's next action are choices a
+world *may* take, never ones it must — a run may stop anywhere.  So a world
+with the same nodes and monitors and *more* pending covers one with less:
 
 * worlds are de-duplicated by their canonical key (node states, stable
   storage, armed timers, in-flight messages as a multiset, what remains of the
   scenario, what the monitors remember), and equal in-flight messages are one
   choice;
-* a step that changes no node and sends nothing (losing a message,
-  delivering one that its receiver ignores or that arrives at a node that is
-  down or cut off, a timer that does nothing) leads to a world that its
-  parent already covers — the parent is the same world with one more message
-  or timer pending, which may simply never be used — so it is not explored;
-* a message its receiver will ignore whatever happens — the protocol says
-  which (``ProtocolSpec.ignored_for_good``: in Basic Paxos a reply to a ballot
-  or phase the proposer has left) — is taken out of flight: worlds that differ
-  only by such messages have the same futures.  Only for the protocol's own
-  node class: a student's node may not ignore them.
+* a world is not kept when a world kept at no greater depth has the same
+  nodes, monitors and ballots started, at least its messages in flight, and
+  its scenario actions still to come (or it has none left): see
+  :meth:`_Explorer.bfs`.  In particular a step that changes no node and sends
+  nothing (losing a message, delivering one that its receiver ignores or that
+  arrives at a node that is down or cut off, a timer that does nothing) is
+  covered by its own parent, so it is not explored;
+* sleep sets: a step on one node is not taken again after a step on another
+  node that was explored before it from the same world (the two commute);
+* what the protocol says changes nothing, for its own node class only (a
+  student's node may behave otherwise): a message whose delivery, now or
+  later, changes nothing that decides what any node does is taken out of
+  flight (``ProtocolSpec.ignored_for_good``: in Basic Paxos a reply to a
+  ballot its proposer has left, or a request an acceptor refuses for good
+  from a proposer that starts no more ballots); messages with the same effect
+  are keyed alike (``ProtocolSpec.same_effect_as``; ``anonymous`` message
+  types are keyed without their sender); and a node that starts no more
+  ballots in this search is keyed without the fields that only number its
+  next ballot (``ProtocolSpec.ballot_fields``).
 
 Worlds compare nodes by :meth:`~paxoslab.node.Node.search_key`, which leaves
 out the fields a protocol declares ``TIMING`` (time-outs, back-off counters,
 statistics): they decide only *when* things happen, which the search ignores.
 
-``reduce=False`` turns these three off (and explores losses and equal
-messages one by one).  The tests hold them to it on small scenarios: every
-world the unreduced search reaches is covered — same nodes, same monitors, at
-least the same messages and timers pending — by a world the reduced one
+``reduce=False`` turns them off (and explores losses and equal messages one
+by one).  The tests hold them to it on small scenarios: every world the
+unreduced search reaches is covered — same nodes, same monitors, at least the
+same messages, timers and actions pending — by a world the reduced one
 reaches at no greater depth, which is what keeps violations found and
-counterexamples shortest; dropping ignored messages changes no outcome, and
-each message dropped is one its receiver ignores at that moment.
+counterexamples shortest.  What the protocol says changes nothing changes no
+outcome; each message it drops changes nothing when delivered at that
+moment, and messages it keys alike have the same effect then.
 Not used, because it is unsound here: taking only one node's enabled steps as
 a persistent set.  The network is a multiset, not a queue, so another node's
 later send puts a new delivery to that node in play that does not commute
