@@ -294,3 +294,28 @@ def test_every_world_of_the_unreduced_search_is_covered_as_early_by_the_reduced_
         assert reduced.get(world, depth + 1) <= depth or any(
             covers(w, world, actions) and d <= depth
             for w, d in by_nodes.get((world[0][2], world[0][4], world[1]), [])), world
+
+
+def test_anonymous_messages_have_the_same_effect_from_any_sender():
+    """Basic Paxos keys Reject and Learn without their sender: their handlers never read it."""
+    from paxoslab.protocols.basic_paxos import SPEC, Ballot, Learn, Reject
+
+    assert SPEC.anonymous == {Reject, Learn}
+    node = PaxosNode("S1", ["S1", "S2", "S3"])
+    node.propose("X")
+    for msg in (Reject(node.ballot, Ballot(1, 2)), Reject(node.ballot, Ballot(0, 3)),
+                Learn(Ballot(1, 2), "Y")):
+        twins = [node.fork() for _ in node.cluster]
+        for twin, src in zip(twins, node.cluster, strict=True):
+            twin.handler_for(msg)(msg, src)
+        assert len({repr(t.state()) for t in twins}) == 1, msg
+        assert len({repr(t.take_effects()) for t in twins}) == 1, msg
+
+
+def test_equal_messages_from_different_senders_are_one_choice_only_if_anonymous():
+    data = "data/scenarios/search-basic-paxos.json"
+    own = explored_worlds(data, max_depth=8)
+    flights = [dict(world[0][1]) for world in own]
+    assert any(key[0] is None for flight in flights for key in flight)  # Rejects, sender-less
+    other = explored_worlds(data, max_depth=8, node_class=SameNode)
+    assert all(key[0] is not None for world in other for key, _ in world[0][1])
