@@ -574,13 +574,14 @@ class _Explorer:
         """Breadth-first, keeping one world per canonical key, or fewer when reduced.
 
         Reduced, a world is also left out when a world kept at no greater depth
-        has the same core (nodes, storage, timers, monitors, what remains of the
-        scenario, ballots started) and *more* messages in flight: it can take
-        every step the smaller one can, to the same effect, so everything
-        reachable from the smaller one is covered at no greater depth.  Steps
-        asleep in every such world and not in this one are still taken from
-        here.  A world still waiting in the frontier is dropped when a world
-        that covers it turns up at its depth, which then takes its steps too.
+        has the same :meth:`core` (nodes, storage, timers, monitors, ballots
+        started) and more :meth:`pending` (messages in flight, actions left): it
+        can take every step the smaller one can, to the same effect, so
+        everything reachable from the smaller one is covered at no greater
+        depth.  Steps asleep in every such world and not in this one are still
+        taken from here.  A world still waiting in the frontier is dropped when
+        a world that covers it turns up at its depth, which then takes its steps
+        too.
         """
         root = self.root
         ballots0 = (0,) * len(root.node_ids)
