@@ -364,6 +364,16 @@ def test_a_forked_simulation_never_writes_to_the_original():
     assert twin.world_key() != sim.world_key()
 
 
+def test_flight_set_turns_multiset_inclusion_into_set_inclusion():
+    sim = stepped()
+    sim.flight_keys = {1: "a", 2: "a", 3: "b"}  # two copies of one message, one of another
+    assert sim.flight_set() == {"a", ("a", 2), "b"}
+    sim.flight_keys = {1: "a", 3: "b"}
+    one_copy = sim.flight_set()
+    sim.flight_keys = {1: "a", 2: "a"}
+    assert one_copy < {"a", ("a", 2), "b"} and not sim.flight_set() <= one_copy
+
+
 def test_stepping_the_same_choices_gives_the_same_world_key():
     a, b = stepped(), stepped()
     for _ in range(8):
