@@ -208,8 +208,9 @@ class _Budget:
         if self.bar is None:
             from tqdm.auto import tqdm
 
+            # initial: the rate counts from when the bar opens, not from zero states
             self.bar = tqdm(total=self.max_states, desc=f"search {self.name}", unit=" states",
-                            leave=False)
+                            leave=False, initial=states)
         self.bar.n = states
         self.bar.set_postfix(depth=depth, refresh=False)
         self.bar.refresh()
