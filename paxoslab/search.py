@@ -303,7 +303,9 @@ class _Explorer:
         # the protocol's word on what its own nodes ignore for good; not on anyone else's
         own = node_class is None or node_class is spec.node_class
         self.ignored_for_good = spec.ignored_for_good if reduce and own else None
-        if reduce and own:
+        # a partition drops a message by its sender: only without one is a sender unread
+        if reduce and own and not root.network.groups and not any(
+                action[0] in _NETWORK_ACTIONS for _, action in root.actions):
             root.anonymous = spec.anonymous
         root.start()
         # from action i on: node -> the names of the actions left that work on it
@@ -506,6 +508,8 @@ class _Explorer:
             action = sim.actions[choice[1]][1]
             if action[0] in _NODE_ACTIONS:
                 return (kind, choice[1], action[1])
+            if action[0] in _NETWORK_ACTIONS:
+                return (kind, choice[1], None)
             node_of = self.spec.action_node
             return (kind, choice[1], node_of(action[0], action[1]) if node_of else None)
         return choice
@@ -726,6 +730,8 @@ def explored_worlds(scenario: Mapping[str, Any] | str | Path, reduce: bool = Tru
 
 #: scenario actions that work on the one node they name (and read nothing else)
 _NODE_ACTIONS = frozenset({"crash", "recover", "fire", "invoke"})
+#: scenario actions that change who can reach whom: they touch every node's deliveries
+_NETWORK_ACTIONS = frozenset({"partition", "heal"})
 
 
 def _commute(u: tuple, t: tuple) -> bool:

@@ -319,3 +319,17 @@ def test_equal_messages_from_different_senders_are_one_choice_only_if_anonymous(
     assert any(key[0] is None for flight in flights for key in flight)  # Rejects, sender-less
     other = explored_worlds(data, max_depth=8, node_class=SameNode)
     assert all(key[0] is not None for world in other for key, _ in world[0][1])
+
+
+def test_a_partition_keeps_senders_in_keys_and_the_search_finds_what_the_unreduced_one_finds():
+    """A partition drops a message by who sent it, so no message is sender-less then."""
+    data = lossless("basic-paxos")
+    data["network"]["rules"] = CUT[1:]  # Rejects and Learns kept: the sender-less kinds
+    data["events"] = data["events"][:2] + [{"at": 3, "partition": [["S1"], ["S2", "S3"]]},
+                                           {"at": 4, "heal": True}]
+    worlds = explored_worlds(data, max_depth=7)
+    assert any(key[2].__class__.__name__ == "Reject" for w in worlds for key, _ in w[0][1])
+    assert all(key[0] is not None for w in worlds for key, _ in w[0][1])
+    reduced = search(data, progress=False, max_depth=9)
+    full = search(data, progress=False, max_depth=9, reduce=False)
+    assert outcome(reduced) == outcome(full) and reduced.states < full.states

@@ -96,7 +96,8 @@ class ProtocolSpec:
     #: class only
     same_effect_as: Callable[[Any, str, str, Any], Any] | None = None
     #: message types whose handlers never read the sender (the search treats equal ones
-    #: from different senders as one), for the protocol's own node class only
+    #: from different senders as one where no partition can cut off one sender and not
+    #: another), for the protocol's own node class only
     anonymous: frozenset[type] = frozenset()
     #: (node, or None while it is down; the names of the scenario actions left that work
     #: on it) -> whether it may still start a ballot, of its own accord (retrying one, say)

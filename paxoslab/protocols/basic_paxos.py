@@ -903,7 +903,7 @@ SPEC = ProtocolSpec(
     anonymous=frozenset({Reject, Learn}),  # on_reject and on_learn never read ``src``
     option_validators=OPTION_VALIDATORS,
     actions={"propose": _validate_propose},
-    action_node=lambda action, value: value["node"],  # propose: that node's propose()
+    action_node=lambda action, value: value["node"] if action == "propose" else None,
     describe=_describe,
     sentences=SENTENCES,
     colors=COLORS,
