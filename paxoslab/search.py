@@ -321,8 +321,8 @@ class _Explorer:
                 left[node] = (*left.get(node, ()), root.actions[j][1][0])
             self.actions_left.append(left)
         # where the protocol's ballot fields sit in a node's search key
-        fields = [f for f in root.nodes[root.node_ids[0]].state_fields()
-                  if f not in root.nodes[root.node_ids[0]].TIMING]
+        some_node = root.nodes[root.node_ids[0]]
+        fields = [f for f in some_node.state_fields() if f not in some_node.TIMING]
         self.ballot_fields = tuple(fields.index(f) for f in spec.ballot_fields
                                    if f in fields) if self.ignored_for_good else ()
         self.root = root
@@ -393,8 +393,9 @@ class _Explorer:
 
     def drop_ignored(self, world: Simulation, ballots: tuple[int, ...], spent_before: frozenset,
                      everything: bool = False) -> frozenset[str]:
-        """Take out of flight the messages that change nothing whatever happens; returns
-        the nodes that start no more ballots here (see :meth:`spent`).
+        """Take out of flight the messages that change nothing whatever happens, and key
+        each message by one with the same effect (``ProtocolSpec.same_effect_as``);
+        returns the nodes that start no more ballots here (see :meth:`spent`).
 
         Only messages to or from the node the step changed, and new ones, can
         have become so — or any, after an action or a new ballot (``everything``)
