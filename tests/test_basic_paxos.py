@@ -220,6 +220,33 @@ def test_majority_of_accepted_tells_every_learner():
     assert p.phase == "done"
 
 
+def test_a_proposer_that_left_its_ballot_still_learns_it_was_chosen():
+    """Paxos Made Simple §2.3: a majority that accepted (3.1, X) chose X, even though its
+    proposer has since been pre-empted and is backing off; a proposer that ignored
+    replies for a ballot it had left would never learn it."""
+    p, _ = promised_proposer([("S1", None, None), ("S2", None, None), ("S3", None, None)])
+    p.on_accepted(Accepted(Ballot(3, 1), "X"), "S1")
+    p.on_reject(Reject(Ballot(3, 1), Ballot(4, 2)), "S4")
+    assert p.phase == "backoff"
+    p.take_effects()
+    for src in ("S2", "S2", "S3"):  # a duplicate counts once
+        p.on_accepted(Accepted(Ballot(3, 1), "X"), src)
+    effects = p.take_effects()
+    assert sends(effects) == [(n, Learn(Ballot(3, 1), "X")) for n in NODES]
+    assert ("cancel_timer", Backoff()) in effects and p.phase == "done"
+    p.on_accepted(Accepted(Ballot(3, 1), "X"), "S4")  # past the majority: told already
+    assert sends(p.take_effects()) == []
+
+
+def test_accepted_counts_per_proposal_not_per_proposer():
+    """Two acceptors for 3.1 and one for 5.1 are no majority for anything."""
+    p, _ = promised_proposer([("S1", None, None), ("S2", None, None), ("S3", None, None)])
+    p.on_accepted(Accepted(Ballot(3, 1), "X"), "S1")
+    p.on_accepted(Accepted(Ballot(3, 1), "X"), "S2")
+    p.on_accepted(Accepted(Ballot(5, 1), "X"), "S3")
+    assert sends(p.take_effects()) == [] and p.learned is None
+
+
 def test_rejected_proposer_backs_off_then_retries_higher():
     p, _ = promised_proposer([])
     p.on_reject(Reject(Ballot(3, 1), Ballot(7, 5)), "S3")
@@ -504,7 +531,7 @@ def test_every_live_node_learns_despite_loss_and_a_crash(scenario, seed):
 
 # the liveness benchmark's network at fixed seeds (the rates over 300 seeds are in
 # benchmarks/liveness.py): three proposers, 15% loss and duplication, S2 crashes and recovers
-LIVENESS_SEEDS = {0: ("Y", 17), 1: ("X", 20), 2: ("Y", 17)}
+LIVENESS_SEEDS = {0: ("Y", 17), 1: ("X", 15), 2: ("Y", 17)}
 
 
 @pytest.mark.parametrize("seed", sorted(LIVENESS_SEEDS))

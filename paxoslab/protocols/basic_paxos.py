@@ -28,7 +28,16 @@ value of the highest-numbered one; only if none did may it use its own.  It
 sends ``Accept(n, value)``; acceptors accept unless they promised a higher
 ballot meanwhile.
 
-Learning.  When a majority has accepted, the proposer tells every learner.
+Learning.  Acceptors answer ``Accepted`` to the proposer of the ballot, which
+acts as that ballot's *distinguished learner* (Paxos Made Simple §2.3): it
+counts the answers for every ballot it proposed, including ballots it has
+since given up, and once a majority accepted one proposal it knows the value
+is chosen and tells every learner.  (The other option of §2.3, every acceptor
+telling every learner, lets learners hear one message delay sooner but costs
+n² messages per ballot instead of 2n; one distinguished learner per ballot is
+the cheaper choice §2.3 describes, and it keeps the diagrams readable.)
+Giving a ballot up never "unchooses" it: a value accepted by a majority stays
+chosen, and its proposer still learns it when the replies arrive.
 
 Retrying.  A proposer that is turned down (an acceptor promised a higher
 ballot) or that hears no majority within its phase timeout gives the ballot up,
@@ -218,7 +227,8 @@ class PaxosNode(Node):
         self.ballot: Ballot | None = None
         self.phase = "idle"  # idle | prepare | accept | backoff | done
         self.promises: dict[str, tuple[Ballot | None, Any]] = {}
-        self.accepts: set[str] = set()
+        #: (ballot, value) -> acceptors that said Accepted, for every ballot it proposed
+        self.accepts: dict[tuple[Ballot, Any], frozenset[str]] = {}
         self.proposal: Any = None
         self.preemptions = 0
         self.failures = 0  # ballots of this proposal given up so far (pre-empted or timed out)
@@ -248,7 +258,6 @@ class PaxosNode(Node):
         self.ballot = Ballot(self.round, self.index)
         self.phase = "prepare"
         self.promises = {}
-        self.accepts = set()
         self.note("ballot", ballot=self.ballot)
         self.broadcast(Prepare(self.ballot))
         self.set_timer(PhaseTimeout(self.ballot), self.timeout)
@@ -279,16 +288,31 @@ class PaxosNode(Node):
         self.set_timer(PhaseTimeout(self.ballot), self.timeout)
 
     def on_accepted(self, msg: Accepted, src: str) -> None:
-        """Chosen: once a majority accepted our ballot, tell every learner."""
-        if msg.ballot != self.ballot or self.phase != "accept":
+        """Learning (*Paxos Made Simple* §2.3): the proposer of a ballot is its
+        distinguished learner.  It counts ``Accepted`` per proposal for every ballot
+        it proposed, the ones it has since left too: a majority that accepted one
+        proposal chose its value, whatever the proposer did since.  Then it stops
+        proposing and tells every learner (itself included)."""
+        if self.learned is not None:
             return
-        self.accepts.add(src)
-        if len(self.accepts) >= self.majority:
-            self.phase = "done"
-            self.accepts = set()  # read only in phase accept
+        proposal = (msg.ballot, msg.value)
+        voters = self.accepts.get(proposal, frozenset())
+        if src in voters:
+            return
+        voters |= {src}
+        self.accepts = {**self.accepts, proposal: voters}
+        if len(voters) != self.majority:  # past it: already told
+            return
+        self.stop_proposing()
+        self.note("chosen", ballot=msg.ballot, value=msg.value)
+        self.broadcast(Learn(msg.ballot, msg.value))
+
+    def stop_proposing(self) -> None:
+        """The outcome is known: no more ballots, time-outs or back-offs."""
+        if self.phase in ("prepare", "accept", "backoff"):
             self.cancel_timer(PhaseTimeout(self.ballot))
-            self.note("chosen", ballot=self.ballot, value=self.proposal)
-            self.broadcast(Learn(self.ballot, self.proposal))
+            self.cancel_timer(Backoff())
+            self.phase = "done"
 
     def on_reject(self, msg: Reject, src: str) -> None:
         """An acceptor turned our ballot down: it promised a higher one."""
@@ -355,10 +379,8 @@ class PaxosNode(Node):
             self.learned, self.learned_ballot = msg.value, msg.ballot
             self.note("learned", value=msg.value, ballot=msg.ballot)
             self.persist(learned=self.learned, learned_ballot=self.learned_ballot)
-        if self.phase in ("prepare", "accept", "backoff"):
-            self.cancel_timer(PhaseTimeout(self.ballot))
-            self.cancel_timer(Backoff())
-            self.phase = "done"
+        self.stop_proposing()
+        self.accepts = {}  # read only until something is learned
         if self.ask_wait is not None:
             self.cancel_timer(LearnTimeout())
             self.ask_wait = None
@@ -667,7 +689,10 @@ def _ignored_for_good(sim, src: str, dst: str, msg: Any, spent: frozenset[str]) 
     """A message whose delivery, now or later, changes nothing that decides what a node
     does (``spent``: the nodes that start no more ballots in this search):
 
-    * a ``Promise`` or ``Accepted`` for a ballot or phase its proposer has left;
+    * a ``Promise`` for a ballot or phase its proposer has left;
+    * an ``Accepted`` to a node that has learned a value: it counts replies only
+      until it learns, and ``learned`` is persisted and never reset (a proposer
+      that has left the ballot still counts them, see ``on_accepted``);
     * a ``Reject`` that names a promise no higher than its proposer's ballot, or one
       for a ballot its proposer has left that does not raise the round its next
       ballot starts from — or that proposer starts no more ballots;
@@ -692,7 +717,7 @@ def _ignored_for_good(sim, src: str, dst: str, msg: Any, spent: frozenset[str]) 
     >>> _ignored_for_good(sim, "S2", "S1", Promise(node.ballot, None, None), frozenset())
     False
     >>> _ignored_for_good(sim, "S2", "S1", Accepted(node.ballot, "X"), frozenset())
-    True
+    False
     >>> outbid = Reject(node.ballot, Ballot(1, 2))
     >>> _ignored_for_good(sim, "S2", "S1", outbid, frozenset({"S1"}))  # pre-empts this ballot
     False
@@ -708,7 +733,7 @@ def _ignored_for_good(sim, src: str, dst: str, msg: Any, spent: frozenset[str]) 
     if kind is Promise:
         return msg.ballot != node.ballot or node.phase != "prepare"
     if kind is Accepted:
-        return msg.ballot != node.ballot or node.phase != "accept"
+        return node.learned is not None
     if kind is Reject:
         if node.ballot is not None and msg.promised <= node.ballot:
             return True  # outbids nothing, now or later; raises the round past nothing
