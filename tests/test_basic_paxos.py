@@ -607,3 +607,25 @@ def test_recorded_and_unrecorded_runs_give_the_same_summary():
                                    detailed=False).summary()
             assert {k: v for k, v in rec.items() if k != "digest"} == {
                 k: v for k, v in bare.items() if k != "digest"}
+
+
+@pytest.mark.parametrize("jitter", [10, 15])  # back-off windows of 1 and 1.5 round trips (4-6 ms delays)
+def test_in_a_lossless_duel_every_chosen_value_is_learned(scenario, jitter):
+    """Three proposers at once, a uniform back-off window of 1 to 1.5 round trips, no loss and
+    no learning retries: whenever a majority accepted one ballot, some node learned its value
+    (a proposer keeps counting Accepted for ballots it has left)."""
+    from paxoslab.protocols.basic_paxos import chosen_moments
+
+    base = scenario("basic-paxos-contention")
+    base["options"] = {"backoff": {"policy": "uniform", "jitter": jitter}, "learn_retry": None}
+    base["until"] = 200
+    base.pop("expect")
+    chosen_runs = 0
+    for seed in range(20):
+        result = pl.run_scenario(base, seed=seed)
+        moments = chosen_moments(result.trace, len(result.nodes))
+        if moments and moments[0]["at"] <= base["until"] - 6:  # the replies had time to arrive
+            chosen_runs += 1
+            learned = result.summary()["learned"]
+            assert moments[0]["value"] in learned.values(), (seed, learned)
+    assert chosen_runs >= 15
