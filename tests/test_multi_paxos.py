@@ -646,13 +646,13 @@ def test_persist_ms_delays_every_reply_that_follows_a_write():
                                     network={"delay": {"fixed": 2}})).summary()
     slow = pl.run_scenario(scenario([{"at": 0, "timeout": "S1"}], until=60, persist_ms=10,
                                     network={"delay": {"fixed": 2}})).summary()
-    # RequestVote leaves at once (the candidate's own write overlaps it); each voter writes
-    # its vote (10 ms) before its reply leaves
-    assert fast["leaders"][0]["at"] == 4 and slow["leaders"][0]["at"] == 14
+    # the candidate writes its term and vote (10 ms) before RequestVote leaves; each voter
+    # writes its vote (10 ms) before its reply leaves
+    assert fast["leaders"][0]["at"] == 4 and slow["leaders"][0]["at"] == 24
 
 
-def test_the_candidate_sends_its_requests_before_it_writes_its_vote():
-    n = node("S1")
+def test_without_candidate_writes_first_the_requests_leave_before_the_write():
+    n = MultiPaxosNode("S1", THREE, {"candidate_writes_first": False})
     n.on_election_timeout(ElectionTimeout())
     done = n.take_effects()
     kinds = [e[0] for e in done]

@@ -54,19 +54,56 @@ takes).  A crash loses everything else — role, commit index, the state machine
 timers; a recovered server rebuilds from its disk as a follower and re-applies
 its log once it learns the commit index again.
 
+The candidate's write.  A candidate must write its new term and its vote for
+itself too.  By default (``candidate_writes_first: true``, what LogCabin and
+etcd/raft do) it writes them and only then sends ``RequestVote``, so with
+``persist_ms`` the requests leave that much later.  With ``false`` the
+requests leave at once and the write overlaps them; Ongaro's thesis (section
+9.3) allows that only if the candidate does not count its own vote until its
+write is durable, and so it does: it counts the votes of others as they come,
+its own only ``persist_ms`` after the write began.  The order matters for how
+fast a cluster elects a leader (lesson 04), never for safety.
+
+The new leader's no-op.  A new leader holds every committed entry (that is
+what the election restriction buys) but does not know which of its entries are
+committed, and it may commit an entry of an earlier term only through one of
+its own.  So, as soon as it wins, it appends a **no-op** entry of its term (the
+Raft paper, section 8; Ongaro's thesis, section 6.4) and replicates it at once;
+when a majority stores the no-op, it and every entry before it commit, without
+waiting for a client.  The no-op changes no state machine, and summaries,
+narration and log grids show it as ``no-op``.  ``noop: false`` (the paper's
+Figure 2 alone) leaves it out: entries of earlier terms then wait for the next
+client command, and until it comes the leader cannot tell what is committed.
+
 Clients.  A client may ``submit`` a command to any server: a leader appends
 it; any other server forwards it to the leader it knows, or rejects it when it
-knows none.  A leader that has lost its majority (cut off by a partition) still
-appends commands, but can never commit them; after the partition heals it
-hears the higher term, steps down, and its uncommitted entries are rolled back
-and replaced by the new leader's.
+knows none.  The leader answers once it has applied the command.  A leader
+that has lost its majority (cut off by a partition) still appends commands,
+but can never commit them; after the partition heals it hears the higher term,
+steps down, and its uncommitted entries are rolled back and replaced by the new
+leader's.
 
-Simplifications.  A new leader does not append a no-op entry at the start of
-its term: entries of earlier terms commit with the next client command.  For
-small scripted scenarios (and the search), ``election_timeout: null`` means a
-server stands for election only when a ``timeout NODE`` action says so, and
-``heartbeat: null`` that a leader sends AppendEntries only when it has news (an
-election won, a new entry, a commit, a refused append to repair).
+Client sessions.  A leader may crash after committing a command but before
+answering; the client, hearing nothing, retries at the new leader, and the
+command would be carried out twice.  As in the Raft paper (section 8), a
+request may name its ``client`` and that client's request number ``seq`` (a
+retry keeps the number).  The log entry carries both, and the state machine
+remembers for each client the last number it executed and the answer: a retry
+is answered from there and never executed a second time.  Every replica
+applies the same entries in order, so every replica remembers the same.  A
+command sent without ``client`` and ``seq`` is a new request each time.
+
+Reads.  ``get KEY`` goes through the log like any command, as one entry, and is
+answered with the value (or nothing) when it is applied: the answer reflects
+every command committed before it, even right after a leader change.  (The
+thesis, section 6.4, describes faster reads that skip the log; this protocol
+does not use them.)
+
+Simplifications.  For small scripted scenarios (and the search),
+``election_timeout: null`` means a server stands for election only when a
+``timeout NODE`` action says so, and ``heartbeat: null`` that a leader sends
+AppendEntries only when it has news (an election won, a new entry, a commit, a
+refused append to repair).
 
 The four switchable bugs each break exactly one of these rules (see ``BUGS``).
 """
@@ -79,7 +116,7 @@ from typing import Any, ClassVar
 
 from ..checks import Monitor, Violation
 from ..node import Node
-from ..statemachine import CommandError, KeyValueStore
+from ..statemachine import NOOP, CommandError, KeyValueStore, Sessions
 from . import Mark, ProtocolSpec
 
 BUGS = {
@@ -96,11 +133,20 @@ BUGS = {
 DEFAULT_OPTIONS: dict[str, Any] = {
     "election_timeout": [150, 300],
     "heartbeat": 50,
+    "noop": True,
+    "candidate_writes_first": True,
     "bugs": [],
 }
 
-#: A log entry: (term, command).  Logs are tuples of entries; index 1 is the first.
-Entry = tuple[int, str]
+#: A log entry: ``(term, command)``, or ``(term, command, client, seq)`` for a request sent
+#: with a client session.  A new leader's no-op is ``(term, NOOP)``.  Logs are tuples of
+#: entries; index 1 is the first.
+Entry = tuple
+
+
+def session_of(entry: Entry) -> tuple[str | None, int | None]:
+    """The ``(client, seq)`` an entry carries, or ``(None, None)``."""
+    return (entry[2], entry[3]) if len(entry) > 2 else (None, None)
 
 
 # ---- messages -------------------------------------------------------------------
@@ -168,10 +214,12 @@ class AppendEntriesReply:
 
 @dataclass(frozen=True, slots=True)
 class Forward:
-    """A client command passed on by a server that is not the leader."""
+    """A client command passed on by a server that is not the leader (with its session)."""
 
     command: str
     request: int
+    client: str | None = None
+    seq: int | None = None
 
     def label(self) -> str:
         return f"fwd {self.command}"
@@ -190,6 +238,14 @@ class ElectionTimeout:
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
     """Time for the leader's next round of AppendEntries."""
+
+
+@dataclass(frozen=True, slots=True)
+class VoteWritten:
+    """The candidate's term and self-vote of ``term`` are on disk (``persist_ms`` after the
+    write began): only from now on may it count its own vote."""
+
+    term: int
 
 
 FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
@@ -222,7 +278,7 @@ class MultiPaxosNode(Node):
         self.next_index: dict[str, int] = {}
         self.match_index: dict[str, int] = {}
         self.taken: frozenset[int] = frozenset()  # client requests appended in this term
-        self.machine = KeyValueStore()  # derived: log[:last_applied] replayed
+        self.machine = Sessions(KeyValueStore())  # derived: log[:last_applied] replayed
 
     # ---- small helpers ------------------------------------------------------------
     @property
@@ -273,7 +329,7 @@ class MultiPaxosNode(Node):
     def on_recover(self) -> None:
         """Rebuilt from disk (term, vote, log): a follower that has applied nothing yet."""
         self.commit_index = self.last_applied = 0
-        self.machine = KeyValueStore()
+        self.machine = Sessions(KeyValueStore())
         self.on_start()
 
     # ---- terms --------------------------------------------------------------------
@@ -300,14 +356,14 @@ class MultiPaxosNode(Node):
         """Followers and candidates: no leader heard in time, so start an election.
 
         New term, vote for itself, ``RequestVote`` to all others, and a fresh
-        random timeout in case the vote splits.  The requests leave *before*
-        the new term and self-vote are written: Raft persists its state before
-        *responding* to RPCs, and a RequestVote is a request, so the candidate's
-        disk write may overlap its requests.  (LogCabin, the implementation the
-        Raft paper measured, writes first; lesson 04 shows what the order changes
-        in the failover experiment.)  It is safe: the candidate counts its own
-        vote only together with replies, which come after its write, and voters
-        still persist before they reply.
+        random timeout in case the vote splits.  With ``candidate_writes_first``
+        (the default, as LogCabin and etcd/raft do) the new term and self-vote
+        are written first and the requests leave once the write is done
+        (``persist_ms`` later).  Without it the requests leave at once and the
+        write overlaps them; then, as Ongaro's thesis (section 9.3) requires, the
+        candidate counts its own vote only once its write is durable
+        (:meth:`on_vote_written`), so it never leads on a vote a crash could undo.
+        Voters persist before they reply in either order.
         """
         if self.role == LEADER:
             self.note("timeout_ignored", term=self.current_term)
@@ -315,13 +371,30 @@ class MultiPaxosNode(Node):
         self.current_term += 1
         self.voted_for = self.id
         self.leader_id = None
-        self.votes = frozenset({self.id})
         self.set_role(CANDIDATE)
         request = RequestVote(self.current_term, self.id, self.last_log_index, self.last_log_term)
-        for peer in self.peers:
-            self.send(peer, request)
-        self.save()
+        if self.options["candidate_writes_first"]:
+            self.save()
+            self.votes = frozenset({self.id})
+            for peer in self.peers:
+                self.send(peer, request)  # leaves after the write
+        else:
+            for peer in self.peers:
+                self.send(peer, request)  # leaves now; the write below overlaps it
+            self.save()
+            durable_in = self.options.get("persist_ms", 0)
+            self.votes = frozenset() if durable_in else frozenset({self.id})
+            if durable_in:
+                self.set_timer(VoteWritten(self.current_term), durable_in)
         self.reset_election_timer()
+        if len(self.votes) >= self.majority:
+            self.become_leader()
+
+    def on_vote_written(self, timer: VoteWritten) -> None:
+        """Candidate that sent before writing: its own vote is durable now, so it counts."""
+        if self.role != CANDIDATE or timer.term != self.current_term:
+            return
+        self.votes = self.votes | {self.id}
         if len(self.votes) >= self.majority:
             self.become_leader()
 
@@ -362,14 +435,26 @@ class MultiPaxosNode(Node):
             self.become_leader()
 
     def become_leader(self) -> None:
-        """Leader: reset what it knows of each follower and assert itself at once."""
+        """Leader: reset what it knows of each follower, append its no-op (unless
+        ``noop: false``) and assert itself at once with AppendEntries to all."""
         self.leader_id = self.id
         self.next_index = {p: self.last_log_index + 1 for p in self.peers}
         self.match_index = {p: 0 for p in self.peers}
         self.taken = frozenset()
         self.cancel_timer(ElectionTimeout())
         self.set_role(LEADER)
+        if self.options["noop"]:
+            self.append_noop()
         self.replicate()
+
+    def append_noop(self) -> None:
+        """Raft section 8: a new leader appends a no-op entry of its own term, so that
+        every earlier entry commits (through it) without waiting for a client."""
+        self.log = self.log + ((self.current_term, NOOP),)
+        self.note("appended", index=self.last_log_index, term=self.current_term, command=NOOP)
+        self.persist_append("log", self.log[-1])
+        if self.majority == 1:
+            self.advance_commit()
 
     # ---- replication (leader) -------------------------------------------------------
     def replicate(self) -> None:
@@ -433,13 +518,18 @@ class MultiPaxosNode(Node):
         self.apply_committed()
 
     def apply_committed(self) -> None:
-        """Apply committed entries in index order to the key-value state machine."""
+        """Apply committed entries in index order to the key-value state machine.
+
+        A no-op changes nothing; a request whose client session shows it executed
+        already is answered from the session, not executed again."""
         while self.last_applied < self.commit_index:
             self.last_applied += 1
-            command = self.log[self.last_applied - 1][1]
-            self.machine.apply(command)
-            self.note("applied", index=self.last_applied, command=command,
-                      state=self.machine.snapshot())
+            entry = self.log[self.last_applied - 1]
+            client, seq = session_of(entry)
+            answer, executed = self.machine.apply(entry[1], client, seq)
+            session = {} if client is None else {"client": client, "seq": seq}
+            self.note("applied", index=self.last_applied, command=entry[1], answer=answer,
+                      executed=executed, **session, state=self.machine.snapshot())
 
     # ---- replication (follower) -----------------------------------------------------
     def on_append_entries(self, msg: AppendEntries, src: str) -> None:
@@ -501,34 +591,42 @@ class MultiPaxosNode(Node):
         self.send(src, AppendEntriesReply(self.current_term, True, last_new))
 
     # ---- clients -------------------------------------------------------------------
-    def submit(self, command: str, request: int = 0) -> None:
-        """A client command: the leader appends it (step 1); others pass it on or refuse."""
+    def submit(self, command: str, request: int = 0, client: str | None = None,
+               seq: int | None = None) -> None:
+        """A client command: the leader appends it (step 1); others pass it on or refuse.
+
+        ``client`` and ``seq`` name the client's session and request number (both or
+        neither); ``request`` numbers the submission, for the run's records."""
         if self.role == LEADER:
-            self.accept_command(command, request)
+            self.accept_command(command, request, client, seq)
         elif self.leader_id is not None:
             self.note("redirected", command=command, request=request, to=self.leader_id)
-            self.send(self.leader_id, Forward(command, request))
+            self.send(self.leader_id, Forward(command, request, client, seq))
         else:
             self.note("rejected", command=command, request=request, reason="no leader known")
 
     def on_forward(self, msg: Forward, src: str) -> None:
         """A command passed on by another server; not passed on a second time."""
         if self.role == LEADER:
-            self.accept_command(msg.command, msg.request)
+            self.accept_command(msg.command, msg.request, msg.client, msg.seq)
         else:
             self.note("rejected", command=msg.command, request=msg.request,
                       reason="forwarded to a server that is not the leader")
 
-    def accept_command(self, command: str, request: int) -> None:
+    def accept_command(self, command: str, request: int, client: str | None = None,
+                       seq: int | None = None) -> None:
         """Step 1: append uncommitted, persist, send to every follower.
 
-        A request that arrives twice (a duplicated Forward) is appended once per term.
+        The entry carries the request's client session, if it has one, for the state
+        machine.  A request that arrives twice (a duplicated Forward) is appended
+        once per term.
         """
         if request and request in self.taken:
             self.note("duplicate", command=command, request=request)
             return
         self.taken = self.taken | {request}
-        self.log = self.log + ((self.current_term, command),)
+        session = () if client is None else (client, seq)
+        self.log = self.log + ((self.current_term, command, *session),)
         index = self.last_log_index
         self.note("appended", index=index, term=self.current_term, command=command)
         self.note("request", request=request, command=command, index=index, term=self.current_term)
@@ -549,7 +647,7 @@ def _validate_timeout_range(v, field: str, value: Any, nodes: list[str]) -> None
 
 
 def _validate_submit(v, field: str, value: Any, nodes: list[str]) -> None:
-    v.object(field, value, {"command"}, {"node"})
+    v.object(field, value, {"command"}, {"node", "client", "seq"})
     v.of_type(f"{field}.command", value["command"], str, "a command string")
     try:
         KeyValueStore.check(value["command"])
@@ -557,6 +655,19 @@ def _validate_submit(v, field: str, value: Any, nodes: list[str]) -> None:
         raise v.fail(f"{field}.command", str(exc)) from None
     if "node" in value:
         v.node(f"{field}.node", value["node"], nodes)
+    if "client" in value:
+        client = v.of_type(f"{field}.client", value["client"], str, "a client name")
+        if not client:
+            raise v.fail(f"{field}.client", "must be a non-empty client name, got ''")
+    if "seq" in value:
+        seq = v.of_type(f"{field}.seq", value["seq"], int, "a whole number")
+        if seq < 1:
+            raise v.fail(f"{field}.seq", f"must be at least 1 (a client numbers its requests "
+                                         f"1, 2, 3, ...), got {seq}")
+    for present, missing in (("client", "seq"), ("seq", "client")):
+        if present in value and missing not in value:
+            raise v.fail(f"{field}.{missing}", f"missing: a request with a {present} needs a "
+                                               f"{missing} too (a client session names both)")
 
 
 def _validate_timeout(v, field: str, value: Any, nodes: list[str]) -> None:
@@ -579,16 +690,17 @@ def _perform(sim, options: dict[str, Any], action: str, value: Any) -> None:
         if not sim.fire_timer(value, ElectionTimeout()):
             sim.trace.add(sim.now, "request_lost", node=value, payload={"method": "timeout"})
         return
-    request = getattr(sim, "client_requests", 0) + 1
-    sim.client_requests = request
-    command = value["command"]
+    # client requests are numbered 1, 2, 3, ... in the order the scenario's submits happen
+    request = sum(1 for _, done in sim.actions[:sim.next_action] if done[0] == "submit")
+    command, client, seq = value["command"], value.get("client"), value.get("seq")
     target = value.get("node") or current_leader(sim)
+    session = {} if client is None else {"client": client, "seq": seq}
     sim.trace.add(sim.now, "submit", node=target,
-                  payload={"command": command, "request": request, "to": value.get("node")})
+                  payload={"command": command, "request": request, "to": value.get("node"), **session})
     if target is None:
         sim.trace.add(sim.now, "no_leader", payload={"command": command, "request": request})
         return
-    sim.invoke(target, "submit", command, request)
+    sim.invoke(target, "submit", command, request, *(() if client is None else (client, seq)))
 
 
 # ---- summary ---------------------------------------------------------------------------
@@ -601,12 +713,20 @@ def _log_of(sim, node_id: str) -> tuple[Entry, ...]:
 
 def _commands(sim) -> list[dict[str, Any]]:
     """One record per client request: where it went, whether and when it was committed,
-    and when each server applied it.  Rebuilt from the run's notes, replaying each
-    server's log over time."""
+    when each server applied it, and the answer.  Rebuilt from the run's notes,
+    replaying each server's log over time (an entry is known by index, term and
+    command).  A new leader's no-op is no client's request and has no record.
+
+    ``result`` is the state machine's answer to the client (``'ok'``, ``'missing'``,
+    a read's value; None before the command is applied anywhere and for a read of a
+    missing key); ``executed`` is False for a retry the client session answered
+    without executing it again (None before it is applied).
+    """
     logs: dict[str, list[tuple[int, str]]] = {n: [] for n in sim.node_ids}
     committed: dict[str, int] = {n: 0 for n in sim.node_ids}
     committed_at: dict[tuple[int, int, str], float] = {}
     applied_at: dict[tuple[int, int, str], dict[str, float]] = {}
+    answers: dict[tuple[int, int, str], tuple[Any, bool]] = {}  # the first application's
     records: dict[int, dict[str, Any]] = {}
     for e in sim.trace.events:
         p = e.payload or {}
@@ -615,6 +735,7 @@ def _commands(sim) -> list[dict[str, Any]]:
                 "request": p["request"], "command": p["command"], "submitted_at": e.time,
                 "to": e.node, "status": "lost", "index": None, "term": None,
                 "committed": False, "committed_at": None, "applied_on": {},
+                "client": p.get("client"), "seq": p.get("seq"), "result": None, "executed": None,
             }
         elif e.kind == "no_leader":
             records[p["request"]]["status"] = "no leader"
@@ -631,7 +752,7 @@ def _commands(sim) -> list[dict[str, Any]]:
         elif e.kind == "crash":
             committed[e.node] = 0
         elif e.kind == "recover":
-            logs[e.node] = [tuple(x) for x in p.get("log", ())]
+            logs[e.node] = [tuple(x)[:2] for x in p.get("log", ())]
         elif e.kind == "committed":
             log = logs[e.node]
             for i in range(committed[e.node] + 1, min(p["index"], len(log)) + 1):
@@ -640,7 +761,9 @@ def _commands(sim) -> list[dict[str, Any]]:
         elif e.kind == "applied":
             log = logs[e.node]
             if p["index"] <= len(log):
-                applied_at.setdefault((p["index"], *log[p["index"] - 1]), {}).setdefault(e.node, e.time)
+                key = (p["index"], *log[p["index"] - 1])
+                applied_at.setdefault(key, {}).setdefault(e.node, e.time)
+                answers.setdefault(key, (p.get("answer"), p.get("executed", True)))
     final = {n: _log_of(sim, n) for n in sim.node_ids}
     out = []
     for record in records.values():
@@ -649,9 +772,11 @@ def _commands(sim) -> list[dict[str, Any]]:
             key = (i, *entry)
             if key in committed_at:
                 record.update(committed=True, committed_at=committed_at[key], status="committed")
-            elif not any(len(log) >= i and tuple(log[i - 1]) == entry for log in final.values()):
+            elif not any(len(log) >= i and tuple(log[i - 1][:2]) == entry for log in final.values()):
                 record["status"] = "rolled back"
             record["applied_on"] = applied_at.get(key, {})
+            if key in answers:
+                record["result"], record["executed"] = answers[key]
         out.append(record)
     return out
 
@@ -697,6 +822,15 @@ def _state_changes(trace, nodes) -> list[tuple[float, int, str, dict[str, Any]]]
     return changes
 
 
+def _entry_record(index: int, entry: Entry) -> dict[str, Any]:
+    """A log entry in the summary: index, term, command (``"no-op"`` for a leader's
+    no-op) and, for a request sent with a session, its client and seq."""
+    record = {"index": index, "term": entry[0], "command": entry[1]}
+    if len(entry) > 2:
+        record.update(client=entry[2], seq=entry[3])
+    return record
+
+
 def _summarize(sim) -> dict[str, Any]:
     state: dict[str, Any] = {}
     applied: dict[str, Any] = {}
@@ -704,14 +838,14 @@ def _summarize(sim) -> dict[str, Any]:
     for node_id in sim.node_ids:
         node = sim.nodes.get(node_id)
         state[node_id] = node.machine.snapshot() if node is not None else None
-        applied[node_id] = [c for _, c in node.log[:node.last_applied]] if node is not None else None
+        applied[node_id] = [e[1] for e in node.log[:node.last_applied]] if node is not None else None
         commit_index[node_id] = node.commit_index if node is not None else 0
     live = [a for a in applied.values() if a is not None]
     return {
         "leaders": [{"term": e.payload["term"], "node": e.node, "at": e.time}
                     for e in sim.trace.of_kind("role") if e.payload["role"] == LEADER],
-        "logs": {n: [{"index": i, "term": t, "command": c}
-                     for i, (t, c) in enumerate(_log_of(sim, n), start=1)] for n in sim.node_ids},
+        "logs": {n: [_entry_record(i, e) for i, e in enumerate(_log_of(sim, n), start=1)]
+                 for n in sim.node_ids},
         "commit_index": commit_index,
         "state": state,
         "applied": applied,
@@ -737,12 +871,38 @@ def _describe(summary: Mapping[str, Any]) -> list[str]:
     for c in summary["commands"]:
         where = f" #{c['index']} t{c['term']}" if c["index"] is not None else ""
         when = f" at t={c['committed_at']:g}" if c["committed"] else ""
-        lines.append(f"command    {c['command']!r}: {c['status']}{where}{when}")
+        answer = ""
+        if c["executed"] is False:
+            answer = f", a retry answered {c['result']!r} from the client session"
+        elif c["command"].startswith("get ") and c["executed"]:
+            answer = f", answer {c['result']!r}"
+        lines.append(f"command    {c['command']!r}: {c['status']}{where}{when}{answer}")
     lines.append(f"converged  {'yes' if summary['converged'] else 'no'}")
     return lines
 
 
 # ---- narration, colours, marks ---------------------------------------------------------
+def _said(p: Mapping[str, Any]) -> str:
+    """A command as narration quotes it: with its client session, if it has one."""
+    return f"{p['command']!r}" + (f" ({p['client']}'s request {p['seq']})" if p.get("client") else "")
+
+
+def _appended(e, p) -> str:
+    if p["command"] == NOOP:
+        return f"{e.node} appends #{p['index']} (term {p['term']}), a no-op"
+    return f"{e.node} appends #{p['index']} (term {p['term']}) {p['command']!r}"
+
+
+def _applied(e, p) -> str:
+    if p["command"] == NOOP:
+        return f"{e.node} applies #{p['index']}, a no-op: nothing changes"
+    if p.get("executed") is False:
+        return (f"{e.node} applies #{p['index']} {_said(p)}: executed already, answered "
+                f"{p['answer']!r} from the session, not again")
+    read = f" = {p['answer']!r}" if p["command"].startswith("get ") else ""
+    return f"{e.node} applies #{p['index']} {p['command']!r}{read} -> {p['state']}"
+
+
 SENTENCES = {
     "role": lambda e, p: (f"{e.node} becomes leader of term {p['term']}" if p["role"] == LEADER
                           else f"{e.node} starts an election for term {p['term']}"
@@ -750,14 +910,14 @@ SENTENCES = {
                           else f"{e.node} is a follower in term {p['term']}"),
     "voted": lambda e, p: f"{e.node} votes for {p['candidate']} in term {p['term']}",
     "leader": lambda e, p: f"{e.node} hears from leader {p['leader']} of term {p['term']}",
-    "appended": lambda e, p: f"{e.node} appends #{p['index']} (term {p['term']}) {p['command']!r}",
+    "appended": _appended,
     "truncated": lambda e, p: f"{e.node} deletes its conflicting entries from #{p['index']} on",
     "committed": lambda e, p: f"{e.node} commits up to #{p['index']}",
-    "applied": lambda e, p: f"{e.node} applies #{p['index']} {p['command']!r} -> {p['state']}",
+    "applied": _applied,
     "backup": lambda e, p: f"{e.node} backs up {p['follower']} to #{p['next_index']}",
-    "submit": lambda e, p: (f"a client submits {p['command']!r} to {e.node}"
+    "submit": lambda e, p: (f"a client submits {_said(p)} to {e.node}"
                             + ("" if p.get("to") else " (the leader of the highest term)")
-                            if e.node else f"a client submits {p['command']!r} for the leader"),
+                            if e.node else f"a client submits {_said(p)} for the leader"),
     "no_leader": lambda e, p: f"a client's {p['command']!r} finds no leader: nobody takes it",
     "redirected": lambda e, p: f"{e.node} is not the leader: passes {p['command']!r} on to {p['to']}",
     "rejected": lambda e, p: f"{e.node} rejects {p['command']!r}: {p['reason']}",
@@ -863,8 +1023,8 @@ class LeaderCompleteness(Monitor):
 
     def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
         super().__init__(node_ids, options)
-        #: (term, command, the term in which a server first knew it committed), index 1 first
-        self.committed: tuple[tuple[int, str, int], ...] = ()
+        #: (entry, the term in which a server first knew it committed), index 1 first
+        self.committed: tuple[tuple[Entry, int], ...] = ()
         self.reported: frozenset[tuple[str, int]] = frozenset()  # (leader, term)
 
     def after_step(self, sim) -> list[Violation]:
@@ -875,7 +1035,7 @@ class LeaderCompleteness(Monitor):
         upto = min(node.commit_index, len(node.log))
         if upto > known:
             self.committed = self.committed + tuple(
-                (*node.log[i], node.current_term) for i in range(known, upto))
+                (node.log[i], node.current_term) for i in range(known, upto))
             leaders = [(m, sim.nodes.get(m)) for m in self.node_ids]  # new entries: ask every leader
         else:
             leaders = [(n, node)]
@@ -884,8 +1044,9 @@ class LeaderCompleteness(Monitor):
             if leader is None or leader.role != LEADER or (m, leader.current_term) in self.reported:
                 continue
             log = leader.log
-            for i, (term, command, known_in) in enumerate(self.committed):
-                if leader.current_term > known_in and (i >= len(log) or log[i] != (term, command)):
+            for i, (entry, known_in) in enumerate(self.committed):
+                if leader.current_term > known_in and (i >= len(log) or log[i] != entry):
+                    term, command = entry[:2]
                     self.reported = self.reported | {(m, leader.current_term)}
                     out.append(Violation(self.property, sim.now,
                                          f"{m} leads term {leader.current_term} without #{i + 1} "
@@ -965,6 +1126,8 @@ SPEC = ProtocolSpec(
     option_validators={
         "election_timeout": _validate_timeout_range,
         "heartbeat": lambda v, f, x, nodes: x is None or v.number(f, x, strict=True),
+        "noop": lambda v, f, x, nodes: v.of_type(f, x, bool, "true or false"),
+        "candidate_writes_first": lambda v, f, x, nodes: v.of_type(f, x, bool, "true or false"),
     },
     actions={"submit": _validate_submit, "timeout": _validate_timeout},
     describe=_describe,
