@@ -429,7 +429,7 @@ def log_state(result_or_trace: Any, at: float | None = None) -> dict[str, dict[s
         elif e.kind == "recover":
             s.update(up=True, role="follower", commit_index=int(p.get("commit_index", 0) or 0))
             if "log" in p:
-                s["log"] = [(int(term), command) for term, command in p["log"]]
+                s["log"] = [(int(entry[0]), entry[1]) for entry in p["log"]]  # (term, command, ...)
             if "current_term" in p:
                 s["term"] = int(p["current_term"])
     return state

@@ -31,13 +31,14 @@ from paxoslab.protocols.multi_paxos import (
     RequestVoteReply,
     current_leader,
 )
+from paxoslab.statemachine import NOOP
 
 THREE = ["S1", "S2", "S3"]
 FIVE = ["S1", "S2", "S3", "S4", "S5"]
 
 
-def node(node_id="S2", nodes=THREE, bugs=(), **state) -> MultiPaxosNode:
-    n = MultiPaxosNode(node_id, nodes, {"bugs": list(bugs)})
+def node(node_id="S2", nodes=THREE, bugs=(), noop=True, **state) -> MultiPaxosNode:
+    n = MultiPaxosNode(node_id, nodes, {"bugs": list(bugs), "noop": noop})
     for key, value in state.items():
         setattr(n, key, value)
     return n
@@ -73,6 +74,11 @@ def leader_terms(summary) -> list[tuple[int, str]]:
 def committed_prefix(summary, node_id) -> list[str]:
     log = summary["logs"][node_id][:summary["commit_index"][node_id]]
     return [e["command"] for e in log]
+
+
+def client_commands(commands) -> list[str]:
+    """The clients' commands among a log's or an ``applied`` list's (no leader's no-op)."""
+    return [c for c in commands if c != NOOP]
 
 
 # ---- the rules, one handler at a time ------------------------------------------------------
@@ -165,8 +171,8 @@ def test_bug_append_without_consistency_check_appends_after_a_wrong_entry():
     assert n.log == ((1, "set a 1"), (2, "set b 2"))
 
 
-def leader_with(log, term, bugs=()):
-    n = node("S1", FIVE, bugs=bugs, current_term=term, log=log)
+def leader_with(log, term, bugs=(), noop=False):
+    n = node("S1", FIVE, bugs=bugs, noop=noop, current_term=term, log=log)
     n.become_leader()
     n.take_effects()
     return n
@@ -214,7 +220,7 @@ def test_a_crash_keeps_term_vote_and_log_and_forgets_the_rest():
     result = pl.run_scenario(data)
     assert result.sim.nodes["S2"] is None
     assert result.sim.stable["S2"] == {"current_term": 1, "voted_for": "S1",
-                                       "log": [(1, "set x 1")]}
+                                       "log": [(1, NOOP), (1, "set x 1")]}
 
 
 def test_a_client_command_to_a_follower_is_forwarded_or_rejected():
@@ -246,7 +252,23 @@ def test_bad_options_and_actions_are_one_clear_line():
     for field, value, words in [
         ("options", {"election_timeout": [300, 150]}, "options.election_timeout: low must not exceed"),
         ("options", {"heartbeat": 0}, "options.heartbeat: must be greater than 0"),
-        ("events", [{"at": 0, "submit": {"command": "get x"}}], "events[0].submit.command"),
+        ("events", [{"at": 0, "submit": {"command": "put x 1"}}], "events[0].submit.command"),
+        ("events", [{"at": 0, "submit": {"command": NOOP}}], "events[0].submit.command"),
+        ("events", [{"at": 0, "submit": {"command": "get x", "client": "c1"}}],
+         "events[0].submit.seq: missing"),
+        ("events", [{"at": 0, "submit": {"command": "get x", "seq": 1}}],
+         "events[0].submit.client: missing"),
+        ("events", [{"at": 0, "submit": {"command": "get x", "client": 7, "seq": 1}}],
+         "events[0].submit.client: must be a client name"),
+        ("events", [{"at": 0, "submit": {"command": "get x", "client": "", "seq": 1}}],
+         "events[0].submit.client: must be a non-empty"),
+        ("events", [{"at": 0, "submit": {"command": "get x", "client": "c1", "seq": 0}}],
+         "events[0].submit.seq: must be at least 1"),
+        ("events", [{"at": 0, "submit": {"command": "get x", "client": "c1", "seq": 1.5}}],
+         "events[0].submit.seq: must be a whole number"),
+        ("events", [{"at": 0, "submit": {"command": "get x", "req": 1}}],
+         "events[0].submit.req: unknown key"),
+        ("options", {"noop": "yes"}, "options.noop: must be true or false"),
         ("events", [{"at": 0, "timeout": "S9"}], "events[0].timeout: unknown node"),
         ("options", {"bugs": ["no-such-bug"]}, "options.bugs[0]: unknown bug"),
     ]:
@@ -338,8 +360,8 @@ def test_basic_agreement():
                      + [{"at": 30 + 20 * i, "submit": {"command": c}} for i, c in enumerate(commands)],
                      until=400))
     for n in FIVE:
-        assert committed_prefix(s, n) == commands == s["applied"][n]
-    assert all(c["status"] == "committed" and c["index"] == i + 1
+        assert committed_prefix(s, n) == [NOOP] + commands == s["applied"][n]
+    assert all(c["status"] == "committed" and c["index"] == i + 2  # after S1's no-op
                for i, c in enumerate(s["commands"]))
 
 
@@ -350,7 +372,7 @@ def test_agreement_despite_a_failed_follower():
                       {"at": 100, "heal": True}, {"at": 200, "submit": {"command": "set c 3"}}],
                      nodes=THREE, until=400))
     assert all(c["committed_at"] < 100 for c in s["commands"][:2])
-    assert s["applied"]["S3"] == ["set a 1", "set b 2", "set c 3"] and s["converged"]
+    assert client_commands(s["applied"]["S3"]) == ["set a 1", "set b 2", "set c 3"] and s["converged"]
 
 
 def test_no_commit_without_a_majority():
@@ -368,9 +390,9 @@ def test_concurrent_submits_all_commit_once_in_one_order():
     s = run(scenario([{"at": 0, "timeout": "S1"}]
                      + [{"at": 50, "submit": {"command": c, "node": FIVE[i % 5]}}
                         for i, c in enumerate(commands)], until=400))
-    assert sorted(s["applied"]["S1"]) == sorted(commands)
+    assert sorted(client_commands(s["applied"]["S1"])) == sorted(commands)
     assert all(s["applied"][n] == s["applied"]["S1"] for n in FIVE)
-    assert sorted(c["index"] for c in s["commands"]) == list(range(1, 13))
+    assert sorted(c["index"] for c in s["commands"]) == list(range(2, 14))  # #1: S1's no-op
 
 
 def test_rejoin_of_a_partitioned_leader():
@@ -404,7 +426,7 @@ def test_fast_backup_over_long_wrong_logs():
                                       network={"delay": {"fixed": 2}}))
     s = result.summary()
     assert s["violations"] == [] and s["converged"]
-    applied = s["applied"]["S1"]
+    applied = client_commands(s["applied"]["S1"])
     assert len(applied) == 1 + 50 + 50 + 1 and not any("lost" in c for c in applied)
     refusals = sum(1 for m in result.trace.message_rows()
                    if m["msg_type"] == "AppendEntriesReply" and not m["payload"]["success"])
@@ -454,7 +476,7 @@ def test_persistence_across_crashes_of_several_servers():
     for seed in range(5):
         s = run(scenario(events, until=1600), seed)
         assert s["converged"]
-        applied = s["applied"]["S3"]
+        applied = client_commands(s["applied"]["S3"])
         assert applied[:2] == ["set a 1", "set b 2"] and applied[-1] == "set d 4"
         terms = [x["term"] for x in s["leaders"]]
         assert terms == sorted(set(terms))  # one leader per term, terms only grow
@@ -532,10 +554,16 @@ def multi_paxos_scenarios(draw):
     nodes = [f"S{i}" for i in range(1, n + 1)]
     node = st.sampled_from(nodes)
     events = []
+    seqs = {"c1": 0, "c2": 0}
     for i in range(draw(st.integers(1, 8))):
-        submit = {"command": f"set k{draw(st.integers(0, 2))} {i}"}
+        submit = {"command": draw(st.sampled_from([f"set k{i % 3} {i}", f"append k{i % 3} {i}",
+                                                   f"get k{i % 3}"]))}
         if draw(st.booleans()):
             submit["node"] = draw(node)
+        if draw(st.booleans()):  # a client session: a new request, or a retry of the last one
+            client = draw(st.sampled_from(sorted(seqs)))
+            seqs[client] += 1 if not seqs[client] or draw(st.booleans()) else 0
+            submit.update(client=client, seq=seqs[client])
         events.append({"at": draw(times), "submit": submit})
     for _ in range(draw(st.integers(0, 4))):
         victim, down_at = draw(node), draw(times)
@@ -556,7 +584,8 @@ def multi_paxos_scenarios(draw):
                     "duplicate": draw(probabilities)},
         "options": {"election_timeout": [low, low + draw(st.sampled_from([0, 5, 20, 40]))],
                     "heartbeat": draw(st.sampled_from([3, 5, 8])),
-                    "persist_ms": draw(st.sampled_from([0, 0, 2]))},
+                    "persist_ms": draw(st.sampled_from([0, 0, 2])),
+                    "noop": draw(st.sampled_from([True, True, False]))},
         "events": events,
         "until": 400,
     }
@@ -572,7 +601,7 @@ def test_multi_paxos_stays_safe_whatever_the_network_and_faults(data, seed):
     for node_id, live in result.sim.nodes.items():
         if live is None:
             continue
-        assert {command for _, command in live.log} <= submitted
+        assert {entry[1] for entry in live.log} <= submitted | {NOOP}
         stable = result.sim.stable[node_id]  # the disk holds what the server holds
         if live.current_term:
             assert (stable["current_term"], stable["voted_for"]) == (live.current_term, live.voted_for)
@@ -709,7 +738,7 @@ def test_a_duplicated_forward_is_appended_once():
     n.take_effects()
     n.on_forward(pl.protocols.multi_paxos.Forward("set x 1", 4), "S2")
     n.on_forward(pl.protocols.multi_paxos.Forward("set x 1", 4), "S2")
-    assert n.log == ((1, "set x 1"),)
+    assert n.log == ((1, NOOP), (1, "set x 1"))
 
 
 # ---- random-walk search finds each bug from a small scenario -----------------------------------
@@ -742,4 +771,144 @@ def test_null_timeouts_leave_elections_and_appends_to_the_script():
                      election_timeout=None, heartbeat=None))
     assert leader_terms(s) == [(1, "S2")]  # nobody stands unless told to
     assert [c["status"] for c in s["commands"]] == ["no leader", "committed"]
-    assert s["messages"]["by_type"]["AppendEntries"] == 2 * 3  # on election, the entry, its commit
+    # on election (carrying the no-op), the no-op's commit, the entry, its commit
+    assert s["messages"]["by_type"]["AppendEntries"] == 2 * 4
+
+
+# ---- the new leader's no-op (Raft section 8) ------------------------------------------------
+def test_a_new_leader_appends_a_noop_of_its_term_and_sends_it_at_once():
+    n = node("S1", FIVE, current_term=3, log=((1, "set a 1"),))
+    n.become_leader()
+    done = n.take_effects()
+    assert n.log == ((1, "set a 1"), (3, NOOP))
+    kinds = [e[0] for e in done]
+    assert kinds.index("persist_append") < kinds.index("send")
+    appends = [e[2] for e in done if e[0] == "send"]
+    assert len(appends) == 4 and all(m.prev_log_index == 1 and m.entries == ((3, NOOP),) for m in appends)
+
+
+@pytest.mark.parametrize(("noop", "commit"), [(True, 2), (False, 0)])
+def test_the_noop_commits_an_earlier_term_without_a_client_command(noop, commit):
+    n = leader_with(((1, "set a 1"),), term=3, noop=noop)
+    for peer in ("S2", "S3"):
+        n.on_append_entries_reply(AppendEntriesReply(3, True, n.last_log_index), peer)
+    assert n.commit_index == commit
+    assert n.machine.snapshot() == ({"a": "1"} if noop else {})
+
+
+def leader_dies_after_its_followers_stored(noop: bool) -> dict:
+    """S1 appends 'set x 1' at t=40; the followers store it at 45; S1 crashes at 47, before
+    any acknowledgement (due at 50) tells it the entry is committed.  S2 leads term 2 from 60
+    on, and no client sends anything more."""
+    return scenario([{"at": 0, "timeout": "S1"}, {"at": 40, "submit": {"command": "set x 1"}},
+                     {"at": 47, "crash": "S1"}, {"at": 55, "timeout": "S2"}],
+                    until=600, network={"delay": {"fixed": 5}}, noop=noop)
+
+
+def test_the_next_leader_commits_its_predecessors_last_entry_with_no_new_command():
+    s = run(leader_dies_after_its_followers_stored(noop=True))
+    assert leader_terms(s) == [(1, "S1"), (2, "S2")]
+    c, = s["commands"]
+    assert c["committed"] and c["committed_at"] == 75  # S2's no-op (t=65), acknowledged at t=75
+    assert all(s["state"][n] == {"x": "1"} for n in FIVE[1:])
+    assert s["logs"]["S2"][-1] == {"index": 3, "term": 2, "command": NOOP}
+
+
+def test_without_the_noop_the_entry_waits_for_a_client_under_a_stable_leader():
+    s = run(leader_dies_after_its_followers_stored(noop=False))
+    assert leader_terms(s) == [(1, "S1"), (2, "S2")]
+    c, = s["commands"]
+    assert c["status"] == "not committed"  # on four servers, for 540 ms, under leader S2
+    assert all(s["commit_index"][n] == 0 for n in FIVE[1:])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_after_the_heal_nothing_stays_uncommitted_under_a_stable_leader(seed, scenario):
+    """The issue's symptom: with {S1,S3} | {S2,S4,S5}, 'set x 2' sat on all five servers,
+    uncommitted, for hundreds of ms under a stable leader.  With the no-op every server's
+    log is committed to its end once a leader has been in charge for a while."""
+    data = scenario("multi-paxos-partition")
+    data.pop("expect")
+    data["events"][2]["partition"] = [["S1", "S3"], ["S2", "S4", "S5"]]
+    data["until"] = 900
+    result = pl.run_scenario(data, seed=seed)
+    s = result.summary()
+    assert s["violations"] == [] and s["converged"]
+    assert s["leaders"][-1]["at"] < 800
+    assert all(s["commit_index"][n] == len(s["logs"][n]) for n in FIVE)
+    data["options"]["noop"] = False  # the protocol of before: the symptom in the first seed
+    if seed == 0:
+        old = pl.run_scenario(data, seed=seed).summary()
+        assert any(old["commit_index"][n] < len(old["logs"][n]) for n in FIVE)
+
+
+def test_the_noop_is_shown_as_such_never_as_a_client_command():
+    result = pl.run_scenario(leader_dies_after_its_followers_stored(noop=True))
+    s = result.summary()
+    assert [e["command"] for e in s["logs"]["S2"]] == [NOOP, "set x 1", NOOP]
+    assert s["applied"]["S2"] == [NOOP, "set x 1", NOOP]
+    assert [c["command"] for c in s["commands"]] == ["set x 1"]  # a no-op is no request
+    assert s["state"]["S2"] == {"x": "1"}
+    text = result.narrate(nodes=["S2"], kinds={"appended", "applied"})
+    assert "S2 appends #3 (term 2), a no-op" in text
+    assert "S2 applies #3, a no-op: nothing changes" in text
+    assert "'no-op'" not in text
+    assert "1:no-op" in result.describe()
+
+
+# ---- client sessions and reads (Raft section 8) -----------------------------------------------
+def test_a_retried_request_is_applied_once_and_twice_without_a_session(scenario):
+    data = scenario("multi-paxos-client-retry")
+    s = run(data)
+    assert s["expect"]["ok"]
+    first, retry, read = s["commands"]
+    assert (first["client"], first["seq"]) == (retry["client"], retry["seq"]) == ("c1", 1)
+    assert first["committed"] and retry["committed"] and retry["index"] > first["index"]
+    assert (first["executed"], retry["executed"]) == (True, False)
+    assert first["result"] == retry["result"] == "ok"
+    assert read["result"] == "a"
+    assert all(state == {"x": "a"} for state in s["state"].values())
+    assert {"index": 4, "term": 2, "command": "append x a", "client": "c1", "seq": 1} in s["logs"]["S2"]
+    for event in data["events"]:  # sessions off: the same commands, no client or seq
+        event.get("submit", {}).pop("client", None)
+        event.get("submit", {}).pop("seq", None)
+    data.pop("expect")
+    s = run(data)
+    assert [c["executed"] for c in s["commands"]] == [True, True, True]
+    assert all(state == {"x": "aa"} for state in s["state"].values())
+    assert s["commands"][2]["result"] == "aa"
+
+
+def test_a_session_travels_with_a_forwarded_request_and_survives_recovery():
+    s = run(scenario([{"at": 0, "timeout": "S1"},
+                      {"at": 30, "submit": {"command": "append k v", "client": "c", "seq": 1,
+                                            "node": "S3"}},
+                      {"at": 60, "submit": {"command": "append k v", "client": "c", "seq": 1}},
+                      {"at": 90, "crash": "S4"}, {"at": 120, "recover": "S4"},
+                      {"at": 300, "submit": {"command": "append k w", "client": "c", "seq": 2}}],
+                     until=500))
+    assert [c["executed"] for c in s["commands"]] == [True, False, True]
+    assert all(state == {"k": "vw"} for state in s["state"].values())  # S4 replayed the sessions
+
+
+def test_reads_go_through_the_log_and_see_every_committed_write():
+    s = run(scenario([{"at": 0, "timeout": "S1"}, {"at": 20, "submit": {"command": "get x"}},
+                      {"at": 40, "submit": {"command": "set x 1"}},
+                      {"at": 80, "crash": "S1"}, {"at": 90, "timeout": "S2"},
+                      {"at": 101, "submit": {"command": "get x", "node": "S2"}}],
+                     until=300, network={"delay": {"fixed": 5}}))
+    missing, write, read = s["commands"]
+    assert missing["result"] is None and missing["committed"] and missing["index"] == 2
+    assert write["result"] == "ok"
+    # S2 leads from t=100; the read reaches it before its no-op commits, and still sees x
+    assert read["committed"] and read["term"] == 2 and read["result"] == "1"
+    assert sum(1 for e in s["logs"]["S2"] if e["command"] == "get x") == 2  # one entry each
+
+
+def test_client_requests_are_numbered_in_order_without_a_field_on_the_simulation():
+    result = pl.run_scenario(scenario([{"at": 5, "submit": {"command": "set a 1"}},
+                                       {"at": 0, "timeout": "S1"},
+                                       {"at": 30, "submit": {"command": "set b 2"}},
+                                       {"at": 31, "submit": {"command": "set c 3"}}], until=100))
+    assert [c["request"] for c in result.summary()["commands"]] == [1, 2, 3]
+    assert not hasattr(result.sim, "client_requests")

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from paxoslab.statemachine import MACHINES, BankAccount, CommandError, KeyValueStore, replay
+from paxoslab.statemachine import (
+    MACHINES,
+    NOOP,
+    BankAccount,
+    CommandError,
+    KeyValueStore,
+    Sessions,
+    replay,
+)
 
 LOG = ["set x 1", "set y 2", "set x 3", "del y", "set msg hello world", "del nothing"]
 
@@ -37,13 +45,52 @@ def test_kv_snapshot_is_sorted_and_a_copy():
 
 
 @pytest.mark.parametrize("command", [
-    "", "set", "set x", "put x 1", "del", "del x y", "SET x 1", "set  x 1", "get x",
+    "", "set", "set x", "put x 1", "del", "del x y", "SET x 1", "set  x 1", "get", "get x y",
+    "append x", NOOP,
 ])
 def test_kv_bad_commands_raise_command_error(command):
     kv = KeyValueStore()
     with pytest.raises(CommandError):
         kv.apply(command)
     assert kv.snapshot() == {}
+
+
+def test_kv_get_reads_without_changing_and_append_adds_to_the_end():
+    kv = KeyValueStore()
+    assert kv.apply("get x") is None
+    assert kv.apply("append x a") == "ok" and kv.apply("append x b c") == "ok"
+    assert kv.apply("get x") == "ab c" and kv.snapshot() == {"x": "ab c"}
+    kv.apply("set x 1")
+    assert kv.apply("get x") == "1"
+
+
+# ---- client sessions (Raft section 8) ------------------------------------------------------
+def test_sessions_execute_a_request_once_and_answer_a_retry_from_memory():
+    m = Sessions(KeyValueStore())
+    assert m.apply("append x a", "c1", 1) == ("ok", True)
+    assert m.apply("get x", "c2", 1) == ("a", True)
+    assert m.apply("append x a", "c1", 1) == ("ok", False)  # the retry: not again
+    assert m.apply("get x", "c2", 1) == ("a", False)
+    assert m.snapshot() == {"x": "a"}
+    assert m.apply("append x b", "c1", 2) == ("ok", True)
+    assert m.apply("get x", "c2", 1) == ("a", False)  # the remembered answer, not a new read
+    assert m.apply("append x a", "c1", 1) == (None, False)  # older than the last: dropped
+    assert m.snapshot() == {"x": "ab"} and m.last == {"c1": (2, "ok"), "c2": (1, "a")}
+
+
+def test_without_a_session_every_request_is_executed_and_a_noop_never():
+    m = Sessions(KeyValueStore())
+    assert [m.apply("append x a") for _ in range(2)] == [("ok", True), ("ok", True)]
+    assert m.apply(NOOP) == (None, False) and m.apply(NOOP, "c1", 1) == (None, False)
+    assert m.snapshot() == {"x": "aa"} and m.last == {}
+
+
+def test_two_replicas_applying_the_same_entries_remember_the_same_sessions():
+    entries = [("append x a", "c1", 1), (NOOP, None, None), ("append x a", "c1", 1),
+               ("del x", None, None), ("append x a", "c1", 1), ("append y 1", "c2", 4)]
+    a, b = Sessions(KeyValueStore()), Sessions(KeyValueStore())
+    answers = [[m.apply(*e) for e in entries] for m in (a, b)]
+    assert answers[0] == answers[1] and a.last == b.last and a.snapshot() == b.snapshot() == {"y": "1"}
 
 
 def test_command_error_is_a_value_error_that_quotes_the_command():

@@ -235,7 +235,8 @@ def test_multi_paxos_state_at_t_follows_the_partition_story(scenarios_dir):
     story = pl.run_scenario(scenarios_dir / "multi-paxos-partition.json")
     replay = pl.widgets.player(story)
     before, after = replay.state_at(405), replay.state_at(450)
-    assert (before["S1"]["role"], before["S1"]["term"], before["S1"]["log"]) == ("leader", 1, "2 (term 1)")
-    assert before["S3"]["role"] == "leader" and before["S3"]["commit"] == 3
-    assert after["S1"] == after["S4"] == {"role": "follower", "term": 2, "log": "3 (term 2)",
-                                          "commit": 3, "applied": 3, "down": False}
+    # each leader's first entry is its no-op: S1's log is no-op, set x 1, set x 2
+    assert (before["S1"]["role"], before["S1"]["term"], before["S1"]["log"]) == ("leader", 1, "3 (term 1)")
+    assert before["S3"]["role"] == "leader" and before["S3"]["commit"] == 5
+    assert after["S1"] == after["S4"] == {"role": "follower", "term": 2, "log": "5 (term 2)",
+                                          "commit": 5, "applied": 5, "down": False}

@@ -949,6 +949,11 @@ def _stepped(sim) -> tuple[str, Any] | tuple[None, None]:
     return (node_id, node) if node is not None else (None, None)
 
 
+def _shown(command: str) -> str:
+    """A command quoted, or "a no-op" for a leader's no-op (it is no client's command)."""
+    return "a no-op" if command == NOOP else repr(command)
+
+
 def _log(sim, node_id: str) -> tuple:
     """A server's log: the live one, or what a crashed server has on disk."""
     node = sim.nodes.get(node_id)
@@ -1050,7 +1055,7 @@ class LeaderCompleteness(Monitor):
                     self.reported = self.reported | {(m, leader.current_term)}
                     out.append(Violation(self.property, sim.now,
                                          f"{m} leads term {leader.current_term} without #{i + 1} "
-                                         f"(term {term}) {command!r}, committed in term {known_in}"))
+                                         f"(term {term}) {_shown(command)}, committed in term {known_in}"))
                     break
         return out
 
@@ -1091,7 +1096,8 @@ class StateMachineSafety(Monitor):
             if first != command and (n, i) not in self.reported:
                 self.reported = self.reported | {(n, i)}
                 out.append(Violation(self.property, sim.now,
-                                     f"{n} applies {command!r} at #{i} but {by} applied {first!r} there"))
+                                     f"{n} applies {_shown(command)} at #{i} but {by} applied "
+                                     f"{_shown(first)} there"))
         self.checked = self.checked[:slot] + (node.last_applied,) + self.checked[slot + 1:]
         return out
 
