@@ -18,7 +18,7 @@ t = 1000 ms).
 Targets: every row decides in at least 295 of 300 seeds (98.3%); the issue's
 network with a median under 500 ms.  Exit status 1 if a target is missed.
 
-    python benchmarks/liveness.py               # 300 seeds per row (about a minute on 2 cores)
+    python benchmarks/liveness.py               # 300 seeds per row (about 10 s on 2 cores)
     python benchmarks/liveness.py --seeds 50 --workers 1
     python benchmarks/liveness.py --json
 """
