@@ -74,6 +74,12 @@ waiting for a client.  The no-op changes no state machine, and summaries,
 narration and log grids show it as ``no-op``.  ``noop: false`` (the paper's
 Figure 2 alone) leaves it out: entries of earlier terms then wait for the next
 client command, and until it comes the leader cannot tell what is committed.
+The no-op does not replace the rule that a leader never commits an entry of
+an earlier term by counting its replicas; here it only hides a break of that
+rule, since every AppendEntries a leader sends runs to the end of its log, past
+its no-op, so any majority storing an older entry stores the no-op too.  That
+is why the scenarios of the ``commit-old-term-by-count`` bug set ``noop:
+false`` (the Raft paper's Figure 8, which has no no-op either).
 
 Clients.  A client may ``submit`` a command to any server: a leader appends
 it; any other server forwards it to the leader it knows, or rejects it when it
