@@ -673,3 +673,127 @@ def cdf(frame: Any, column: str, by: str | None = None, ax: Axes | None = None,
     if own_figure:
         ax.figure.tight_layout()
     return ax
+
+
+#: How each of the paper's failover statistics is marked on a CDF (marker, its legend text).
+PAPER_MARKS = {"median": ("o", "paper: median"), "max": ("^", "paper: worst trial"),
+               "mean": ("|", "paper: mean"), "over": (">", "paper: every trial longer")}
+
+
+def paper_failover_marks(ax: Axes, ranges: Sequence[str] | None = None,
+                         colors: Mapping[str, str] | None = None,
+                         paper: Sequence[Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Mark on a failover CDF (``ax``) what the Raft paper's text gives for ``ranges``.
+
+    A median sits at 50 %, a worst trial at 100 %, a mean as a vertical bar at
+    50 %, and "every trial longer than x" as ▶ at (x, 0 %).  Each mark takes its
+    range's colour from ``colors`` (black without one) and is annotated with its
+    number; the legend gets one black entry per kind of mark.  ``paper``
+    defaults to :data:`paxoslab.experiments.PAPER_FAILOVER`.  Returns the marks
+    drawn.
+    """
+    if paper is None:
+        from .experiments import PAPER_FAILOVER as paper
+    heights = {"median": 50.0, "max": 100.0, "mean": 50.0, "over": 0.0}
+    drawn = []
+    for point in paper:
+        label = point["election_timeout"]
+        if ranges is not None and label not in ranges:
+            continue
+        kind = point["statistic"]
+        x, y = point["ms"], heights[kind]
+        color = (colors or {}).get(label, "black")
+        marker, _ = PAPER_MARKS[kind]
+        ax.plot([x], [y], marker=marker, markersize=11 if kind == "mean" else 8, color=color,
+                markeredgecolor="black", markeredgewidth=1.6 if kind == "mean" else 0.8,
+                linestyle="none", zorder=5, clip_on=False)
+        left = kind == "over"  # at the far right of the axis: write to the left
+        ax.annotate(f"{label}: {point.get('text', f'{x:g} ms')}", (x, y),
+                    xytext=(-6 if left else 5, 4 if y < 100 else -12), ha="right" if left else "left",
+                    textcoords="offset points", fontsize=FONT - 1, color=color)
+        drawn.append(dict(point))
+    kinds = list(dict.fromkeys(p["statistic"] for p in drawn))
+    if kinds:
+        handles, labels = ax.get_legend_handles_labels()
+        for kind in kinds:
+            marker, text = PAPER_MARKS[kind]
+            handles.append(Line2D([], [], marker=marker, color="black", linestyle="none"))
+            labels.append(text)
+        old = ax.get_legend()
+        title = old.get_title().get_text() if old is not None else None
+        # beside the axes: on a failover CDF every corner may hold a curve or a mark
+        ax.legend(handles, labels, fontsize=FONT, frameon=False, loc="center left",
+                  bbox_to_anchor=(1.01, 0.5), title=title or None, title_fontsize=FONT)
+        ax.figure.tight_layout()
+    return drawn
+
+
+def failover_cdf(frame: Any, ax: Axes | None = None, colors: Mapping[str, str] | None = None,
+                 paper: bool = True, logx: bool = True) -> Axes:
+    """The failover experiment's CDFs (one line per ``election_timeout`` of ``frame``) with the
+    paper's numbers for those ranges marked on them (:func:`paper_failover_marks`)."""
+    ranges = list(dict.fromkeys(frame["election_timeout"]))
+    if colors is None:
+        colors = {name: TERM_COLORS[i % len(TERM_COLORS)] for i, name in enumerate(ranges)}
+    ax = cdf(frame, "downtime_ms", by="election_timeout", ax=ax, logx=logx, colors=colors,
+             xlabel="time without a leader after the crash (ms)")
+    if paper:
+        paper_failover_marks(ax, ranges, colors)
+    return ax
+
+
+def failover_sensitivity(frame: Any, ax: Any = None,
+                         paper: Sequence[Mapping[str, Any]] | None = None) -> Any:
+    """How the failover answer depends on the round trip / disk split and the write order.
+
+    ``frame``: :func:`paxoslab.experiments.failover_sensitivity` (or
+    ``data/failover/sensitivity.csv``).  Two panels, the candidate writing
+    first and sending first; x = round trip (the disk write is the rest of the
+    broadcast time), y = for each range the statistic the paper reports for it
+    (median, worst trial or mean; log scale), one line per range, the paper's
+    value a dashed line of the same colour.  A median that is endless (most
+    trials elected nobody within the cap) is drawn as ▲ at the top.  Returns
+    the two axes.
+    """
+    import numpy as np
+
+    if paper is None:
+        from .experiments import PAPER_FAILOVER as paper
+    stat_of: dict[str, tuple[str, float]] = {}
+    for point in paper:  # the first statistic the paper gives for each range
+        column = {"over": "median", "median": "median", "max": "max", "mean": "mean"}[point["statistic"]]
+        stat_of.setdefault(point["election_timeout"], (column, point["ms"]))
+    if ax is None:
+        _, ax = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
+    ranges = list(dict.fromkeys(frame["election_timeout"]))
+    top = 20_000.0
+    for panel, writes_first in zip(ax, (True, False), strict=True):
+        part = frame[frame["candidate_writes_first"] == writes_first]
+        for i, label in enumerate(ranges):
+            column, paper_ms = stat_of.get(label, ("median", float("nan")))
+            rows = part[part["election_timeout"] == label].sort_values("rtt_ms")
+            x = rows["rtt_ms"].to_numpy(dtype=float)
+            y = rows[f"{column}_ms"].to_numpy(dtype=float)
+            color = TERM_COLORS[i % len(TERM_COLORS)]
+            shown = np.where(np.isfinite(y), y, top)
+            panel.plot(x, shown, marker="o", color=color, lw=1.6, label=f"{label}: {column}")
+            endless = ~np.isfinite(y)
+            if endless.any():
+                panel.plot(x[endless], shown[endless], marker="^", markersize=10, color=color,
+                           linestyle="none")
+            if paper_ms == paper_ms:
+                panel.axhline(paper_ms, color=color, lw=1, ls="--")
+        panel.set_yscale("log")
+        panel.set_ylim(10, top * 1.5)
+        panel.set_xlabel("network round trip (ms); the disk write is the rest of 15 ms")
+        panel.set_title("candidate writes, then sends" if writes_first
+                        else "candidate sends, its write overlaps", fontsize=FONT + 1)
+        panel.grid(color="#eeeeee")
+    ax[0].set_ylabel("time without a leader (ms)")
+    handles, labels = ax[0].get_legend_handles_labels()
+    handles += [Line2D([], [], color="gray", ls="--"),
+                Line2D([], [], marker="^", color="gray", linestyle="none")]
+    labels += ["the paper's value", "no leader in most trials"]
+    ax[0].figure.legend(handles, labels, fontsize=FONT, frameon=False, loc="lower center", ncol=3)
+    ax[0].figure.tight_layout(rect=(0, 0.14, 1, 1))
+    return ax
