@@ -731,7 +731,14 @@ def paper_failover_marks(ax: Axes, ranges: Sequence[str] | None = None,
 def failover_cdf(frame: Any, ax: Axes | None = None, colors: Mapping[str, str] | None = None,
                  paper: bool = True, logx: bool = True) -> Axes:
     """The failover experiment's CDFs (one line per ``election_timeout`` of ``frame``) with the
-    paper's numbers for those ranges marked on them (:func:`paper_failover_marks`)."""
+    paper's numbers for those ranges marked on them (:func:`paper_failover_marks`).
+
+    Only trials that crashed a leader count (a cluster that never had one to crash is no
+    failover); one whose cluster then elected nobody counts, below the curve's end.
+    """
+    note = frame["note"].fillna("").astype(str) if "note" in frame else None
+    if note is not None:
+        frame = frame[~note.str.startswith("no leader to crash")]
     ranges = list(dict.fromkeys(frame["election_timeout"]))
     if colors is None:
         colors = {name: TERM_COLORS[i % len(TERM_COLORS)] for i, name in enumerate(ranges)}
