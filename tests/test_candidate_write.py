@@ -162,3 +162,42 @@ def test_either_order_stays_safe_and_converges_under_churn(seed, writes_first):
     summary = pl.run_scenario(churn(seed, writes_first)).summary()
     assert summary["violations"] == []
     assert summary["converged"]
+
+
+# ---- the voter's election timer ---------------------------------------------------------
+def granted_vote_timer(options) -> float:
+    """The delay of the election timer S2 sets when it grants S1 a vote in term 1."""
+    from paxoslab.protocols.multi_paxos import RequestVote
+
+    voter = MultiPaxosNode("S2", THREE, {"election_timeout": [100, 100], **options})
+    voter.on_request_vote(RequestVote(1, "S1", 0, 0), "S1")
+    (delay,) = [e[2] for e in voter.take_effects() if e[0] == "set_timer" and e[1] == ElectionTimeout()]
+    return delay
+
+
+def test_a_voter_restarts_its_timer_when_its_written_vote_leaves():
+    """By default the timer counts from the moment the vote is sent, after the write."""
+    assert DEFAULT_OPTIONS["vote_timer_after_write"] is True
+    assert granted_vote_timer({"persist_ms": 10}) == 110
+    assert granted_vote_timer({"persist_ms": 0}) == 100
+
+
+def test_with_vote_timer_after_write_false_it_restarts_as_the_request_arrives():
+    assert granted_vote_timer({"persist_ms": 10, "vote_timer_after_write": False}) == 100
+
+
+def test_a_repeated_request_needs_no_write_and_restarts_the_timer_at_once():
+    from paxoslab.protocols.multi_paxos import RequestVote
+
+    voter = MultiPaxosNode("S2", THREE, {"election_timeout": [100, 100], "persist_ms": 10})
+    voter.on_request_vote(RequestVote(1, "S1", 0, 0), "S1")
+    voter.take_effects()
+    voter.on_request_vote(RequestVote(1, "S1", 0, 0), "S1")  # a duplicate: nothing to write
+    effects = voter.take_effects()
+    assert [e[2] for e in effects if e[0] == "set_timer"] == [100]
+    assert not [e for e in effects if e[0] == "persist"]
+
+
+def test_vote_timer_after_write_must_be_a_boolean():
+    with pytest.raises(pl.ScenarioError, match="options.vote_timer_after_write"):
+        pl.run_scenario(scripted(vote_timer_after_write="yes"))

@@ -62,7 +62,12 @@ requests leave at once and the write overlaps them; Ongaro's thesis (section
 9.3) allows that only if the candidate does not count its own vote until its
 write is durable, and so it does: it counts the votes of others as they come,
 its own only ``persist_ms`` after the write began.  The order matters for how
-fast a cluster elects a leader (lesson 04), never for safety.
+fast a cluster elects a leader (lesson 04), never for safety.  A voter, too,
+writes its vote before it answers; its election timer restarts when the vote
+leaves, once written (``vote_timer_after_write: true``, the default), or as
+the ``RequestVote`` arrives (``false``).  With slow disks and short timeouts
+the second lets a voter's timer run out before the leader it voted for can
+be heard, and it stands again (lesson 04 measures it).
 
 The new leader's no-op.  A new leader holds every committed entry (that is
 what the election restriction buys) but does not know which of its entries are
@@ -141,6 +146,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "heartbeat": 50,
     "noop": True,
     "candidate_writes_first": True,
+    "vote_timer_after_write": True,
     "bugs": [],
 }
 
@@ -303,11 +309,12 @@ class MultiPaxosNode(Node):
         low, high = self.options["election_timeout"]
         return self.rng.uniform(low, high)
 
-    def reset_election_timer(self) -> None:
-        """Re-arm the election timer (``election_timeout: null``: only ``timeout NODE`` elects)."""
+    def reset_election_timer(self, after: float = 0.0) -> None:
+        """Re-arm the election timer, counting from ``after`` ms from now
+        (``election_timeout: null``: only ``timeout NODE`` elects)."""
         if self.options["election_timeout"] is None:
             return
-        self.set_timer(ElectionTimeout(), self.election_delay())
+        self.set_timer(ElectionTimeout(), after + self.election_delay())
 
     def save(self) -> None:
         """Write current term and vote to stable storage (before any reply).
@@ -424,10 +431,23 @@ class MultiPaxosNode(Node):
                 changed = changed or self.voted_for != msg.candidate
                 self.voted_for = msg.candidate
                 self.note("voted", candidate=msg.candidate, term=self.current_term)
-                self.reset_election_timer()
+                self.reset_election_timer(after=self.vote_leaves_in(changed))
         if changed:
             self.save()
         self.send(src, RequestVoteReply(self.current_term, granted))
+
+    def vote_leaves_in(self, written: bool) -> float:
+        """How long until a vote granted now leaves: ``persist_ms`` if it must be
+        written first, else 0 — and 0 with ``vote_timer_after_write: false``, whose
+        voter restarts its election timer as the ``RequestVote`` arrives.
+
+        A vote is granted when it is sent, after its write: until then a crash would
+        forget it and the candidate cannot count it.  So by default the voter's election
+        timer counts from that moment (Raft Figure 2: "granting vote to candidate").
+        """
+        if not written or not self.options["vote_timer_after_write"]:
+            return 0.0
+        return float(self.options.get("persist_ms", 0))
 
     def on_request_vote_reply(self, msg: RequestVoteReply, src: str) -> None:
         """Candidate: a majority of votes in this term makes it leader."""
@@ -1140,6 +1160,7 @@ SPEC = ProtocolSpec(
         "heartbeat": lambda v, f, x, nodes: x is None or v.number(f, x, strict=True),
         "noop": lambda v, f, x, nodes: v.of_type(f, x, bool, "true or false"),
         "candidate_writes_first": lambda v, f, x, nodes: v.of_type(f, x, bool, "true or false"),
+        "vote_timer_after_write": lambda v, f, x, nodes: v.of_type(f, x, bool, "true or false"),
     },
     actions={"submit": _validate_submit, "timeout": _validate_timeout},
     describe=_describe,
