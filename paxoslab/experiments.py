@@ -144,6 +144,7 @@ def failover_scenario(
     broadcast_ms: float = 15.0,
     rtt_ms: float = FAILOVER_RTT_MS,
     candidate_writes_first: bool = FAILOVER_WRITES_FIRST,
+    vote_timer_after_write: bool = True,
 ) -> dict[str, Any]:
     """The cluster of the failover experiment, before any failure, as a scenario.
 
@@ -157,14 +158,14 @@ def failover_scenario(
        10 ms write.  The paper does not say how its 15 ms split; the split
        decides how far apart two candidates must stand for the first to win,
        and so the answer at 150-155 ms: a median from 135 ms (1 ms round
-       trip) to 598 ms (14 ms), 300 trials each (``data/failover/sensitivity.csv``).
+       trip) to 584 ms (14 ms), 300 trials each (``data/failover/sensitivity.csv``).
        5 + 10 comes closest to the paper's 287 ms.
     2. The candidate sends ``RequestVote`` at once and its own write overlaps
        (``candidate_writes_first: false``; it counts its own vote only once
        the write is done).  Writing first, as LogCabin does, the survivors
        mostly all stand before any request arrives, for every split tried
-       (split votes in 89-100% of the trials): at 150-155 ms the median
-       without a leader is 0.9-4.5 s, and at 12-24 ms with a write of 10 ms
+       (split votes in 88-100% of the trials): at 150-155 ms the median
+       without a leader is 0.8-4.5 s, and at 12-24 ms with a write of 10 ms
        or more an election (two writes in a row) outlasts most timeouts, so
        the cluster almost never settles on a first leader to crash.
     3. A new leader sends its first AppendEntries at once, without a no-op
@@ -172,12 +173,15 @@ def failover_scenario(
        written (``persist_ms``), and at 12-24 ms most clusters would then
        never keep a leader.  The paper's clock stops when the others hear
        the new leader, which a no-op would only delay.
-    4. Every disk write takes ``persist_ms``; a voter restarts its election
-       timer when the RequestVote arrives, not when its written vote leaves.
-       This is where 12-24 ms still differs from the paper (mean about 99 ms
-       against 35): an election takes the whole broadcast time, and a voter
-       whose new timeout is shorter than that stands again before it hears
-       the leader it voted for.
+    4. Every disk write takes ``persist_ms``, and a voter restarts its election
+       timer when its written vote leaves (``vote_timer_after_write: true``,
+       the protocol's default: a vote is granted when it is sent).  Restarting
+       it as the RequestVote arrives instead (``false``) makes 12-24 ms about
+       twice as slow (mean 94 ms against 50, 300 trials each; the paper's mean
+       is 35 ms, its longest trial 152 ms): an election then takes the
+       whole broadcast time from the voter's restart, and a voter whose new
+       timeout is shorter than that stands again before it hears the leader it
+       voted for (``data/failover/sensitivity.csv`` has both).
 
     ``S1`` is made to time out at 0 so that it usually leads first.
     """
@@ -192,7 +196,8 @@ def failover_scenario(
         "network": {"delay": {"uniform": [rtt_ms / 4, 3 * rtt_ms / 4]}},
         "options": {"election_timeout": [lo, hi], "heartbeat": lo / 2,
                     "persist_ms": broadcast_ms - rtt_ms,
-                    "candidate_writes_first": candidate_writes_first, "noop": False},
+                    "candidate_writes_first": candidate_writes_first,
+                    "vote_timer_after_write": vote_timer_after_write, "noop": False},
         "events": [{"at": 0, "timeout": "S1"}],
     }
 
@@ -238,13 +243,15 @@ def _arrivals(result: Any, src: str, at: float) -> dict[str, float]:
 def failover_setup(
     election_timeout: tuple[float, float], n: int, broadcast_ms: float, rtt_ms: float,
     trial_seed: int, candidate_writes_first: bool = FAILOVER_WRITES_FIRST,
+    vote_timer_after_write: bool = True,
 ) -> dict[str, Any]:
     """The scenario of one failover trial up to the crash (see :func:`failover_trial`).
 
     Returns ``{"scenario", "leader", "term", "lagging", "crash_at", "offset"}``, or
     ``{"failed": reason}`` when the cluster had no steady leader to crash.
     """
-    base = failover_scenario(election_timeout, n, broadcast_ms, rtt_ms, candidate_writes_first)
+    base = failover_scenario(election_timeout, n, broadcast_ms, rtt_ms, candidate_writes_first,
+                             vote_timer_after_write)
     lo, hi = election_timeout
     heartbeat = base["options"]["heartbeat"]
     t_lag = 8 * broadcast_ms + 3 * hi
@@ -282,9 +289,11 @@ def failover_setup(
 def failover_run(election_timeout: tuple[float, float] = (150, 300), seed: int = 0, n: int = 5,
                  broadcast_ms: float = 15.0, after_ms: float = 1000.0, *,
                  rtt_ms: float = FAILOVER_RTT_MS,
-                 candidate_writes_first: bool = FAILOVER_WRITES_FIRST) -> Any:
+                 candidate_writes_first: bool = FAILOVER_WRITES_FIRST,
+                 vote_timer_after_write: bool = True) -> Any:
     """One failover trial as a detailed Result (for diagrams), run until ``after_ms`` past the crash."""
-    setup = failover_setup(election_timeout, n, broadcast_ms, rtt_ms, seed, candidate_writes_first)
+    setup = failover_setup(election_timeout, n, broadcast_ms, rtt_ms, seed, candidate_writes_first,
+                           vote_timer_after_write)
     if "failed" in setup:
         raise RuntimeError(f"failover trial seed {seed}: {setup['failed']}")
     until = max(setup["scenario"]["until"], setup["crash_at"] + after_ms)  # (a late recovery)
@@ -295,7 +304,7 @@ def failover_trial(job: tuple[Any, ...]) -> dict[str, Any]:
     """One trial (module-level, so process pools can pickle it); see :func:`leader_failover`.
 
     ``job`` = ``(election_timeout, n, broadcast_ms, rtt_ms, cap_ms, trial_seed,
-    candidate_writes_first)``.  Builds the trial's scenario in three
+    candidate_writes_first, vote_timer_after_write)``.  Builds the trial's scenario in three
     deterministic steps, each a plain run from time 0 of the same scenario
     with more events appended (later events never change what happened
     before them):
@@ -312,8 +321,8 @@ def failover_trial(job: tuple[Any, ...]) -> dict[str, Any]:
 
     The third run is the trial; it is measured from its notes.
     """
-    election_timeout, n, broadcast_ms, rtt_ms, cap_ms, trial_seed, writes_first = job
-    setup = failover_setup(election_timeout, n, broadcast_ms, rtt_ms, trial_seed, writes_first)
+    election_timeout, n, broadcast_ms, rtt_ms, cap_ms, trial_seed, writes_first, vote_timer = job
+    setup = failover_setup(election_timeout, n, broadcast_ms, rtt_ms, trial_seed, writes_first, vote_timer)
     if "failed" in setup:
         return _no_trial(trial_seed, setup["failed"])
     crash_at = setup["crash_at"]
@@ -410,6 +419,7 @@ def leader_failover(
     *,
     rtt_ms: float = FAILOVER_RTT_MS,
     candidate_writes_first: bool = FAILOVER_WRITES_FIRST,
+    vote_timer_after_write: bool = True,
     cap_ms: float = FAILOVER_CAP_MS,
     progress: bool = True,
 ) -> pd.DataFrame:
@@ -428,8 +438,8 @@ def leader_failover(
 
     lo, hi = election_timeout
     label = f"{lo:g}-{hi:g}"
-    jobs = [((lo, hi), n, broadcast_ms, rtt_ms, cap_ms, seed + i, candidate_writes_first)
-            for i in range(trials)]
+    jobs = [((lo, hi), n, broadcast_ms, rtt_ms, cap_ms, seed + i, candidate_writes_first,
+             vote_timer_after_write) for i in range(trials)]
     results = executor.map(failover_trial, jobs) if executor is not None else map(failover_trial, jobs)
     rows = list(tqdm(results, total=len(jobs), disable=not progress, desc=f"failover {label} ms"))
     frame = pd.DataFrame(rows)
@@ -510,6 +520,7 @@ def failover_sensitivity(
     rtts: Sequence[float] = SENSITIVITY_RTT_MS,
     ranges: Sequence[tuple[float, float]] = SENSITIVITY_RANGES,
     orders: Sequence[bool] = (True, False),
+    vote_timers: Sequence[bool] = (True, False),
     broadcast_ms: float = 15.0,
     executor: Executor | None = None,
     progress: bool = True,
@@ -517,10 +528,11 @@ def failover_sensitivity(
     """How the failover experiment's answer depends on what the paper leaves open.
 
     For every range, round trip ``rtt_ms`` (the disk write is the rest of
-    ``broadcast_ms``) and order of the candidate's write, ``trials`` trials of
+    ``broadcast_ms``), order of the candidate's write and moment a voter restarts
+    its election timer (``vote_timer_after_write``), ``trials`` trials of
     :func:`leader_failover` (seeds 0, 1, ...), summed up by :func:`failover_summary`:
     one row per cell with ``election_timeout``, ``rtt_ms``, ``persist_ms``,
-    ``candidate_writes_first`` and the summary's columns.
+    ``candidate_writes_first``, ``vote_timer_after_write`` and the summary's columns.
     """
     import pandas as pd
 
@@ -528,12 +540,15 @@ def failover_sensitivity(
     for lo, hi in ranges:
         for rtt in rtts:
             for writes_first in orders:
-                frame = leader_failover((lo, hi), trials=trials, seed=0, broadcast_ms=broadcast_ms,
-                                        executor=executor, rtt_ms=rtt,
-                                        candidate_writes_first=writes_first, progress=progress)
-                rows.append({"election_timeout": f"{lo:g}-{hi:g}", "rtt_ms": rtt,
-                             "persist_ms": broadcast_ms - rtt,
-                             "candidate_writes_first": writes_first, **failover_summary(frame)})
+                for vote_timer in vote_timers:
+                    frame = leader_failover((lo, hi), trials=trials, seed=0, broadcast_ms=broadcast_ms,
+                                            executor=executor, rtt_ms=rtt,
+                                            candidate_writes_first=writes_first,
+                                            vote_timer_after_write=vote_timer, progress=progress)
+                    rows.append({"election_timeout": f"{lo:g}-{hi:g}", "rtt_ms": rtt,
+                                 "persist_ms": broadcast_ms - rtt,
+                                 "candidate_writes_first": writes_first,
+                                 "vote_timer_after_write": vote_timer, **failover_summary(frame)})
     return pd.DataFrame(rows)
 
 

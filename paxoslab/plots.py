@@ -758,9 +758,11 @@ def failover_sensitivity(frame: Any, ax: Any = None,
     first and sending first; x = round trip (the disk write is the rest of the
     broadcast time), y = for each range the statistic the paper reports for it
     (median, worst trial or mean; log scale), one line per range, the paper's
-    value a dashed line of the same colour.  A median that is endless (most
-    trials elected nobody within the cap) is drawn as ▲ at the top.  Returns
-    the two axes.
+    value a dashed line of the same colour.  Where the frame has the column
+    ``vote_timer_after_write``, its ``false`` rows (a voter's timer restarts as
+    the RequestVote arrives) are dotted with open markers.  A median that is
+    endless (most trials elected nobody within the cap) is drawn as ▲ at the
+    top.  Returns the two axes.
     """
     import numpy as np
 
@@ -774,20 +776,28 @@ def failover_sensitivity(frame: Any, ax: Any = None,
         _, ax = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
     ranges = list(dict.fromkeys(frame["election_timeout"]))
     top = 20_000.0
+    timers = (True, False) if "vote_timer_after_write" in frame else (True,)
     for panel, writes_first in zip(ax, (True, False), strict=True):
-        part = frame[frame["candidate_writes_first"] == writes_first]
         for i, label in enumerate(ranges):
             column, paper_ms = stat_of.get(label, ("median", float("nan")))
-            rows = part[part["election_timeout"] == label].sort_values("rtt_ms")
-            x = rows["rtt_ms"].to_numpy(dtype=float)
-            y = rows[f"{column}_ms"].to_numpy(dtype=float)
             color = TERM_COLORS[i % len(TERM_COLORS)]
-            shown = np.where(np.isfinite(y), y, top)
-            panel.plot(x, shown, marker="o", color=color, lw=1.6, label=f"{label}: {column}")
-            endless = ~np.isfinite(y)
-            if endless.any():
-                panel.plot(x[endless], shown[endless], marker="^", markersize=10, color=color,
-                           linestyle="none")
+            for vote_timer in timers:
+                rows = frame[(frame["candidate_writes_first"] == writes_first)
+                             & (frame["election_timeout"] == label)]
+                if "vote_timer_after_write" in frame:
+                    rows = rows[rows["vote_timer_after_write"] == vote_timer]
+                rows = rows.sort_values("rtt_ms")
+                x = rows["rtt_ms"].to_numpy(dtype=float)
+                y = rows[f"{column}_ms"].to_numpy(dtype=float)
+                shown = np.where(np.isfinite(y), y, top)
+                style = ({"ls": "-", "mfc": color} if vote_timer
+                         else {"ls": ":", "mfc": "white"})
+                panel.plot(x, shown, marker="o", color=color, lw=1.6,
+                           label=f"{label}: {column}" if vote_timer else None, **style)
+                endless = ~np.isfinite(y)
+                if endless.any():
+                    panel.plot(x[endless], shown[endless], marker="^", markersize=10, color=color,
+                               linestyle="none", mfc=style["mfc"])
             if paper_ms == paper_ms:
                 panel.axhline(paper_ms, color=color, lw=1, ls="--")
         panel.set_yscale("log")
@@ -801,6 +811,11 @@ def failover_sensitivity(frame: Any, ax: Any = None,
     handles += [Line2D([], [], color="gray", ls="--"),
                 Line2D([], [], marker="^", color="gray", linestyle="none")]
     labels += ["the paper's value", "no leader in most trials"]
+    if len(timers) == 2:
+        handles += [Line2D([], [], color="gray", marker="o"),
+                    Line2D([], [], color="gray", marker="o", ls=":", mfc="white")]
+        labels += ["voter's timer from when its vote leaves (default)",
+                   "voter's timer from the RequestVote's arrival"]
     ax[0].figure.legend(handles, labels, fontsize=FONT, frameon=False, loc="lower center", ncol=3)
     ax[0].figure.tight_layout(rect=(0, 0.14, 1, 1))
     return ax

@@ -143,8 +143,9 @@ def test_a_trial_crashes_the_leader_with_two_survivors_behind():
 
 
 def test_a_cluster_that_cannot_elect_gives_a_row_that_says_so():
-    # 12-24 ms with a 15 ms broadcast time: in trial 27 no leader lasts long enough to be crashed
-    row = pl.experiments.failover_trial(((12, 24), 5, 15.0, 5.0, 1000.0, 27, False))
+    # 12-24 ms with a 15 ms broadcast time and each voter's timer restarted as the RequestVote
+    # arrives: in trial 27 no leader lasts long enough to be crashed
+    row = pl.experiments.failover_trial(((12, 24), 5, 15.0, 5.0, 1000.0, 27, False, False))
     assert row["note"].startswith("no leader to crash") and math.isnan(row["downtime_ms"])
 
 
@@ -263,21 +264,22 @@ def test_failover_summary_counts_a_trial_without_a_leader_as_endless():
 
 def test_stored_sensitivity_grid_is_what_the_experiment_computes():
     grid = pd.read_csv(FAILOVER / "sensitivity.csv")
-    assert len(grid) == 4 * 5 * 2
+    assert len(grid) == 4 * 5 * 2 * 2
     assert set(grid["election_timeout"]) == {"150-150", "150-155", "150-200", "12-24"}
     assert (grid["rtt_ms"] + grid["persist_ms"] == 15).all()
     cell = grid[(grid["election_timeout"] == "150-200") & (grid["rtt_ms"] == 5)
-                & ~grid["candidate_writes_first"]].iloc[0]
+                & ~grid["candidate_writes_first"] & ~grid["vote_timer_after_write"]].iloc[0]
     assert cell["trials"] + cell["no_trial"] == 300
     fresh = pl.experiments.failover_sensitivity(trials=300, rtts=[5.0], ranges=[(150, 200)],
-                                                orders=[False], progress=False).iloc[0]
+                                                orders=[False], vote_timers=[False],
+                                                progress=False).iloc[0]
     for column in ("trials", "no_leader", "median_ms", "p90_ms", "mean_ms", "max_ms", "split_pct"):
         assert fresh[column] == pytest.approx(cell[column], rel=1e-9), column
 
 
 def test_default_split_and_order_are_the_sensitivity_grids_closest_to_the_papers_median():
     grid = pd.read_csv(FAILOVER / "sensitivity.csv")
-    cells = grid[grid["election_timeout"] == "150-155"]
+    cells = grid[(grid["election_timeout"] == "150-155") & grid["vote_timer_after_write"]]
     best = cells.iloc[(cells["median_ms"] - 287).abs().argmin()]
     assert best["rtt_ms"] == pl.experiments.FAILOVER_RTT_MS
     assert bool(best["candidate_writes_first"]) == pl.experiments.FAILOVER_WRITES_FIRST
@@ -290,14 +292,18 @@ def test_the_cdf_marks_the_papers_numbers_for_the_ranges_shown():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    frame = pd.concat([stored("150-155")[:50], stored("12-24")[:50]])
+    # and a trial whose cluster never had a leader to crash (12-24 ms, voters' timers restarted
+    # as the RequestVote arrives, seed 27)
+    no_trial = pl.experiments.failover_trial(((12, 24), 5, 15.0, 5.0, 1000.0, 27, False, False))
+    frame = pd.concat([stored("150-155")[:50], stored("12-24")[:50],
+                       pd.DataFrame([{"election_timeout": "12-24", **no_trial}])])
     ax = pl.plots.failover_cdf(frame)
     points = {(line.get_xdata()[0], line.get_ydata()[0]) for line in ax.get_lines()
               if len(line.get_xdata()) == 1}
     assert points == {(287.0, 50.0), (35.0, 50.0), (152.0, 100.0)}  # not 150-200's 513
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    # only trials that crashed a leader: one of the first 50 at 12-24 never had one to crash
-    assert labels[:2] == ["150-155 (n=50)", "12-24 (n=49)"]
+    # only trials that crashed a leader: the one that never had one to crash is left out
+    assert labels[:2] == ["150-155 (n=50)", "12-24 (n=50)"]
     assert labels[2:] == ["paper: median", "paper: mean", "paper: worst trial"]
     plt.close("all")
 
