@@ -912,3 +912,19 @@ def test_client_requests_are_numbered_in_order_without_a_field_on_the_simulation
                                        {"at": 31, "submit": {"command": "set c 3"}}], until=100))
     assert [c["request"] for c in result.summary()["commands"]] == [1, 2, 3]
     assert not hasattr(result.sim, "client_requests")
+
+
+def test_the_acknowledgement_that_completes_a_majority_is_not_answered_with_the_entry_again():
+    """The leader records what the follower stores before it commits and tells everyone: the
+    follower whose reply made the majority gets the commit index alone, not the entry again."""
+    data = {"name": "ack", "protocol": "multi-paxos", "nodes": ["S1", "S2", "S3"],
+            "network": {"delay": {"fixed": 5}},
+            "options": {"election_timeout": None, "heartbeat": None, "noop": False},
+            "events": [{"at": 0, "timeout": "S1"}, {"at": 30, "submit": {"command": "set x 1"}}],
+            "until": 100}
+    sent = pl.run_scenario(data).trace.messages()
+    after_commit = sent[(sent["sent_at"] == 40) & (sent["msg_type"] == "AppendEntries")]
+    labels = [p["label"] for p in after_commit["payload"]]
+    # S2's reply (first in the instant) completes the majority; S3's is not read yet
+    assert sorted(zip(after_commit["dst"], labels, strict=True)) == [
+        ("S2", "HB t1 c1"), ("S3", "AE t1 #1")]

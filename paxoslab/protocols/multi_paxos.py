@@ -508,10 +508,11 @@ class MultiPaxosNode(Node):
         if self.role != LEADER or msg.term != self.current_term:
             return
         if msg.success:
+            # next_index first: a commit below sends the follower only what it still lacks
+            self.next_index[src] = max(self.next_index[src], msg.match_index + 1)
             if msg.match_index > self.match_index[src]:
                 self.match_index[src] = msg.match_index
                 self.advance_commit()
-            self.next_index[src] = max(self.next_index[src], msg.match_index + 1)
             return
         if msg.conflict_term is None:
             target = msg.conflict_index
