@@ -705,7 +705,8 @@ def paper_failover_marks(ax: Axes, ranges: Sequence[str] | None = None,
         color = (colors or {}).get(label, "black")
         marker, _ = PAPER_MARKS[kind]
         ax.plot([x], [y], marker=marker, markersize=11 if kind == "mean" else 8, color=color,
-                markeredgecolor="black", markeredgewidth=1.6 if kind == "mean" else 0.8,
+                markeredgecolor=color if kind == "mean" else "black",  # a tick is all edge
+                markeredgewidth=2.2 if kind == "mean" else 0.8,
                 linestyle="none", zorder=5, clip_on=False)
         left = kind == "over"  # at the far right of the axis: write to the left
         ax.annotate(f"{label}: {point.get('text', f'{x:g} ms')}", (x, y),
@@ -746,6 +747,8 @@ def failover_cdf(frame: Any, ax: Axes | None = None, colors: Mapping[str, str] |
              xlabel="time without a leader after the crash (ms)")
     if paper:
         paper_failover_marks(ax, ranges, colors)
+    if ax.get_legend() is not None:
+        ax.get_legend().set_title("election timeout (ms)")
     return ax
 
 
