@@ -164,7 +164,7 @@ def failover_scenario(
        (``candidate_writes_first: false``; it counts its own vote only once
        the write is done).  Writing first, as LogCabin does, the survivors
        mostly all stand before any request arrives, for every split tried
-       (split votes in 88-100% of the trials): at 150-155 ms the median
+       (split votes in 98-100% of the trials): at 150-155 ms the median
        without a leader is 0.8-4.5 s, and at 12-24 ms with a write of 10 ms
        or more an election (two writes in a row) outlasts most timeouts, so
        the cluster almost never settles on a first leader to crash.
@@ -353,16 +353,19 @@ def measure_failover(result: Any, old_leader: str, old_term: int, crash_at: floa
     ``downtime_ms`` runs from the crash until every other live server has heard
     from the new leader (its ``leader`` note), as in the thesis; NaN if no
     leader was elected in the run.  ``terms`` = new term - old term.  A split
-    vote is a term after the crash in which two or more *eligible* candidates
-    stood and nobody won.  A candidate is eligible unless it is one of
-    ``lagging`` still behind when it stood (no leader had sent it entries
-    yet): with the election restriction such a server cannot win, so a term
-    in which only it, or only it and another lagging one, stood is a lost
-    term but not a split vote.  ``leader_was_behind``: the winner is one of
+    vote is a term after the crash in which two or more candidates stood, at
+    least one of them *eligible*, and nobody won: the votes went to several
+    candidates.  A candidate is eligible unless it is one of ``lagging`` still
+    behind when it stood (no leader had sent it entries yet): with the
+    election restriction such a server cannot win, so a term in which only it,
+    or only it and another lagging one, stood is a lost term but not a split
+    vote.  (An eligible candidate standing with lagging ones does lose votes
+    to them: each votes for itself.)  ``leader_was_behind``: the winner is one of
     ``lagging`` and had not yet received entries from any leader when it won
     (a lagging server that a short-lived leader caught up may win fairly).
     """
     eligible: dict[int, set[str]] = {}  # term -> eligible candidates that stood in it
+    stood: dict[int, int] = {}  # term -> how many candidates stood in it
     candidates: set[int] = set()  # terms in which anyone stood
     leaders: dict[tuple[str, int], float] = {}  # (leader, term) -> elected at
     caught_up: dict[str, float] = {}  # a lagging server -> when a leader first sent it entries
@@ -373,6 +376,7 @@ def measure_failover(result: Any, old_leader: str, old_term: int, crash_at: floa
         p = e.payload or {}
         if e.kind == "role" and p["role"] == "candidate":
             candidates.add(p["term"])
+            stood[p["term"]] = stood.get(p["term"], 0) + 1
             stands = eligible.setdefault(p["term"], set())
             if e.node not in lagging or caught_up.get(e.node, float("inf")) <= e.time:
                 stands.add(e.node)
@@ -383,7 +387,11 @@ def measure_failover(result: Any, old_leader: str, old_term: int, crash_at: floa
         elif e.kind == "appended" and e.node in lagging:
             caught_up.setdefault(e.node, e.time)
     won = {term for _, term in leaders}
-    split_votes = sum(1 for t, c in eligible.items() if len(c) > 1 and t not in won)
+
+    def split(term: int) -> bool:
+        return stood[term] > 1 and bool(eligible[term]) and term not in won
+
+    split_votes = sum(1 for t in eligible if split(t))
     others = [s for s in result.nodes if s != old_leader]
     done = {}  # (leader, term) -> when the last other server heard from it
     for key, times in heard.items():
@@ -401,8 +409,7 @@ def measure_failover(result: Any, old_leader: str, old_term: int, crash_at: floa
     return {
         "downtime_ms": downtime,
         "terms": new_term - old_term,
-        "split_votes": sum(1 for t, c in eligible.items()
-                           if t < new_term and len(c) > 1 and t not in won),
+        "split_votes": sum(1 for t in eligible if t < new_term and split(t)),
         "leader": new_leader,
         "leader_was_behind": (new_leader in lagging
                               and caught_up.get(new_leader, float("inf")) > leaders[new_leader, new_term]),
