@@ -629,3 +629,25 @@ def test_in_a_lossless_duel_every_chosen_value_is_learned(scenario, jitter):
             learned = result.summary()["learned"]
             assert moments[0]["value"] in learned.values(), (seed, learned)
     assert chosen_runs >= 15
+
+
+def test_thousands_of_failed_ballots_back_off_at_most_max_and_never_overflow():
+    """A proposer cut off for a long time keeps failing: its window grows past any float,
+    yet each wait is at most ``max`` (it used to raise OverflowError after ~1,022 ballots)."""
+    p = node("S1")
+    p.failures = 5000
+    assert 0 <= p.backoff_delay() <= 2000  # the default max
+    huge = node("S1")
+    huge.backoff_policy = {**huge.backoff_policy, "multiplier": 1e308}
+    huge.failures = 3
+    assert 0 <= huge.backoff_delay() <= 2000
+
+
+def test_a_proposer_in_a_minority_for_long_keeps_backing_off(tiny):
+    data = tiny(until=15000)
+    data["nodes"] = ["S1", "S2", "S3"]
+    data["events"] = [{"at": 0, "partition": [["S1"], ["S2", "S3"]]},
+                      {"at": 1, "propose": {"node": "S1", "value": "X"}}]
+    data["options"] = {"backoff": {"max": 5}, "timeout_max": 5}
+    s = pl.run_scenario(data, detailed=False).summary()
+    assert s["decided"] is None and len(s["ballots"]) > 1100 and s["livelocked"]

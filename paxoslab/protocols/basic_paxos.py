@@ -62,6 +62,7 @@ The four switchable bugs each break exactly one of these rules (see ``BUGS``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -112,6 +113,25 @@ class Ballot(NamedTuple):
 
     def __jsonable__(self) -> str:
         return str(self)
+
+
+def exponential_window(jitter: float, multiplier: float, failures: int, longest: float) -> float:
+    """The random window after the ``failures``-th failed ballot, ``jitter *
+    multiplier^(failures - 1)``, but at most a million times ``longest``: the wait is
+    cut to ``longest`` anyway, and a proposer cut off for hours fails thousands of
+    ballots, whose window would overflow a float.
+
+    >>> exponential_window(10, 2, 3, 2000)
+    40
+    >>> exponential_window(10, 2, 5000, 2000), exponential_window(10, 1e308, 2, 2000)
+    (2000000000.0, 2000000000.0)
+    """
+    cap = 1e6 * longest
+    if jitter <= 0:
+        return jitter
+    if math.log(jitter) + (failures - 1) * math.log(multiplier) >= math.log(cap):
+        return cap
+    return jitter * multiplier ** (failures - 1)
 
 
 # ---- messages -------------------------------------------------------------
@@ -363,7 +383,7 @@ class PaxosNode(Node):
             return float(policy["base"])
         jitter = policy["jitter"]
         if name == "exponential":
-            jitter *= policy["multiplier"] ** (self.failures - 1)
+            jitter = exponential_window(jitter, policy["multiplier"], self.failures, policy["max"])
         wait = policy["base"] + (self.rng.uniform(0, jitter) if jitter else 0.0)
         return min(wait, policy["max"]) if name == "exponential" else wait
 
