@@ -1,8 +1,14 @@
 """The command line.
 
 ``python -m paxoslab run FILE [--seed N] [--json] [--plot OUT.png]``: one run.
-Exit status: 0 when the run meets its ``expect``, 1 when it does not, 2 when
-the input is bad (one line on stderr naming the file, the field and the value).
+Exit status (:data:`EXIT_CODES`): 0 when the run meets its ``expect`` and no
+safety property is violated; 1 when an expectation is not met or a property
+is violated (with or without an ``expect``); 2 when the input is bad (one line
+on stderr naming the file, the field and the value); 3 when the run itself
+failed — a node's handler raised (:class:`~paxoslab.sim.HandlerError`) or
+simulated time stood still (:class:`~paxoslab.sim.SimulationStalled`) — with
+that error's text as one line on stderr.  Ctrl-C ends with one line and 130;
+a reader that stops early (``run ... | head``) ends it quietly with 141.
 
 ``python -m paxoslab sweep FILE --set PATH=V1,V2 [--set ...] --seeds N [--workers K] [--csv OUT]``:
 every combination of the ``--set`` values times seeds ``0..N-1``, one CSV row
@@ -20,15 +26,25 @@ goal is never reached in a complete search; 2 for bad input.
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from .runner import run_scenario
 from .scenario import ScenarioError
+from .sim import HandlerError, SimulationStalled
 
-EXIT_OK, EXIT_UNMET, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_UNMET, EXIT_BAD_INPUT, EXIT_RUN_FAILED = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # 128 + SIGINT, 128 + SIGPIPE, as a shell reports them
+EXIT_CODES = {
+    EXIT_OK: "the run met its expect and violated no safety property",
+    EXIT_UNMET: "an expectation was not met or a safety property was violated",
+    EXIT_BAD_INPUT: "bad input: one line naming the file and the field",
+    EXIT_RUN_FAILED: "the run itself failed (a node's handler raised, or time stood still)",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,7 +170,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(result.describe())
     if args.plot:
         save_plot(result, args.plot)
-    return EXIT_OK if summary["expect"]["ok"] else EXIT_UNMET
+    return EXIT_OK if summary["expect"]["ok"] and not summary["violations"] else EXIT_UNMET
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -190,14 +206,41 @@ def save_plot(result, path: str) -> None:
     print(f"sequence diagram written to {path}", file=sys.stderr)
 
 
+def one_line(text: str) -> str:
+    """``text`` with its line breaks escaped, so that an error stays one line.
+
+    >>> one_line("S\\n1 failed")
+    'S\\\\n1 failed'
+    """
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         commands = {"search": cmd_search, "sweep": cmd_sweep}
         return commands.get(args.command, cmd_run)(args)
     except ScenarioError as exc:
-        print(f"paxoslab: error: {exc}", file=sys.stderr)
+        print(f"paxoslab: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except (HandlerError, SimulationStalled) as exc:
+        print(f"paxoslab: run failed: {args.file}: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    except KeyboardInterrupt:
+        print("paxoslab: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit raises nothing more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from .node import Node
 from .protocols import PROTOCOLS
 from .report import describe, narrate
 from .scenario import DEFAULT_UNTIL, ScenarioError, Validator, build_network, load
-from .sim import Simulation, SimulationStalled, rng_stream
+from .sim import Simulation, rng_stream
 from .trace import Trace
 
 
@@ -107,6 +107,13 @@ def run_scenario(
     place of the protocol's own node (a subclass with some handlers
     rewritten).  A scenario with a ``schedule`` replays exactly those steps
     (each one time unit long) instead of timing and chance.
+
+    Raises :class:`~paxoslab.scenario.ScenarioError` for bad input (before
+    anything runs, or at a schedule step that cannot happen), and, when the
+    run itself fails, :class:`~paxoslab.sim.HandlerError` (a node's handler
+    raised) or :class:`~paxoslab.sim.SimulationStalled` (simulated time stood
+    still: which setting causes it — zero delays, zero back-off, tiny timers —
+    is the scenario's to find, so no field is named).
     """
     data = load(scenario)
     seed = data.get("seed", 0) if seed is None else seed
@@ -116,10 +123,7 @@ def run_scenario(
                            timed=schedule is None)
     if schedule is not None:
         return Result(data, seed, replay(sim, schedule, str(source)), sim.now, sim.violations)
-    try:
-        end_time = sim.run(until=data.get("until", DEFAULT_UNTIL))
-    except SimulationStalled as exc:
-        raise ScenarioError(str(source), "network.delay", str(exc)) from None
+    end_time = sim.run(until=data.get("until", DEFAULT_UNTIL))
     return Result(data, seed, sim, end_time, sim.violations)
 
 

@@ -227,17 +227,74 @@ def test_python_m_paxoslab_bad_file(tmp_path):
     assert path in line and "network.drop" in line
 
 
-def test_run_whose_time_stands_still_exits_2(tmp_path):
-    """Zero delays and zero back-off: dueling proposers at t=0 forever.  Run in a child
-    process with a timeout so that a regression fails instead of hanging the suite."""
+def test_run_whose_time_stands_still_exits_3_with_one_line(tmp_path):
+    """Zero delays and zero back-off: dueling proposers at t=0 forever.  The run failed (the
+    input is valid), so exit 3, not 2.  Run in a child process with a timeout so that a
+    regression fails instead of hanging the suite."""
     path = write(tmp_path, variant(network__delay={"fixed": 0},
                                    options={"backoff": {"base": 0, "jitter": 0}},
                                    events=[{"at": 0, "propose": {"node": "S1", "value": "X"}},
                                            {"at": 0, "propose": {"node": "S3", "value": "Y"}}]))
     proc = python_m("run", path, timeout=60)
-    assert proc.returncode == 2
+    assert proc.returncode == 3
+    assert proc.stdout == ""
     (line,) = proc.stderr.strip().splitlines()
-    assert path in line and "network.delay" in line and "t=0" in line
+    assert path in line and "time stands still at t=0" in line
+
+
+def test_a_handler_that_raises_exits_3_with_the_handler_error_as_one_line(
+        capsys, tmp_path, monkeypatch):
+    from paxoslab.protocols.basic_paxos import PaxosNode
+
+    def broken(self, msg, src):
+        raise ZeroDivisionError("on purpose\nsecond line")
+
+    monkeypatch.setattr(PaxosNode, "on_promise", broken)
+    path = write(tmp_path, GOOD)
+    code, out, err = run_cli(capsys, "run", path)
+    assert code == 3
+    assert out == ""
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"paxoslab: run failed: {path}: S1 failed while handling Promise")
+    assert "ZeroDivisionError: on purpose\\nsecond line" in line
+    assert "Traceback" not in err
+
+
+def test_a_violation_without_expect_exits_1(capsys, tmp_path, scenario):
+    data = scenario("basic-paxos-case-1")
+    data["options"]["bugs"] = ["promise-omits-accepted"]
+    del data["expect"]
+    code, out, _ = run_cli(capsys, "run", write(tmp_path, data), "--json")
+    assert json.loads(out)["violations"]
+    assert code == 1
+
+
+def test_a_clean_run_without_expect_exits_0(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "run", write(tmp_path, GOOD), "--json")
+    assert json.loads(out)["violations"] == [] and code == 0
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path, scenarios_dir):
+    """``run ... | head``: the pipe closes before the summary is written."""
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.Popen([sys.executable, "-m", "paxoslab", "run", "--json",
+                             str(scenarios_dir / "basic-paxos-case-1.json")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # the reader is gone before the child writes anything
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert proc.returncode == 141
+
+
+def test_the_readme_lists_every_exit_code():
+    from pathlib import Path
+
+    from paxoslab.__main__ import EXIT_CODES
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for code in EXIT_CODES:
+        assert f"| `{code}` |" in readme
 
 
 def test_usage_errors_exit_2(capsys):
