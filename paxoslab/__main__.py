@@ -14,7 +14,11 @@ a reader that stops early (``run ... | head``) ends it quietly with 141.
 every combination of the ``--set`` values times seeds ``0..N-1``, one CSV row
 per run (as :func:`paxoslab.experiments.sweep`), on stdout or into ``OUT``.
 Values are JSON where they parse (``3``, ``null``, ``{"fixed": 5}``), else
-strings.  Exit status 0, or 2 for bad input as with ``run``.
+strings.  A run that fails becomes a row with an ``error`` column (``--on-error
+row``, the default; ``raise`` stops at the first one, exit 3); with ``--csv``
+each row is written as it finishes, and Ctrl-C keeps them (one line, exit 130).
+``--workers`` is at most :func:`max_workers`.  Exit status 0; 3 when some runs
+failed (their rows are in the table); 2 for bad input as with ``run``.
 
 ``python -m paxoslab search FILE [--strategy bfs|random] [--max-states N]
 [--max-seconds S] [--json] [--save OUT.json]``: search the scenario's
@@ -86,7 +90,11 @@ def add_sweep_parser(commands) -> None:
     sweep.add_argument("--seeds", type=int, required=True, metavar="N", help="run seeds 0..N-1")
     sweep.add_argument("--workers", type=int, default=1, metavar="K",
                        help="worker processes (default 1: run in this process)")
-    sweep.add_argument("--csv", metavar="OUT", help="write the table here instead of stdout")
+    sweep.add_argument("--csv", metavar="OUT",
+                       help="write the table here instead of stdout, each row as its run finishes")
+    sweep.add_argument("--on-error", choices=["row", "raise"], default="row",
+                       help="row: a run that fails becomes a row with an error column (default); "
+                            "raise: stop at the first one")
 
 
 def split_values(text: str) -> list[str]:
@@ -131,34 +139,119 @@ def parse_grid(file: str, sets: Sequence[str]) -> dict[str, list[Any]]:
     return grid
 
 
+def max_workers() -> int:
+    """The most ``--workers`` allowed: 4 per CPU, at most 64 (more only queue for the CPUs)."""
+    return min(64, 4 * (os.cpu_count() or 1))
+
+
+def _ignore_sigint() -> None:  # a worker leaves Ctrl-C to the parent (no traceback per worker)
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class RowWriter:
+    """Writes sweep rows to a CSV file as they finish, so that an interrupted sweep keeps
+    them; a row with a column not seen before rewrites the file with the wider header."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.rows, self.columns = path, [], []
+        self.file = self._open("w")
+
+    def _open(self, mode: str):
+        try:
+            return open(self.path, mode, newline="", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise ScenarioError(self.path, "--csv", f"cannot write the table ({exc})") from None
+
+    def add(self, row: dict[str, Any]) -> None:
+        import csv
+
+        self.rows.append(row)
+        new = [c for c in row if c not in self.columns]
+        if new or len(self.rows) == 1:
+            self.columns = [c for c in self.columns + new if c != "error"] + (
+                ["error"] if "error" in self.columns + new else [])
+            self.file.close()
+            self.file = self._open("w")
+            writer = csv.DictWriter(self.file, self.columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(self.rows)
+        else:
+            csv.DictWriter(self.file, self.columns, lineterminator="\n").writerow(row)
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .experiments import sweep
+    from .experiments import sweep_rows
 
     if args.seeds < 1:
         raise ScenarioError(args.file, "--seeds", f"must be at least 1, got {args.seeds}")
-    if args.workers < 1:
-        raise ScenarioError(args.file, "--workers", f"must be at least 1, got {args.workers}")
+    if not 1 <= args.workers <= max_workers():
+        raise ScenarioError(args.file, "--workers", f"must be between 1 and {max_workers()} "
+                                                    f"(4 per CPU, at most 64), got {args.workers}")
     grid = parse_grid(args.file, args.sets)
     progress = sys.stderr.isatty()
+    pool = None
     if args.workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(args.workers) as pool:
-            table = sweep(args.file, grid, range(args.seeds), executor=pool, progress=progress)
+        pool = ProcessPoolExecutor(args.workers, initializer=_ignore_sigint)
+    writer = RowWriter(args.csv) if args.csv else None
+    rows: list[dict[str, Any]] = []
+    try:
+        from tqdm.auto import tqdm
+
+        name, total, results = sweep_rows(args.file, grid, range(args.seeds), executor=pool,
+                                          on_error=args.on_error)
+        for row in tqdm(results, total=total, disable=not progress, desc=name):
+            for column in grid:  # objects and lists as JSON, the way they were given
+                if isinstance(row[column], dict | list):
+                    row[column] = json.dumps(row[column])
+            rows.append(row)
+            if writer:
+                writer.add(row)
+    except KeyboardInterrupt:
+        if pool:
+            pool.shutdown(wait=False, cancel_futures=True)
+        kept = f"the {len(rows)} finished runs are in {args.csv}" if writer else \
+            f"{len(rows)} runs finished"
+        if not writer:
+            write_table(rows, sys.stdout)
+        print(f"paxoslab: interrupted: {kept}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if writer:
+            writer.close()
+        if pool:
+            pool.shutdown(wait=False, cancel_futures=True)
+    failed = sum(1 for row in rows if row.get("error"))
+    if writer:
+        write_table(rows, args.csv)  # pandas' own formatting, as the library's table
+        print(f"{len(rows)} runs written to {args.csv}"
+              + (f" ({failed} failed: see the error column)" if failed else ""), file=sys.stderr)
     else:
-        table = sweep(args.file, grid, range(args.seeds), progress=progress)
-    for column in grid:  # objects and lists as JSON, the way they were given
-        if any(isinstance(v, dict | list) for v in grid[column]):
-            table[column] = table[column].map(json.dumps)
-    if args.csv:
-        try:
-            table.to_csv(args.csv, index=False)
-        except OSError as exc:
-            raise ScenarioError(args.csv, "--csv", f"cannot write the table ({exc})") from None
-        print(f"{len(table)} runs written to {args.csv}", file=sys.stderr)
-    else:
-        table.to_csv(sys.stdout, index=False)
-    return EXIT_OK
+        write_table(rows, sys.stdout)
+        if failed:
+            print(f"paxoslab: {failed} of {len(rows)} runs failed: see the error column",
+                  file=sys.stderr)
+    return EXIT_RUN_FAILED if failed else EXIT_OK
+
+
+def write_table(rows: list[dict[str, Any]], target: Any) -> None:
+    """The rows as the library's sweep table, in CSV (``error`` last when present)."""
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    if "error" in table:
+        table = table[[c for c in table.columns if c != "error"] + ["error"]]
+    try:
+        table.to_csv(target, index=False)
+    except OSError as exc:
+        raise ScenarioError(str(target), "--csv", f"cannot write the table ({exc})") from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:

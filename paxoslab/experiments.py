@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,14 +65,55 @@ def at_point(base: Mapping[str, Any], point: Mapping[str, Any], source: str = "<
     return scenario
 
 
+ON_ERROR = ("raise", "row")
+
+
+def error_text(exc: BaseException) -> str:
+    """An error as one line: ``HandlerError: S1 failed while handling ...``."""
+    return f"{type(exc).__name__}: {exc}".replace("\r", "\\r").replace("\n", "\\n")
+
+
 def run_one(job: tuple) -> dict[str, Any]:
-    """Run one (scenario, grid point, seed[, node class]) job; module-level so process
-    pools can pickle it."""
+    """Run one (scenario, grid point, seed[, node class[, on_error]]) job; module-level so
+    process pools can pickle it.  With ``on_error="row"`` a run that raises becomes a row
+    with its ``error`` (one line) and no outcomes; a run that does not gets ``error`` None."""
     base, point, seed, *rest = job
     node_class = rest[0] if rest else None
-    summary = run_scenario(at_point(base, point), seed=seed, detailed=False,
-                           node_class=node_class).summary()
-    return {**point, "seed": seed, **flatten_summary(summary)}
+    on_error = rest[1] if len(rest) > 1 else "raise"
+    try:
+        summary = run_scenario(at_point(base, point), seed=seed, detailed=False,
+                               node_class=node_class).summary()
+    except Exception as exc:
+        if on_error == "raise":
+            raise
+        return {**point, "seed": seed, "error": error_text(exc)}
+    row = {**point, "seed": seed, **flatten_summary(summary)}
+    return row if on_error == "raise" else {**row, "error": None}
+
+
+def sweep_rows(
+    scenario: Mapping[str, Any] | str | Path,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    seeds: Iterable[int] = (0,),
+    executor: Executor | None = None,
+    node_class: type | None = None,
+    on_error: str = "raise",
+) -> tuple[str, int, Iterator[dict[str, Any]]]:
+    """``(name, number of runs, rows)``: the rows of :func:`sweep` one by one, in grid order,
+    each as soon as it and those before it have finished (so a caller can write them as
+    they come).  The scenario and every grid point are validated first, before any run."""
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
+    base = load(scenario)
+    source = str(scenario) if isinstance(scenario, str | Path) else f"<scenario {base['name']}>"
+    grid = dict(grid or {})
+    points = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
+    for point in points:  # a bad grid value fails now, before any run
+        load(at_point(base, point, source), source=f"{source} at sweep point {point}")
+    seeds = list(seeds)
+    jobs = [(base, point, seed, node_class, on_error) for point in points for seed in seeds]
+    rows = executor.map(run_one, jobs) if executor is not None else map(run_one, jobs)
+    return base["name"], len(jobs), iter(rows)
 
 
 def sweep(
@@ -82,25 +123,26 @@ def sweep(
     executor: Executor | None = None,
     progress: bool = True,
     node_class: type | None = None,
+    on_error: str = "raise",
 ) -> pd.DataFrame:
     """One row per (grid point, seed); see the module docstring.
 
     ``node_class`` runs in place of the protocol's node (see :func:`run_scenario`).
+    ``on_error="raise"`` (the default here, so that a notebook stops at the first run that
+    fails and its tables keep their columns) lets a run's error propagate, and the rows
+    already finished are lost; ``on_error="row"`` (the command line's default) records a
+    failing run as a row whose ``error`` column holds the error as one line (``None`` in
+    every other row), and the sweep goes on.  Bad input — the scenario or a grid point —
+    raises :class:`~paxoslab.scenario.ScenarioError` before anything runs, either way.
     """
     import pandas as pd
     from tqdm.auto import tqdm
 
-    base = load(scenario)
-    source = str(scenario) if isinstance(scenario, str | Path) else f"<scenario {base['name']}>"
-    grid = dict(grid or {})
-    points = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
-    for point in points:  # a bad grid value fails now, before any run
-        load(at_point(base, point, source), source=f"{source} at sweep point {point}")
-    seeds = list(seeds)
-    jobs = [(base, point, seed, node_class) for point in points for seed in seeds]
-    results = executor.map(run_one, jobs) if executor is not None else map(run_one, jobs)
-    rows = list(tqdm(results, total=len(jobs), disable=not progress, desc=base["name"]))
-    return pd.DataFrame(rows)
+    name, total, rows = sweep_rows(scenario, grid, seeds, executor, node_class, on_error)
+    table = pd.DataFrame(list(tqdm(rows, total=total, disable=not progress, desc=name)))
+    if "error" in table:  # last, wherever the first failing row put it
+        table = table[[c for c in table.columns if c != "error"] + ["error"]]
+    return table
 
 
 # ---- the Raft paper's failover experiment --------------------------------------------

@@ -41,6 +41,9 @@ class ScenarioError(ValueError):
         self.source, self.field, self.problem = source, field, problem
         super().__init__(f"{source}: {field}: {problem}")
 
+    def __reduce__(self) -> tuple:  # survives a pickle round trip (a process pool's worker)
+        return type(self), (self.source, self.field, self.problem)
+
 
 def _show(value: Any) -> str:
     text = json.dumps(value) if not isinstance(value, str) else repr(value)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import pickle
 import random
 import sysconfig
 import traceback
@@ -62,6 +63,15 @@ Step = tuple
 Action = tuple
 
 
+def _restore(cls: type, text: str, attrs: dict[str, Any]) -> BaseException:
+    """Rebuild an error from its text and attributes (what pickling one needs: a process
+    pool sends a worker's error back this way)."""
+    exc = cls.__new__(cls)
+    BaseException.__init__(exc, text)
+    exc.__dict__.update(attrs)
+    return exc
+
+
 class SimulationStalled(RuntimeError):
     """Simulated time stopped advancing: handlers keep triggering each other at one instant."""
 
@@ -72,6 +82,9 @@ class SimulationStalled(RuntimeError):
             "instant (zero delays with zero back-off or timeouts let nodes trigger each other forever)"
         )
 
+    def __reduce__(self) -> tuple:
+        return _restore, (type(self), str(self), dict(self.__dict__))
+
 
 _HERE = str(Path(__file__).resolve())
 _STDLIB = sysconfig.get_paths()["stdlib"]
@@ -80,8 +93,17 @@ _STDLIB = sysconfig.get_paths()["stdlib"]
 class HandlerError(RuntimeError):
     """A node's handler raised: names the node, the message or timer, the time and the line.
 
-    The original exception is kept as ``original``.
+    The original exception is kept as ``original`` (after a pickle round trip, only if
+    it could be pickled; else ``None`` — the text names it either way).
     """
+
+    def __reduce__(self) -> tuple:
+        attrs = dict(self.__dict__)
+        try:
+            pickle.dumps(self.original)
+        except Exception:  # noqa: BLE001 - any failure means: do not send it along
+            attrs["original"] = None
+        return _restore, (type(self), str(self), attrs)
 
     def __init__(self, node_id: str, what: str, time: float, exc: BaseException) -> None:
         self.node, self.what, self.time, self.original = node_id, what, time, exc

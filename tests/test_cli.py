@@ -353,9 +353,147 @@ def test_sweep_bad_input_exits_2_with_one_line(capsys, scenarios_dir, args, fiel
     assert str(path) in line and field in line
 
 
+@pytest.mark.parametrize("workers", [100_000, 65, "many"])
+def test_sweep_refuses_too_many_workers_before_starting_any(capsys, scenarios_dir, monkeypatch,
+                                                            workers):
+    """``--workers 100000`` used to fork 100,000 processes: refused with one line, exit 2."""
+    import concurrent.futures
+
+    from paxoslab.__main__ import max_workers
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a process pool was started")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
+    path = scenarios_dir / "basic-paxos-duel-backoff.json"
+    if workers == "many":
+        workers = max_workers() + 1
+    code, out, err = run_cli(capsys, "sweep", path, "--seeds", 1, "--workers", workers)
+    assert code == 2 and out == ""
+    (line,) = err.strip().splitlines()
+    assert str(path) in line and "--workers" in line and f"at most 64), got {workers}" in line
+
+
 def test_sweep_of_a_bad_file_exits_2(capsys, tmp_path):
     path = write(tmp_path, variant(network__drop=7))
     code, _, err = run_cli(capsys, "sweep", path, "--seeds", 2)
     assert code == 2
     (line,) = err.strip().splitlines()
     assert path in line and "network.drop" in line
+
+
+def late_promise_fails(monkeypatch):
+    """PaxosNode raises on a Promise after t=3 (delay 2: it arrives at t=4; delay 1: t=2)."""
+    from paxoslab.protocols.basic_paxos import PaxosNode
+
+    original = PaxosNode.on_promise
+
+    def on_promise(self, msg, src):
+        if self.now > 3:
+            raise ZeroDivisionError("late promise")
+        return original(self, msg, src)
+
+    monkeypatch.setattr(PaxosNode, "on_promise", on_promise)
+
+
+def test_sweep_a_failing_run_is_a_row_with_its_error_and_exit_3(capsys, tmp_path, monkeypatch):
+    import pandas as pd
+
+    late_promise_fails(monkeypatch)
+    out_csv = tmp_path / "runs.csv"
+    code, out, err = run_cli(capsys, "sweep", write(tmp_path, GOOD),
+                             "--set", 'network.delay={"fixed": 1},{"fixed": 2},{"fixed": 1}',
+                             "--seeds", 2, "--csv", out_csv)
+    assert code == 3 and out == ""
+    (line,) = err.strip().splitlines()
+    assert "6 runs written" in line and "2 failed" in line
+    table = pd.read_csv(out_csv)
+    assert len(table) == 6 and list(table.columns)[-1] == "error"
+    assert table["error"].notna().tolist() == [False, False, True, True, False, False]
+    assert table["error"][2].startswith("HandlerError: S1 failed while handling Promise")
+    assert table["decided"].tolist()[:2] == ["X", "X"]
+
+
+def test_sweep_on_error_raise_stops_with_one_line_and_exit_3(capsys, tmp_path, monkeypatch):
+    late_promise_fails(monkeypatch)
+    path = write(tmp_path, GOOD)
+    code, out, err = run_cli(capsys, "sweep", path, "--set", 'network.delay={"fixed": 2}',
+                             "--seeds", 1, "--on-error", "raise")
+    assert code == 3 and out == ""
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"paxoslab: run failed: {path}: S1 failed while handling Promise")
+
+
+def interrupt_at_run(monkeypatch, n, check=None):
+    """The n-th run (counting from 1) is interrupted as Ctrl-C would; ``check()`` first."""
+    import paxoslab.experiments as experiments
+
+    calls = []
+    original = experiments.run_one
+
+    def run_one(job):
+        calls.append(job)
+        if len(calls) == n:
+            if check:
+                check()
+            raise KeyboardInterrupt
+        return original(job)
+
+    monkeypatch.setattr(experiments, "run_one", run_one)
+
+
+def test_sweep_writes_each_row_as_it_finishes(capsys, tmp_path, monkeypatch):
+    out_csv = tmp_path / "runs.csv"
+    seen = []
+    interrupt_at_run(monkeypatch, 4, check=lambda: seen.append(out_csv.read_text().splitlines()))
+    run_cli(capsys, "sweep", write(tmp_path, GOOD), "--seeds", 5, "--csv", out_csv)
+    (lines,) = seen
+    assert len(lines) == 1 + 3 and lines[0].startswith("seed,")
+
+
+def test_sweep_interrupted_keeps_its_finished_rows_with_one_line_and_exit_130(
+        capsys, tmp_path, monkeypatch):
+    import pandas as pd
+
+    out_csv = tmp_path / "runs.csv"
+    interrupt_at_run(monkeypatch, 3)
+    code, out, err = run_cli(capsys, "sweep", write(tmp_path, GOOD), "--seeds", 5, "--csv", out_csv)
+    assert code == 130 and out == ""
+    (line,) = err.strip().splitlines()
+    assert "interrupted" in line and "2 finished runs" in line and str(out_csv) in line
+    assert pd.read_csv(out_csv)["seed"].tolist() == [0, 1]
+
+
+def test_sweep_interrupted_to_stdout_prints_its_finished_rows(capsys, tmp_path, monkeypatch):
+    interrupt_at_run(monkeypatch, 3)
+    code, out, err = run_cli(capsys, "sweep", write(tmp_path, GOOD), "--seeds", 5)
+    assert code == 130
+    assert len(out.strip().splitlines()) == 1 + 2
+    (line,) = err.strip().splitlines()
+    assert "interrupted" in line
+
+
+def test_sweep_with_workers_interrupted_by_sigint_keeps_rows_without_traceback(tmp_path, scenarios_dir):
+    """A real Ctrl-C to a sweep with worker processes: the workers leave it to the parent."""
+    import signal
+    import time
+
+    out_csv = tmp_path / "runs.csv"
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.Popen([sys.executable, "-m", "paxoslab", "sweep",
+                             str(scenarios_dir / "basic-paxos-duel-backoff.json"), "--seeds", "100000",
+                             "--workers", "2", "--csv", str(out_csv)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (
+            not out_csv.exists() or len(out_csv.read_text().splitlines()) < 3):
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)  # the whole group, as a terminal's Ctrl-C does
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    (line,) = err.strip().splitlines()
+    assert "interrupted" in line
+    rows = out_csv.read_text().splitlines()
+    assert len(rows) >= 3 and rows[0].startswith("seed,")

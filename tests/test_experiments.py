@@ -8,6 +8,7 @@ import pytest
 
 import paxoslab as pl
 from paxoslab.experiments import flatten_summary, sweep
+from paxoslab.protocols.basic_paxos import PaxosNode
 
 GRID = {"network.rules[0].delay": [1, 6], "events[1].at": [1, 3]}
 
@@ -118,3 +119,94 @@ def test_a_dask_cluster_gives_the_identical_frame(lossy_serial, scenarios_dir):
         on_cluster = sweep(scenarios_dir / "basic-paxos-duel-backoff.json", grid=LOSSY_GRID,
                            seeds=range(3), executor=client.get_executor(), progress=False)
     assert on_cluster.equals(lossy_serial)
+
+
+# ---- runs that fail: errors that cross processes, rows that are kept ---------------------------
+class LatePromiseFails(PaxosNode):
+    """Raises on a Promise that arrives after t=3: with delay 2 (arrival at t=4), not with 1."""
+
+    def on_promise(self, msg, src):
+        if self.now > 3:
+            raise ZeroDivisionError("late promise")
+        return super().on_promise(msg, src)
+
+
+FAILING_GRID = {"network.delay": [{"fixed": 1}, {"fixed": 2}, {"fixed": 1}]}
+TINY = {"name": "tiny", "protocol": "basic-paxos", "nodes": ["S1", "S2", "S3"],
+        "events": [{"at": 0, "propose": {"node": "S1", "value": "X"}}], "until": 50}
+
+
+def handler_error():
+    from paxoslab.sim import HandlerError
+
+    with pytest.raises(HandlerError) as info:
+        pl.run_scenario({**TINY, "network": {"delay": {"fixed": 2}}}, node_class=LatePromiseFails)
+    return info.value
+
+
+def test_the_library_errors_survive_a_pickle_round_trip():
+    import pickle
+
+    from paxoslab.sim import HandlerError, SimulationStalled
+
+    scenario_error = pl.ScenarioError("my.json", "network.drop", "must be a probability")
+    stalled = SimulationStalled(12.5)
+    handler = handler_error()
+    for exc in (scenario_error, stalled, handler):
+        back = pickle.loads(pickle.dumps(exc))
+        assert type(back) is type(exc) and str(back) == str(exc)
+    back = pickle.loads(pickle.dumps(scenario_error))
+    assert (back.source, back.field, back.problem) == ("my.json", "network.drop", "must be a probability")
+    assert pickle.loads(pickle.dumps(stalled)).time == 12.5
+    back = pickle.loads(pickle.dumps(handler))
+    assert (back.node, back.what, back.time) == (handler.node, handler.what, handler.time)
+    assert isinstance(back.original, ZeroDivisionError)
+    unpicklable = HandlerError("S1", "Hello", 3.0, ValueError(lambda: 0))
+    back = pickle.loads(pickle.dumps(unpicklable))
+    assert back.original is None and str(back) == str(unpicklable)
+
+
+def test_sweep_raises_a_failing_run_by_default():
+    from paxoslab.sim import HandlerError
+
+    with pytest.raises(HandlerError, match="late promise"):
+        sweep(TINY, grid=FAILING_GRID, seeds=range(2), progress=False, node_class=LatePromiseFails)
+
+
+def test_sweep_on_error_row_keeps_every_other_row():
+    table = sweep(TINY, grid=FAILING_GRID, seeds=range(2), progress=False,
+                  node_class=LatePromiseFails, on_error="row")
+    assert len(table) == 6 and list(table.columns)[-1] == "error"
+    failed = table[table["error"].notna()]
+    assert failed["network.delay"].tolist() == [{"fixed": 2}] * 2
+    assert all(e.startswith("HandlerError: S1 failed while handling Promise") and "\n" not in e
+               for e in failed["error"])
+    assert failed["decided"].isna().all()
+    assert table[table["error"].isna()]["decided"].tolist() == ["X"] * 4
+
+
+def test_sweep_on_error_row_through_a_process_pool_gives_the_same_table():
+    from concurrent.futures import ProcessPoolExecutor
+
+    serial = sweep(TINY, grid=FAILING_GRID, seeds=range(2), progress=False,
+                   node_class=LatePromiseFails, on_error="row")
+    with ProcessPoolExecutor(2) as pool:
+        pooled = sweep(TINY, grid=FAILING_GRID, seeds=range(2), progress=False,
+                       node_class=LatePromiseFails, on_error="row", executor=pool)
+    assert pooled.equals(serial)
+
+
+def test_a_failing_run_in_a_process_pool_raises_its_own_error():
+    """Not BrokenProcessPool: the worker's HandlerError comes back whole."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from paxoslab.sim import HandlerError
+
+    with ProcessPoolExecutor(2) as pool, pytest.raises(HandlerError, match="late promise"):
+        sweep(TINY, grid=FAILING_GRID, seeds=range(2), progress=False,
+              node_class=LatePromiseFails, executor=pool)
+
+
+def test_sweep_refuses_an_unknown_on_error():
+    with pytest.raises(ValueError, match="on_error"):
+        sweep(TINY, seeds=range(1), progress=False, on_error="ignore")
