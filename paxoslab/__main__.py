@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -69,9 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="bfs: shortest counterexample (default); random: seeded random walks")
     search.add_argument("--max-states", type=int, default=None, help="stop after N states")
     search.add_argument("--max-seconds", type=float, default=None, help="stop after S seconds")
-    search.add_argument("--max-depth", type=int, default=None, help="explore at most D steps deep")
+    search.add_argument("--max-depth", type=int, default=None,
+                        help="explore at most D >= 1 steps deep (default: bfs no bound, "
+                             "random walks 200 steps)")
     search.add_argument("--max-ballots", type=int, default=1,
-                        help="ballots each proposer may start (default 1)")
+                        help="ballots each proposer may start, at least 1 (default 1)")
     search.add_argument("--seed", type=int, default=0, help="seed of the random walks")
     search.add_argument("--json", action="store_true", help="print the outcome as JSON")
     search.add_argument("--save", metavar="OUT.json",
@@ -258,7 +261,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = run_scenario(args.file, seed=args.seed)
     summary = result.summary()
     if args.json:
-        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        print(json.dumps(finite(summary), indent=2, ensure_ascii=False, allow_nan=False))
     else:
         print(result.describe())
     if args.plot:
@@ -267,13 +270,29 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .search import search
+    import signal
 
-    result = search(args.file, strategy=args.strategy, max_states=args.max_states,
-                    max_seconds=args.max_seconds, max_depth=args.max_depth, seed=args.seed,
-                    max_ballots=args.max_ballots)
+    from .search import SearchArgumentError, counterexample_file, search
+
+    try:
+        result = search(args.file, strategy=args.strategy, max_states=args.max_states,
+                        max_seconds=args.max_seconds, max_depth=args.max_depth, seed=args.seed,
+                        max_ballots=args.max_ballots)
+    except SearchArgumentError as exc:
+        raise ScenarioError(args.file, "--" + exc.argument.replace("_", "-"), exc.problem) from None
+    if result.interrupted:  # it proved nothing: one line, and the shell's code for Ctrl-C
+        try:  # a second Ctrl-C while it is written must not end in a traceback
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread: signals are not ours to set
+            previous = None
+        try:
+            print(f"paxoslab: interrupted, nothing is proved: {result.headline()}", file=sys.stderr)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        return EXIT_INTERRUPTED
     if result.counterexample is not None:
-        path = args.save or f"{result.scenario['name']}-counterexample.json"
+        path = args.save or counterexample_file(result.scenario["name"])
         try:
             result.save(path)
         except OSError as exc:
@@ -283,6 +302,21 @@ def cmd_search(args: argparse.Namespace) -> int:
     else:
         print(result.explain())
     return EXIT_OK if result.ok else EXIT_UNMET
+
+
+def finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as ``None``: standard JSON has no such numbers.
+
+    >>> finite({"a": [1.5, float("nan")], "b": float("inf")})
+    {'a': [1.5, None], 'b': None}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
 
 
 def save_plot(result, path: str) -> None:

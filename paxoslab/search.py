@@ -78,6 +78,9 @@ from __future__ import annotations
 
 import gc
 import json
+import math
+import numbers
+import re
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -102,8 +105,8 @@ RANDOM_STATES = 100_000
 
 @dataclass
 class SearchResult:
-    """What a search found: ``ok`` unless a property is violated, or a goal was never
-    reached in a complete search."""
+    """What a search found: ``ok`` unless a property is violated, a goal was never
+    reached in a complete search, or the search was interrupted (it proved nothing)."""
 
     scenario: dict[str, Any]
     strategy: str
@@ -120,6 +123,10 @@ class SearchResult:
     worlds_per_depth: list[int] = field(default_factory=list)
     interrupted: bool = False
     saved_to: str | None = None
+    #: why the search ended: ``"violation"``, ``"complete"`` (every world seen, or the
+    #: bounded space ended), ``"max_states"``, ``"max_seconds"``, ``"max_depth"`` (worlds
+    #: were left at the depth bound) or ``"interrupted"`` (Ctrl-C: nothing is proved)
+    stopped: str = "complete"
 
     @property
     def violation(self):
@@ -134,7 +141,7 @@ class SearchResult:
             "scenario": self.scenario["name"], "strategy": self.strategy, "ok": self.ok,
             "property": self.property, "states": self.states, "transitions": self.transitions,
             "seconds": round(self.seconds, 3), "complete": self.complete, "depth": self.depth,
-            "goals": self.goals, "interrupted": self.interrupted,
+            "goals": self.goals, "interrupted": self.interrupted, "stopped": self.stopped,
             "violation": v.to_dict() if v else None,
             "witnesses": list(v.witnesses) if v else [],
             "counterexample": self.counterexample.scenario if self.counterexample else None,
@@ -151,16 +158,16 @@ class SearchResult:
 
     def explain(self) -> str:
         """The outcome in words; a counterexample step by step with each step's state diff."""
-        head = (f"{self.scenario['name']}: {self.strategy} search, {self.states:,} states, "
-                f"{self.transitions:,} transitions, depth {self.depth}, {self.seconds:.1f} s"
-                + (" (complete)" if self.complete else " (budget reached)" if not self.interrupted
-                   else " (interrupted)"))
-        lines = [head]
+        lines = [self.headline()]
         for goal, reached in self.goals.items():
             lines.append(f"goal '{goal}': {'reached' if reached else 'NEVER reached'}")
         if self.counterexample is None:
-            lines.append("no violation found" if self.property is None
-                         else f"not ok: goal '{self.property}' never reached")
+            if self.property is not None:
+                lines.append(f"not ok: goal '{self.property}' never reached")
+            elif self.interrupted:
+                lines.append("interrupted: nothing is proved (no violation among the states seen)")
+            else:
+                lines.append("no violation found")
             return "\n".join(lines)
         v = self.violation
         lines.append(f"violation of {self.property} after {len(self.counterexample.scenario['schedule'])}"
@@ -174,11 +181,20 @@ class SearchResult:
         lines.append(f"replay: python -m paxoslab run {where}")
         return "\n".join(lines)
 
+    def headline(self) -> str:
+        """One line: the scenario, the size of the search and why it stopped."""
+        why = {"violation": "stopped at a violation", "complete": "complete",
+               "max_states": "budget reached: max_states", "max_seconds": "budget reached: max_seconds",
+               "max_depth": "depth bound reached: max_depth", "interrupted": "interrupted"}
+        return (f"{self.scenario['name']}: {self.strategy} search, {self.states:,} states, "
+                f"{self.transitions:,} transitions, depth {self.depth}, {self.seconds:.1f} s "
+                f"({why.get(self.stopped, self.stopped)})")
+
     _node_class: type[Node] | None = None
 
     def __repr__(self) -> str:
         return (f"SearchResult(ok={self.ok}, property={self.property!r}, states={self.states}, "
-                f"complete={self.complete}, seconds={self.seconds:.2f})")
+                f"complete={self.complete}, stopped={self.stopped!r}, seconds={self.seconds:.2f})")
 
 
 class _Budget:
@@ -192,11 +208,16 @@ class _Budget:
         self.bar = None
         self.name = name
         self.shown_at = 0.0
+        self.hit: str | None = None  # the budget that ran out
 
     def exhausted(self, states: int) -> bool:
-        return ((self.max_states is not None and states >= self.max_states)
-                or (self.max_seconds is not None
-                    and time.perf_counter() - self.start >= self.max_seconds))
+        if self.max_states is not None and states >= self.max_states:
+            self.hit = "max_states"
+            return True
+        if self.max_seconds is not None and time.perf_counter() - self.start >= self.max_seconds:
+            self.hit = "max_seconds"
+            return True
+        return False
 
     def tick(self, states: int, depth: int) -> None:
         if self.progress is False:
@@ -238,13 +259,28 @@ def search(
     Returns at the first violation (BFS: a shortest counterexample), when the
     bounded space is exhausted (``complete``), when a budget runs out, or on
     Ctrl-C / a notebook interrupt, with what was found so far.
+    ``result.stopped`` says which; an interrupted search is not ``ok``: it proved nothing.
+
+    ``max_states`` (worlds kept, or steps walked), ``max_seconds`` and
+    ``max_depth`` are positive, or ``None`` for no bound, except that a random
+    walk without ``max_depth`` ends after :data:`WALK_DEPTH` steps and a random
+    search without ``max_states`` or ``max_seconds`` after :data:`RANDOM_STATES`
+    steps; a random search whose start has no step to take is complete at once.
+    ``max_ballots`` is at least 1 and ``seed`` an integer; anything else raises
+    :class:`SearchArgumentError` (a ``ValueError``) naming the argument.
     ``progress=False`` hides the progress bar a search over a second shows.
     ``reduce=False`` turns the reductions off (every loss, every equal message,
     no sleep sets, no pruning of steps that change nothing): much slower, the
     yardstick the tests hold the reduced search to.
     """
     if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+        raise SearchArgumentError("strategy", f"must be one of {', '.join(STRATEGIES)}, "
+                                  f"got {strategy!r}")
+    max_states = _count("max_states", max_states)
+    max_depth = _count("max_depth", max_depth)
+    max_ballots = _count("max_ballots", max_ballots, none_ok=False)
+    max_seconds = _seconds(max_seconds)
+    seed = _integer("seed", seed)
     data = load(scenario)
     data.pop("schedule", None)
     spec = PROTOCOLS[data["protocol"]]
@@ -260,7 +296,7 @@ def search(
             if strategy == "bfs":
                 explorer.bfs(budget, max_depth)
             else:
-                explorer.random_walks(budget, max_depth or WALK_DEPTH, seed)
+                explorer.random_walks(budget, WALK_DEPTH if max_depth is None else max_depth, seed)
         except KeyboardInterrupt:
             explorer.interrupted = True
         states = explorer.visited if strategy == "random" else explorer.kept
@@ -276,12 +312,15 @@ def search(
         cx["schedule"] = schedule
         counterexample = run_scenario(cx, node_class=node_class)
     goals = {name: name in explorer.reached for name in spec.goals}
-    complete = explorer.complete and not explorer.interrupted and strategy == "bfs"
+    complete = explorer.complete and not explorer.interrupted
     # a goal fails only once every world was seen without it
     failed_goal = next((g for g, ok in goals.items() if not ok), None) if complete else None
     prop = explorer.property or failed_goal
+    stopped = ("violation" if explorer.found is not None else "interrupted" if explorer.interrupted
+               else "complete" if complete else budget.hit or "max_depth")
     result = SearchResult(
-        scenario=data, strategy=strategy, ok=prop is None, property=prop,
+        scenario=data, strategy=strategy, ok=prop is None and not explorer.interrupted,
+        property=prop, stopped=stopped,
         counterexample=counterexample,
         states=states,
         transitions=explorer.transitions, seconds=seconds,
@@ -291,6 +330,61 @@ def search(
     )
     result._node_class = node_class
     return result
+
+
+class SearchArgumentError(ValueError):
+    """A search argument out of range; the message names it: ``max_ballots: must be ...``."""
+
+    def __init__(self, argument: str, problem: str) -> None:
+        self.argument, self.problem = argument, problem
+        super().__init__(f"{argument}: {problem}")
+
+
+def _integer(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise SearchArgumentError(name, f"must be an integer, got {value!r}")
+    return int(value)
+
+
+def _count(name: str, value: Any, none_ok: bool = True) -> int | None:
+    """A positive integer (``None``: no bound, where ``none_ok``)."""
+    if value is None and none_ok:
+        return None
+    number = _integer(name, value)
+    if number < 1:
+        bound = " (leave it out for no bound)" if none_ok else ""
+        raise SearchArgumentError(name, f"must be at least 1{bound}, got {number}")
+    return number
+
+
+def _seconds(value: Any) -> float | None:
+    """A finite number of seconds above 0, or ``None`` (no time limit)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or value <= 0:
+        raise SearchArgumentError("max_seconds", "must be a finite number of seconds above 0 "
+                                  f"(leave it out for no limit), got {value!r}")
+    return float(value)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def counterexample_file(name: str) -> str:
+    """Where the command line writes a counterexample by default: a plain file name in the
+    working directory, from the last part of the scenario's name.
+
+    >>> counterexample_file("search-basic-paxos")
+    'search-basic-paxos-counterexample.json'
+    >>> counterexample_file("../../etc/x y")
+    'x-y-counterexample.json'
+    >>> counterexample_file("..")
+    'scenario-counterexample.json'
+    """
+    base = re.split(r"[/\\]", str(name))[-1]
+    base = _UNSAFE.sub("-", base).strip(".-")[:80] or "scenario"
+    return f"{base}-counterexample.json"
 
 
 class _Explorer:
@@ -685,6 +779,8 @@ class _Explorer:
                 del self.depths[world[5]]
 
     def random_walks(self, budget: _Budget, depth_limit: int, seed: int) -> None:
+        """Walks of up to ``depth_limit`` random steps from the start until the budget ends;
+        complete at once when the start has no step worth taking (every walk would stop there)."""
         rng = rng_stream(seed, "search")
         ballots0 = (0,) * len(self.root.node_ids)
         self.note_goals(self.root)
@@ -695,6 +791,9 @@ class _Explorer:
             for depth in range(depth_limit):
                 options = list(self.successors(sim, ballots))
                 if not options:
+                    if depth == 0:  # the start has no step worth taking: nothing else to see
+                        self.complete = True
+                        return
                     break
                 entry, sim, ballots, _, _ = options[rng.randrange(len(options))]
                 path = (path, entry)

@@ -126,7 +126,7 @@ def test_cli_search_exits_1_with_a_saved_counterexample_and_0_when_clean(tmp_pat
     out = tmp_path / "cx.json"
     assert main(["search", str(buggy), "--save", str(out)]) == 1
     assert "replay: python -m paxoslab run" in capsys.readouterr().out
-    assert main(["run", str(out), "--json"]) == 0
+    assert main(["run", str(out), "--json"]) == 1  # a property is violated
     assert json.loads(capsys.readouterr().out)["violations"][0]["property"] == "agreement"
     assert main(["search", str(clean), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -333,3 +333,136 @@ def test_a_partition_keeps_senders_in_keys_and_the_search_finds_what_the_unreduc
     reduced = search(data, progress=False, max_depth=9)
     full = search(data, progress=False, max_depth=9, reduce=False)
     assert outcome(reduced) == outcome(full) and reduced.states < full.states
+
+
+# ---- searches refuse nonsense, end, and say why they stopped (issue 19) ---------------
+@pytest.mark.parametrize("argument, value", [
+    ("max_ballots", 0), ("max_ballots", -1), ("max_ballots", None), ("max_states", 0),
+    ("max_depth", 0), ("max_depth", -3), ("max_seconds", float("nan")), ("max_seconds", -1.0),
+    ("max_seconds", float("inf")), ("max_seconds", 0), ("seed", "abc"), ("seed", 1.5),
+    ("max_states", 2.5), ("max_ballots", True)])
+def test_search_refuses_nonsense_naming_the_argument(argument, value):
+    with pytest.raises(ValueError, match=rf"^{argument}: must be"):
+        search(small("basic-paxos"), progress=False, **{argument: value})
+
+
+def test_search_accepts_numpy_integers_as_integers():
+    np = pytest.importorskip("numpy")
+    result = search(small("basic-paxos"), strategy="random", seed=np.int64(3),
+                    max_states=np.int64(50), max_ballots=np.int32(1), progress=False)
+    assert result.ok and result.stopped == "max_states"
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("--max-ballots", "0"), ("--max-ballots", "-1"), ("--max-seconds", "nan"),
+    ("--max-seconds", "-5"), ("--max-depth", "0"), ("--max-depth", "-3"), ("--max-states", "0")])
+def test_cli_search_refuses_nonsense_with_one_line_and_exit_2(tmp_path, capsys, flag, value):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(small("basic-paxos")))
+    assert main(["search", str(path), "--strategy", "random", flag, value]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and f"{flag}: must be" in err
+
+
+def nothing_to_do() -> dict:
+    data = small("basic-paxos")
+    data["events"] = []
+    return data
+
+
+def test_a_random_search_with_nothing_to_do_ends_complete_like_bfs():
+    walked = search(nothing_to_do(), strategy="random", progress=False)
+    exhausted = search(nothing_to_do(), progress=False)
+    for result in (walked, exhausted):
+        assert result.complete and result.stopped == "complete" and result.transitions == 0
+        assert not result.ok and result.property == "a value can be chosen"
+
+
+def test_a_random_walk_depth_is_its_own_bound_not_replaced_by_the_default():
+    result = search(small("basic-paxos"), strategy="random", max_depth=1, max_states=30,
+                    progress=False)
+    assert result.depth == 1 and result.stopped == "max_states"
+
+
+def test_the_headline_says_why_the_search_stopped():
+    found = bfs("promise-omits-accepted")
+    assert found.stopped == "violation" and "(stopped at a violation)" in found.explain()
+    assert "budget reached" not in found.explain()
+    assert bfs("basic-paxos").stopped == "complete"
+    assert "(complete)" in bfs("basic-paxos").explain().splitlines()[0]
+    by_states = search(small("basic-paxos"), max_states=20, progress=False)
+    assert by_states.stopped == "max_states" and "(budget reached: max_states)" in by_states.explain()
+    shallow = search(small("basic-paxos"), max_depth=3, progress=False)
+    assert shallow.stopped == "max_depth" and not shallow.complete
+    assert shallow.summary()["stopped"] == "max_depth"
+
+
+def interrupt_soon(seconds: float = 0.3):
+    """A real Ctrl-C (SIGINT to this process) after ``seconds``."""
+    import os
+    import signal
+    import threading
+
+    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    return timer
+
+
+def test_an_interrupted_search_says_so_and_is_not_ok():
+    timer = interrupt_soon()
+    try:
+        result = search("data/scenarios/search-basic-paxos.json", max_seconds=60, progress=False)
+    finally:
+        timer.join()
+    assert result.interrupted and result.stopped == "interrupted"
+    assert not result.ok and not result.complete and result.property is None
+    text = result.explain()
+    assert "(interrupted)" in text.splitlines()[0] and "nothing is proved" in text
+    assert "no violation found" not in text
+
+
+class CtrlCOnWrite:
+    """A stream that sends this process a Ctrl-C at every write (a user pressing it again
+    and again while the outcome is printed)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        import signal
+
+        signal.raise_signal(signal.SIGINT)
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_cli_interrupted_search_prints_one_line_and_exits_130(monkeypatch):
+    out, err = CtrlCOnWrite(), CtrlCOnWrite()
+    monkeypatch.setattr("sys.stdout", out)
+    monkeypatch.setattr("sys.stderr", err)
+    timer = interrupt_soon()
+    try:
+        code = main(["search", "data/scenarios/search-basic-paxos.json", "--max-seconds", "60"])
+    finally:
+        timer.join()
+    assert code == 130
+    lines = [line for line in err.text.splitlines() if line.startswith("paxoslab:")]
+    assert len(lines) == 1 and "interrupted, nothing is proved" in lines[0]
+    assert out.text == ""
+
+
+def test_cli_counterexample_file_stays_in_the_working_directory(tmp_path, monkeypatch, capsys):
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    data = small("accept-below-promise")
+    data["name"] = "../../x"
+    scenario = work / "s.json"
+    scenario.write_text(json.dumps(data))
+    monkeypatch.chdir(work)
+    assert main(["search", str(scenario)]) == 1
+    assert (work / "x-counterexample.json").exists()
+    assert sorted(p.name for p in tmp_path.rglob("*.json")) == ["s.json", "x-counterexample.json"]
+    assert "replay: python -m paxoslab run x-counterexample.json" in capsys.readouterr().out
