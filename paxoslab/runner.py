@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -102,10 +103,10 @@ def run_scenario(
 ) -> Result:
     """Validate and run ``scenario`` (a dict or a JSON file path).
 
-    ``seed`` overrides the scenario's own; ``detailed=False`` keeps only the
-    events the summary needs (faster, for sweeps); ``node_class`` runs in
-    place of the protocol's own node (a subclass with some handlers
-    rewritten).  A scenario with a ``schedule`` replays exactly those steps
+    ``seed`` overrides the scenario's own (a whole number; a NumPy integer will
+    do); ``detailed=False`` keeps only the events the summary needs (faster,
+    for sweeps); ``node_class`` runs in place of the protocol's own node (a
+    subclass with some handlers rewritten).  A scenario with a ``schedule`` replays exactly those steps
     (each one time unit long) instead of timing and chance.
 
     Raises :class:`~paxoslab.scenario.ScenarioError` for bad input (before
@@ -116,8 +117,10 @@ def run_scenario(
     is the scenario's to find, so no field is named).
     """
     data = load(scenario)
-    seed = data.get("seed", 0) if seed is None else seed
     source = scenario if isinstance(scenario, str | Path) else f"<scenario {data['name']}>"
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ScenarioError(str(source), "seed", f"must be a whole number, got {seed!r}")
+    seed = data.get("seed", 0) if seed is None else int(seed)
     schedule = data.get("schedule")
     sim = build_simulation(data, seed, detailed=detailed, node_class=node_class,
                            timed=schedule is None)

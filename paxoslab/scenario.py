@@ -18,6 +18,8 @@ from __future__ import annotations
 import copy
 import json
 import math
+import numbers
+import stat
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,10 @@ TOP_LEVEL = {
     "until", "expect", "schedule",
 }
 REQUIRED = ("name", "protocol", "nodes")
+#: Limits on what a scenario may hold: nesting, digits of an integer, size of a file.
+MAX_DEPTH = 100
+MAX_DIGITS = 30
+MAX_FILE_BYTES = 20 * 1024 * 1024
 DEFAULT_UNTIL = 1000
 FAULT_ACTIONS = {"crash", "recover", "partition", "heal"}
 
@@ -46,7 +52,10 @@ class ScenarioError(ValueError):
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    try:
+        text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    except (TypeError, ValueError):  # not JSON (a NumPy array, an object): its repr
+        text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -149,24 +158,94 @@ def load(scenario: Mapping[str, Any] | str | Path, source: str | None = None) ->
     if isinstance(scenario, str | Path):
         path = Path(scenario)
         source = source or str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ScenarioError(source, "file", f"cannot be read ({exc.strerror or exc})") from None
-        except UnicodeDecodeError as exc:
-            raise ScenarioError(source, "file", f"is not UTF-8 text (byte {exc.start})") from None
-        try:
-            scenario = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ScenarioError(source, f"line {exc.lineno} column {exc.colno}",
-                                f"malformed JSON ({exc.msg})") from None
+        scenario = read_json(path, source)
     if not isinstance(scenario, Mapping):
         raise ScenarioError(source or "<scenario>", "(top level)",
                             f"must be a JSON object, got {_show(scenario)}")
     source = source or f"<scenario {scenario.get('name', '?')}>"
-    data = copy.deepcopy(dict(scenario))
+    data = plain_copy(scenario, source)
     validate(data, Validator(source))
     return data
+
+
+class _Refused:
+    """What the JSON parser hands back for a constant (NaN, Infinity) or an integer too
+    long; :func:`plain_copy` then names the field it sits in."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def read_json(path: Path, source: str) -> Any:
+    """The JSON in a regular file of at most :data:`MAX_FILE_BYTES` (never a device or a FIFO,
+    which could be endless or never answer)."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ScenarioError(source, "file", "is not a regular file (a device, FIFO or directory)")
+        if info.st_size > MAX_FILE_BYTES:
+            raise ScenarioError(source, "file", f"is {info.st_size} bytes, more than a scenario may be "
+                                                f"({MAX_FILE_BYTES})")
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(source, "file", f"cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(source, "file", f"is not UTF-8 text (byte {exc.start})") from None
+    try:
+        return json.loads(text, parse_constant=_Refused, parse_int=_parse_int)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(source, f"line {exc.lineno} column {exc.colno}",
+                            f"malformed JSON ({exc.msg})") from None
+    except RecursionError:
+        raise ScenarioError(source, "file", f"JSON nested deeper than {MAX_DEPTH} levels") from None
+
+
+def _parse_int(text: str) -> int | _Refused:
+    return _Refused(text) if len(text.lstrip("-")) > MAX_DIGITS else int(text)
+
+
+def _where(path: list[str | int]) -> str:
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    return text or "(top level)"
+
+
+def plain_copy(value: Any, source: str, path: list[str | int] | None = None) -> Any:
+    """A copy of ``value`` made of plain JSON values: NumPy numbers become Python numbers;
+    NaN, infinities, integers of more than :data:`MAX_DIGITS` digits and nesting deeper than
+    :data:`MAX_DEPTH` are a :class:`ScenarioError` naming the field.
+
+    >>> plain_copy({"until": float("nan")}, "s.json")
+    Traceback (most recent call last):
+    ...
+    paxoslab.scenario.ScenarioError: s.json: until: NaN is not a number a scenario may hold
+    """
+    path = path or []
+    if len(path) > MAX_DEPTH:
+        raise ScenarioError(source, _where(path[:5]) + "...", f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, _Refused):
+        if value.text.lstrip("-").isdigit():
+            raise ScenarioError(source, _where(path), f"an integer of {len(value.text.lstrip('-'))} "
+                                                      f"digits (at most {MAX_DIGITS})")
+        raise ScenarioError(source, _where(path), f"{value.text} is not a number a scenario may hold")
+    if isinstance(value, str | bool) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {k: plain_copy(v, source, [*path, str(k)]) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        items = [plain_copy(v, source, [*path, i]) for i, v in enumerate(value)]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, numbers.Integral):
+        if abs(int(value)) >= 10 ** MAX_DIGITS:
+            raise ScenarioError(source, _where(path), f"an integer of more than {MAX_DIGITS} digits")
+        return int(value)
+    if isinstance(value, numbers.Real):
+        if not math.isfinite(value):
+            name = "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+            raise ScenarioError(source, _where(path), f"{name} is not a number a scenario may hold")
+        return float(value)
+    if type(value).__name__ == "bool_":  # numpy.bool_ is no numbers.Integral
+        return bool(value)
+    return copy.deepcopy(value)
 
 
 def validate(data: dict[str, Any], v: Validator) -> None:

@@ -149,6 +149,22 @@ BAD_INPUTS = [
     ("wrong-type-events", variant(events={"at": 0}), "events"),
     ("wrong-type-seed", variant(seed="zero"), "seed"),
     ("top-level-array", "[1, 2, 3]", "must be a JSON object"),
+    ("nan-value", json.dumps(GOOD).replace('"value": "X"', '"value": NaN'),
+     "events[0].propose.value: NaN"),
+    ("infinity-until", json.dumps(GOOD).replace('"until": 50', '"until": Infinity'),
+     "until: Infinity"),
+    ("minus-infinity-delay", json.dumps(GOOD).replace('"fixed": 1', '"fixed": -Infinity'),
+     "network.delay.fixed: -Infinity"),
+    ("long-integer", json.dumps(GOOD).replace('"until": 50', '"until": ' + "9" * 400),
+     "until: an integer of 400 digits"),
+    ("integer-past-python-limit", json.dumps(GOOD).replace('"until": 50', '"until": ' + "1" * 5000),
+     "until: an integer of 5000 digits"),
+    ("long-integer-seed", variant(seed=10 ** 40), "seed: an integer of 41 digits"),
+    ("deep-nesting", json.dumps(GOOD).replace('"value": "X"', '"value": ' + "[" * 150 + "]" * 150),
+     "nested deeper than 100"),
+    ("deep-nesting-past-recursion", json.dumps(GOOD).replace(
+        '"value": "X"', '"value": ' + "[" * 100_000 + "]" * 100_000), "nested deeper than 100"),
+    ("float-seed", variant(seed=1.5), "seed"),
 ]
 
 
@@ -497,3 +513,46 @@ def test_sweep_with_workers_interrupted_by_sigint_keeps_rows_without_traceback(t
     assert "interrupted" in line
     rows = out_csv.read_text().splitlines()
     assert len(rows) >= 3 and rows[0].startswith("seed,")
+
+
+# ---- hostile input ----------------------------------------------------------------------------
+def test_a_device_as_the_scenario_file_exits_2_at_once():
+    code_out = python_m("run", "/dev/zero", timeout=30)
+    assert code_out.returncode == 2
+    (line,) = code_out.stderr.strip().splitlines()
+    assert "/dev/zero: file: is not a regular file" in line
+
+
+def test_a_fifo_as_the_scenario_file_exits_2_without_waiting(tmp_path):
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    proc = python_m("run", fifo, timeout=30)  # reading it would wait for a writer forever
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert f"{fifo}: file: is not a regular file" in line
+
+
+def test_a_file_over_20_mb_exits_2_unread(capsys, tmp_path):
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as f:
+        f.truncate(21 * 1024 * 1024)  # sparse: costs no disk
+    code, _, err = run_cli(capsys, "run", path)
+    assert code == 2
+    (line,) = err.strip().splitlines()
+    assert f"{path}: file: is {21 * 1024 * 1024} bytes" in line
+
+
+def test_json_output_never_holds_nan(capsys, tmp_path, monkeypatch):
+    from paxoslab.runner import Result
+
+    original = Result.summary
+    monkeypatch.setattr(Result, "summary",
+                        lambda self: {**original(self), "decided_at": float("nan"),
+                                      "learned_at": {"S1": float("inf")}})
+    code, out, _ = run_cli(capsys, "run", write(tmp_path, GOOD), "--json")
+
+    def refuse(constant):
+        raise AssertionError(f"non-standard JSON: {constant}")
+
+    summary = json.loads(out, parse_constant=refuse)
+    assert summary["decided_at"] is None and summary["learned_at"] == {"S1": None}

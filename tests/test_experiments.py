@@ -210,3 +210,20 @@ def test_a_failing_run_in_a_process_pool_raises_its_own_error():
 def test_sweep_refuses_an_unknown_on_error():
     with pytest.raises(ValueError, match="on_error"):
         sweep(TINY, seeds=range(1), progress=False, on_error="ignore")
+
+
+def test_numpy_numbers_in_a_grid_are_numbers():
+    np = pytest.importorskip("numpy")
+    table = sweep(TINY, grid={"until": np.array([20, 40]), "network.drop": [np.float64(0.0)]},
+                  seeds=range(1), progress=False)
+    plain = sweep(TINY, grid={"until": [20, 40], "network.drop": [0.0]}, seeds=range(1), progress=False)
+    assert table.drop(columns=["until", "network.drop"]).equals(
+        plain.drop(columns=["until", "network.drop"]))
+
+
+def test_a_bad_numpy_value_in_a_grid_is_one_clean_error():
+    np = pytest.importorskip("numpy")
+    with pytest.raises(pl.ScenarioError, match="network.drop"):
+        sweep(TINY, grid={"network.drop": [np.float64(2.0)]}, seeds=range(1), progress=False)
+    with pytest.raises(pl.ScenarioError, match="until: NaN"):
+        sweep(TINY, grid={"until": [np.float64("nan")]}, seeds=range(1), progress=False)

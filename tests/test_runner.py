@@ -200,3 +200,43 @@ def test_run_ends_even_when_time_cannot_advance_with_simulation_stalled(tiny):
                 until=10)
     with time_limit(30), pytest.raises(SimulationStalled, match="time stands still at t=0"):
         pl.run_scenario(data, detailed=False)
+
+
+# ---- hostile input through the API -------------------------------------------------------------
+@pytest.mark.parametrize("seed", ["abc", 1.5, True, None.__class__])
+def test_a_seed_that_is_not_a_whole_number_is_refused(tiny, seed):
+    with pytest.raises(pl.ScenarioError, match="<scenario tiny>: seed: must be a whole number"):
+        pl.run_scenario(tiny(), seed=seed)
+
+
+def test_a_numpy_integer_seed_is_a_seed(tiny):
+    np = pytest.importorskip("numpy")
+    assert pl.run_scenario(tiny(), seed=np.int64(3)).summary()["seed"] == 3
+    assert pl.run_scenario(tiny(), seed=np.int64(3)).summary()["digest"] == \
+        pl.run_scenario(tiny(), seed=3).summary()["digest"]
+
+
+@pytest.mark.parametrize(("where", "value", "field"), [
+    ("until", float("nan"), "until: NaN"),
+    ("until", float("inf"), "until: Infinity"),
+    ("until", 10 ** 5000, "until: an integer of more than 30 digits"),
+    ("value", float("nan"), "events[0].propose.value: NaN"),
+], ids=["nan", "inf", "5001-digits", "nan-value"])
+def test_non_finite_and_endless_numbers_in_a_dict_are_refused(tiny, where, value, field):
+    data = tiny()
+    if where == "value":
+        data["events"][0]["propose"]["value"] = value
+    else:
+        data[where] = value
+    with pytest.raises(pl.ScenarioError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        pl.run_scenario(data)
+
+
+def test_a_dict_nested_thousands_deep_is_refused_without_recursion_error(tiny):
+    data = tiny()
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    data["events"][0]["propose"]["value"] = deep
+    with pytest.raises(pl.ScenarioError, match="nested deeper than 100"):
+        pl.run_scenario(data)
