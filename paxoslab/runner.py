@@ -19,7 +19,7 @@ from .checks import Violation
 from .node import Node
 from .protocols import PROTOCOLS
 from .report import describe, narrate
-from .scenario import DEFAULT_UNTIL, ScenarioError, Validator, build_network, load
+from .scenario import DEFAULT_UNTIL, ScenarioError, Validator, _show, build_network, load
 from .sim import Simulation, rng_stream
 from .trace import Trace
 
@@ -178,7 +178,14 @@ def replay(sim: Simulation, schedule: list[dict[str, Any]], source: str) -> Simu
     sim.start()
     for i, entry in enumerate(schedule):
         try:
-            sim.step(sim.decode(entry))
+            step = sim.decode(entry)
+        except (TypeError, LookupError):  # {"deliver": [1]}, {"timer": ["S1"]}: not an id or a name
+            raise ScenarioError(source, f"schedule[{i}]", "names no message id, node or action of "
+                                                          f"this run: {_show(entry)}") from None
+        except ValueError as exc:
+            raise ScenarioError(source, f"schedule[{i}]", str(exc)) from None
+        try:
+            sim.step(step)
         except ValueError as exc:
             raise ScenarioError(source, f"schedule[{i}]", str(exc)) from None
     return sim

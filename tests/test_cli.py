@@ -556,3 +556,11 @@ def test_json_output_never_holds_nan(capsys, tmp_path, monkeypatch):
 
     summary = json.loads(out, parse_constant=refuse)
     assert summary["decided_at"] is None and summary["learned_at"] == {"S1": None}
+
+
+def test_a_newline_in_a_name_keeps_the_error_on_one_line(capsys, tmp_path):
+    path = write(tmp_path, variant(nodes=["S\n1", "S2", "S3"], events=[{"at": 0, "crash": "S9"}]))
+    code, _, err = run_cli(capsys, "run", path)
+    assert code == 2
+    (line,) = err.strip().splitlines()
+    assert "events[0].crash" in line and "S\\n1" in line

@@ -240,3 +240,14 @@ def test_a_dict_nested_thousands_deep_is_refused_without_recursion_error(tiny):
     data["events"][0]["propose"]["value"] = deep
     with pytest.raises(pl.ScenarioError, match="nested deeper than 100"):
         pl.run_scenario(data)
+
+
+@pytest.mark.parametrize(("schedule", "problem"), [
+    ([{"deliver": [1]}], "names no message id"),
+    ([{"deliver": {"id": 1}}], "names no message id"),
+    ([{"timer": ["S1"], "type": "PhaseTimeout"}], "names no message id"),
+    ([{"action": 5}], "the next scenario action is 0, not 5"),
+], ids=["deliver-list", "deliver-object", "timer-list", "action-past-the-events"])
+def test_a_schedule_step_of_the_wrong_shape_is_one_line_naming_it(tiny, schedule, problem):
+    with pytest.raises(pl.ScenarioError, match=r"<scenario tiny>: schedule\[0\]: " + problem):
+        pl.run_scenario({**tiny(), "schedule": schedule})
