@@ -209,10 +209,22 @@ def _where(path: list[str | int]) -> str:
     return text or "(top level)"
 
 
+def _text(value: str, source: str, path: list[str | int]) -> str:
+    """``value`` if it is text: a lone surrogate (``"\\ud800"`` in JSON) is not, and
+    could be neither printed nor hashed."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ScenarioError(source, _where(path), f"holds a lone surrogate {value[exc.start]!r} "
+                                                  "(not a character)") from None
+    return value
+
+
 def plain_copy(value: Any, source: str, path: list[str | int] | None = None) -> Any:
     """A copy of ``value`` made of plain JSON values: NumPy numbers become Python numbers;
     NaN, infinities, integers of more than :data:`MAX_DIGITS` digits and nesting deeper than
-    :data:`MAX_DEPTH` are a :class:`ScenarioError` naming the field.
+    :data:`MAX_DEPTH`, and lone surrogates in strings are a :class:`ScenarioError` naming
+    the field.
 
     >>> plain_copy({"until": float("nan")}, "s.json")
     Traceback (most recent call last):
@@ -227,10 +239,14 @@ def plain_copy(value: Any, source: str, path: list[str | int] | None = None) -> 
             raise ScenarioError(source, _where(path), f"an integer of {len(value.text.lstrip('-'))} "
                                                       f"digits (at most {MAX_DIGITS})")
         raise ScenarioError(source, _where(path), f"{value.text} is not a number a scenario may hold")
-    if isinstance(value, str | bool) or value is None:
+    if isinstance(value, str):
+        _text(value, source, path)
+        return value
+    if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, Mapping):
-        return {k: plain_copy(v, source, [*path, str(k)]) for k, v in value.items()}
+        return {k: plain_copy(v, source, [*path, _text(str(k), source, path)])
+                for k, v in value.items()}
     if isinstance(value, list | tuple):
         items = [plain_copy(v, source, [*path, i]) for i, v in enumerate(value)]
         return items if isinstance(value, list) else tuple(items)

@@ -165,6 +165,9 @@ BAD_INPUTS = [
     ("deep-nesting-past-recursion", json.dumps(GOOD).replace(
         '"value": "X"', '"value": ' + "[" * 100_000 + "]" * 100_000), "nested deeper than 100"),
     ("float-seed", variant(seed=1.5), "seed"),
+    ("lone-surrogate", json.dumps(GOOD).replace('"value": "X"', '"value": "set x \\ud800"'),
+     "events[0].propose.value: holds a lone surrogate"),
+    ("lone-surrogate-key", json.dumps(GOOD).replace('"until"', '"\\udc00"'), "holds a lone surrogate"),
 ]
 
 
