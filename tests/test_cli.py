@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
 import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import paxoslab as pl
 from paxoslab.__main__ import main
+from paxoslab.sim import HandlerError, SimulationStalled
 
 PAXOS_KEYS = {"scenario", "protocol", "seed", "end_time", "messages", "violations", "expect",
               "digest", "learned", "learned_at", "decided", "ballots", "decided_at",
@@ -567,3 +575,73 @@ def test_a_newline_in_a_name_keeps_the_error_on_one_line(capsys, tmp_path):
     assert code == 2
     (line,) = err.strip().splitlines()
     assert "events[0].crash" in line and "S\\n1" in line
+
+
+# ---- fuzz: malformed and extreme scenarios, through the API and the CLI -----------------------
+FUZZ_BASES = [
+    {"name": "fuzz", "protocol": "basic-paxos", "nodes": ["S1", "S2", "S3"],
+     "network": {"delay": {"uniform": [1, 3]}, "drop": 0.1, "duplicate": 0.1,
+                 "rules": [{"from": "S1", "to": "S2", "delay": 2}]},
+     "options": {"bugs": [], "backoff": {"policy": "uniform", "base": 2, "jitter": 3}},
+     "events": [{"at": 0, "propose": {"node": "S1", "value": "X"}},
+                {"at": 1, "propose": {"node": "S3", "value": "Y"}},
+                {"at": 5, "crash": "S2"}, {"at": 9, "recover": "S2"}],
+     "until": 60},
+    {"name": "fuzz-mp", "protocol": "multi-paxos", "nodes": ["S1", "S2", "S3"],
+     "network": {"delay": {"fixed": 2}},
+     "options": {"election_timeout": [10, 20], "heartbeat": 4},
+     "events": [{"at": 30, "submit": {"command": "set x 1"}},
+                {"at": 40, "partition": [["S1"], ["S2", "S3"]]}, {"at": 50, "heal": True}],
+     "until": 80, "seed": 3},
+]
+
+DEEP: list = []
+for _ in range(500):
+    DEEP = [DEEP]
+HOSTILE = [float("nan"), float("inf"), float("-inf"), 10 ** 4000, 10 ** 40, DEEP, "\ud800", 1e-300, 1e300,
+           -1, 0, -0.0, None, True, "", "S9", [], {}, "set x 1"]
+EXTREME = st.one_of(
+    st.sampled_from(HOSTILE), st.integers(), st.floats(), st.text(max_size=5),
+)
+VALUES = st.recursive(EXTREME, lambda inner: st.lists(inner, max_size=3)
+                      | st.dictionaries(st.sampled_from(["fixed", "uniform", "at", "node", "value",
+                                                         "drop", "S1", "x"]), inner, max_size=3),
+                      max_leaves=6)
+
+
+def paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from paths(v, (*prefix, i))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(base=st.sampled_from(FUZZ_BASES), data=st.data(), new=VALUES)
+def test_fuzz_a_mutated_scenario_runs_or_fails_with_one_line(base, data, new):
+    scenario = copy.deepcopy(base)
+    leaves = [p for p in paths(scenario) if len(p) > 1 or p and p[0] in ("seed", "until")]
+    where = data.draw(st.sampled_from(leaves))
+    target = scenario
+    for step in where[:-1]:
+        target = target[step]
+    target[where[-1]] = new
+    try:
+        json.dumps(pl.run_scenario(scenario).summary(), allow_nan=False)
+    except (pl.ScenarioError, HandlerError, SimulationStalled):
+        pass  # the library's own errors; anything else fails the test
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "fuzz.json")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(json.dumps(scenario))  # NaN and Infinity as JavaScript spells them
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["run", path, "--json"])
+    assert code in (0, 1, 2, 3)
+    if code in (2, 3):
+        assert out.getvalue() == "" and len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
+    else:
+        json.loads(out.getvalue(), parse_constant=lambda c: pytest.fail(f"{c} in --json output"))
