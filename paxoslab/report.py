@@ -15,21 +15,13 @@ expect     ok
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .wording import show
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
-
-
-def show(v: Any) -> str:
-    """A value as the reports write it (``-`` for nothing)."""
-    return "-" if v is None else v if isinstance(v, str) else json.dumps(v)
-
-
-def per_node(mapping: Mapping[str, Any]) -> str:
-    return "  ".join(f"{node}={show(v)}" for node, v in mapping.items())
 
 
 def describe(summary: Mapping[str, Any], expectations: bool = True) -> str:

@@ -39,7 +39,7 @@ import random
 import sysconfig
 import traceback
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from heapq import heappop, heappush
 from pathlib import Path
 from typing import Any
@@ -252,6 +252,14 @@ class Simulation:
 
     def is_up(self, node_id: str) -> bool:
         return self.nodes.get(node_id) is not None
+
+    def node(self, node_id: str) -> Node | None:
+        """The live node, or None while it is down (see :class:`paxoslab.world.World`)."""
+        return self.nodes.get(node_id)
+
+    def stored(self, node_id: str) -> Mapping[str, Any]:
+        """What the node has persisted (see :class:`paxoslab.world.World`)."""
+        return self.stable[node_id]
 
     def crash(self, node_id: str) -> None:
         """Lose the node's volatile state and timers; keep its stable storage."""

@@ -34,9 +34,10 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
 from .plots import sequence_diagram
-from .report import cluster_of, show, state_changes
+from .report import cluster_of, state_changes
 from .runner import Result, run_scenario
 from .scenario import load, set_path
+from .wording import show
 
 
 def render_png(drawn: Any) -> bytes:

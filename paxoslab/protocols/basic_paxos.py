@@ -69,6 +69,7 @@ from typing import Any, NamedTuple
 
 from ..checks import Monitor, Violation
 from ..node import Node
+from ..wording import per_node, show
 from . import Mark, ProtocolSpec
 
 BUGS = {
@@ -597,7 +598,6 @@ def _liveness(sim, decided: Any) -> dict[str, Any]:
 
 
 def _describe(summary: Mapping[str, Any]) -> list[str]:
-    from ..report import per_node, show
 
     at = summary["decided_at"]
     when = {n: t for n, t in summary["learned_at"].items() if t is not None}

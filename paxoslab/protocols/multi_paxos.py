@@ -128,6 +128,7 @@ from typing import Any, ClassVar
 from ..checks import Monitor, Violation
 from ..node import Node
 from ..statemachine import NOOP, CommandError, KeyValueStore, Sessions
+from ..wording import show
 from . import Mark, ProtocolSpec
 
 BUGS = {
@@ -882,7 +883,6 @@ def _summarize(sim) -> dict[str, Any]:
 
 
 def _describe(summary: Mapping[str, Any]) -> list[str]:
-    from ..report import show
 
     leaders = ", ".join(f"{x['node']}@t{x['term']} (t={x['at']:g})" for x in summary["leaders"])
     lines = [f"leaders    {leaders or '-'}", "logs       (term:command, | after the commit index)"]

@@ -28,6 +28,7 @@ from typing import Any
 from ..checks import Monitor, Violation
 from ..node import Node, canonical
 from ..statemachine import MACHINES, CommandError, replay
+from ..wording import show
 from . import Mark, ProtocolSpec
 
 DEFAULT_OPTIONS: dict[str, Any] = {
@@ -173,7 +174,6 @@ def _summarize(sim) -> dict[str, Any]:
 
 
 def _describe(summary: Mapping[str, Any]) -> list[str]:
-    from ..report import show
 
     lines = ["state"]
     lines += [f"  {node:<8} {show(state)}" for node, state in summary["state"].items()]

@@ -1,0 +1,23 @@
+"""How values are written in reports, narration and state tables.
+
+>>> show(None), show("X"), show([1, "a"])
+('-', 'X', '[1, "a"]')
+>>> per_node({"S1": "X", "S2": None})
+'S1=X  S2=-'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+
+def show(v: Any) -> str:
+    """A value as the reports write it (``-`` for nothing)."""
+    return "-" if v is None else v if isinstance(v, str) else json.dumps(v)
+
+
+def per_node(mapping: Mapping[str, Any]) -> str:
+    """``node=value`` pairs, two spaces apart."""
+    return "  ".join(f"{node}={show(v)}" for node, v in mapping.items())
