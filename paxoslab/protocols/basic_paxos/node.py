@@ -67,10 +67,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ..checks import Monitor, Violation
-from ..node import Node
-from ..wording import per_node, show
-from . import Mark, ProtocolSpec
+from ...checks import Monitor, Violation
+from ...node import Node
+from ...wording import per_node, show
+from .. import Mark, ProtocolSpec
 
 BUGS = {
     "promise-omits-accepted": "an acceptor's promise leaves out the proposal it already accepted",
