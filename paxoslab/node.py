@@ -1,12 +1,21 @@
-"""The ``Node`` base class every protocol role builds on.
+"""The ``Node`` base class every protocol role builds on, and its contract with the runtime.
 
 A node reacts to two things: a message arriving (``Prepare`` is handled by
 ``on_prepare(self, msg, src)``) and one of its timers firing (``ElectionTimeout``
 by ``on_election_timeout(self, timer)``).  Handlers never block and never touch
 the outside world: they change the node's own fields and ask for effects —
 :meth:`Node.send`, :meth:`Node.broadcast`, :meth:`Node.set_timer`,
-:meth:`Node.cancel_timer`, :meth:`Node.persist`, :meth:`Node.note` — which the
-simulator (or the explorer) carries out after the handler returns.
+:meth:`Node.cancel_timer`, :meth:`Node.persist`, :meth:`Node.note` — recorded
+as the named :data:`Effect` records (:class:`Send`, :class:`SetTimer`, ...).
+
+The runtime (:class:`~paxoslab.sim.Simulation`, which the search steps too)
+drives a node through three calls only — :meth:`Node.receive` (a message),
+:meth:`Node.fire` (a timer) and :meth:`Node.call` (``on_start``,
+``on_recover``, a client request) — each of which runs the handler at the
+given time and hands back the effects it asked for, in order.  The runtime
+carries them out in that order: a write to stable storage is done before any
+message the same handler sent after it leaves (``persist_ms`` later), timers
+are armed, notes go to the trace.  It never reads a node's private fields.
 
 A crash throws the node object away.  Recovery builds a fresh one and hands it
 what it had persisted (:meth:`Node.restore`), then calls :meth:`Node.on_recover`.
@@ -32,7 +41,7 @@ import re
 import types
 import typing
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -160,6 +169,70 @@ def canonical(value: Any) -> Hashable:
                     "(None, bool, int, float, str, tuples, frozen dataclasses, lists/dicts/sets)")
 
 
+# ---- effects: what a handler asks the runtime to do ------------------------------------
+# Each record starts with its kind ("send", ...), so it also reads as the plain tuple
+# ("send", dst, msg, after_persist) that tests and older code compare with.
+
+class Send(NamedTuple):
+    """Send ``msg`` to ``dst``; ``after_persist``: only once this handler's writes are done."""
+
+    kind: str
+    dst: str
+    msg: Any
+    after_persist: bool
+
+
+class SetTimer(NamedTuple):
+    """Arm ``timer`` to fire after ``delay`` ms (an equal armed timer is replaced)."""
+
+    kind: str
+    timer: Any
+    delay: float
+
+
+class CancelTimer(NamedTuple):
+    """Disarm ``timer``."""
+
+    kind: str
+    timer: Any
+
+
+class Persist(NamedTuple):
+    """Write ``fields`` (already isolated) to stable storage."""
+
+    kind: str
+    fields: dict[str, Any]
+
+
+class PersistAppend(NamedTuple):
+    """Append ``items`` to the stored list ``field``."""
+
+    kind: str
+    field: str
+    items: tuple
+
+
+class PersistTruncate(NamedTuple):
+    """Keep the first ``length`` items of the stored list ``field``."""
+
+    kind: str
+    field: str
+    length: int
+
+
+class Note(NamedTuple):
+    """Record ``kind`` with ``payload`` in the trace (narration; never read by safety checks)."""
+
+    kind: str
+    event: str
+    payload: dict[str, Any]
+
+
+Effect = Send | SetTimer | CancelTimer | Persist | PersistAppend | PersistTruncate | Note
+#: builds a record from a tuple without the keyword machinery (sending is the hot path)
+_record = tuple.__new__
+
+
 class Node:
     """Base class: identity, clock, RNG and the effect API.  Subclass it.
 
@@ -180,7 +253,7 @@ class Node:
         self.options: Mapping[str, Any] = options or {}
         self._now = 0.0
         self._rng: random.Random = random.Random(0)
-        self._effects: list[tuple] = []
+        self._effects: list[Effect] = []
         self._after_persist = False
         self._handlers: dict[type, Callable] = {}
 
@@ -225,21 +298,21 @@ class Node:
         What leaves is ``msg`` as it is now: changing the object afterwards
         changes neither what is delivered nor the trace.
         """
-        self._effects.append(("send", dst, isolated(msg), self._after_persist))
+        self._effects.append(_record(Send, ("send", dst, isolated(msg), self._after_persist)))
 
     def broadcast(self, msg: Any, include_self: bool = True) -> None:
         """Send ``msg`` to every node (this one too unless ``include_self=False``)."""
         msg = isolated(msg)
         after_persist = self._after_persist
         for dst in self._cluster if include_self else self._peers:
-            self._effects.append(("send", dst, msg, after_persist))
+            self._effects.append(_record(Send, ("send", dst, msg, after_persist)))
 
     def set_timer(self, timer: Any, delay: float) -> None:
         """Fire ``timer`` after ``delay`` ms; re-arming an equal timer replaces it."""
-        self._effects.append(("set_timer", timer, delay))
+        self._effects.append(SetTimer("set_timer", timer, delay))
 
     def cancel_timer(self, timer: Any) -> None:
-        self._effects.append(("cancel_timer", timer))
+        self._effects.append(CancelTimer("cancel_timer", timer))
 
     def persist(self, **fields: Any) -> None:
         """Write ``fields`` to stable storage; they survive a crash.
@@ -249,7 +322,7 @@ class Node:
         the same handler leave only once the write is done (``options.persist_ms``
         later).
         """
-        self._effects.append(("persist", {k: isolated(v) for k, v in fields.items()}))
+        self._effects.append(Persist("persist", {k: isolated(v) for k, v in fields.items()}))
         self._after_persist = True
 
     def persist_append(self, field: str, *items: Any) -> None:
@@ -257,17 +330,17 @@ class Node:
 
         For a growing log: ``self.log.append(entry); self.persist_append("log", entry)``.
         """
-        self._effects.append(("persist_append", field, tuple(isolated(i) for i in items)))
+        self._effects.append(PersistAppend("persist_append", field, tuple(isolated(i) for i in items)))
         self._after_persist = True
 
     def persist_truncate(self, field: str, length: int) -> None:
         """Keep only the first ``length`` items of the stored list ``field``."""
-        self._effects.append(("persist_truncate", field, length))
+        self._effects.append(PersistTruncate("persist_truncate", field, length))
         self._after_persist = True
 
     def note(self, kind: str, **payload: Any) -> None:
         """Record a protocol state change (``promised``, ``learned``...) in the trace."""
-        self._effects.append(("note", kind, payload))
+        self._effects.append(Note("note", kind, payload))
 
     # ---- life cycle -----------------------------------------------------
     def on_start(self) -> None:
@@ -299,12 +372,46 @@ class Node:
             self._handlers[kind] = handler
         return handler
 
-    def take_effects(self) -> list[tuple]:
+    def take_effects(self) -> list[Effect]:
         """Hand the effects requested so far to the runtime and start afresh."""
         effects = self._effects
         self._effects = []
         self._after_persist = False
         return effects
+
+    # ---- the runtime's three calls (see the module docstring) -------------
+    def receive(self, msg: Any, src: str, now: float) -> list[Effect]:
+        """Handle ``msg`` from ``src`` at time ``now``; the effects it asked for, in order.
+
+        Raises :class:`MissingHandler` if there is no ``on_...`` method for it, and
+        whatever the handler raises.
+        """
+        self._now = now
+        handler = self._handlers.get(type(msg)) or self.handler_for(msg)
+        handler(msg, src)
+        effects = self._effects
+        if effects:
+            self._effects = []
+            self._after_persist = False
+        return effects
+
+    def fire(self, timer: Any, now: float) -> list[Effect]:
+        """Handle ``timer`` firing at time ``now``; the effects it asked for, in order."""
+        self._now = now
+        handler = self._handlers.get(type(timer)) or self.handler_for(timer)
+        handler(timer)
+        return self.take_effects()
+
+    def call(self, method: str, args: Sequence[Any], now: float) -> list[Effect]:
+        """Call ``method(*args)`` at time ``now`` (``on_start``, ``on_recover``, a client
+        request); the effects it asked for, in order."""
+        self._now = now
+        getattr(self, method)(*args)
+        return self.take_effects()
+
+    def use_rng(self, rng: random.Random) -> None:
+        """Draw this node's random choices from ``rng`` (the runtime's seeded stream for it)."""
+        self._rng = rng
 
     def state_fields(self) -> tuple[str, ...]:
         """The declared ``STATE``, or every public field but ``options`` if none is declared."""

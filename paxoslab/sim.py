@@ -45,7 +45,20 @@ from pathlib import Path
 from typing import Any
 
 from .network import Network
-from .node import Node, canonical, isolated
+from .node import (
+    CancelTimer,
+    Effect,
+    MissingHandler,
+    Node,
+    Note,
+    Persist,
+    PersistAppend,
+    PersistTruncate,
+    Send,
+    SetTimer,
+    canonical,
+    isolated,
+)
 from .trace import NoTrace, Trace, jsonable, message_payload
 
 __all__ = ["HandlerError", "Simulation", "SimulationStalled", "jsonable", "message_payload",
@@ -231,7 +244,7 @@ class Simulation:
     # ---- node life cycle --------------------------------------------------
     def _build(self, node_id: str) -> Node:
         node = self.make_node(node_id)
-        node._rng = self.node_rngs[node_id]
+        node.use_rng(self.node_rngs[node_id])
         self.nodes[node_id] = node
         self._keys.pop(node_id, None)
         if self._owned is not None:
@@ -283,16 +296,15 @@ class Simulation:
                 return
         node = self._build(node_id)
         node.restore(self.stable[node_id])
-        node._now = self.now
         self.step_node = node_id
         try:
-            node.on_recover()
+            effects = node.call("on_recover", (), self.now)
         except Exception as exc:
             raise HandlerError(node_id, "on_recover()", self.now, exc) from None
         if memo is not None:
-            self._remember(known, node)
-        if node._effects:
-            self._apply(node)
+            self._remember(known, node, effects)
+        if effects:
+            self._carry_out(node_id, effects)
 
     def partition(self, groups: Iterable[Iterable[str]]) -> None:
         groups = [list(g) for g in groups]
@@ -331,13 +343,13 @@ class Simulation:
                            payload={"method": method, "args": jsonable(list(args))})
             return False
         node = self._writable(node_id)
-        node._now = self.now
         self.step_node = node_id
         try:
-            getattr(node, method)(*args)
+            effects = node.call(method, args, self.now)
         except Exception as exc:
             raise HandlerError(node_id, f"{method}{tuple(args)!r}", self.now, exc) from None
-        self._apply(node)
+        if effects:
+            self._carry_out(node_id, effects)
         return True
 
     def fire_timer(self, node_id: str, timer: Any) -> bool:
@@ -355,17 +367,17 @@ class Simulation:
         if trace.detailed:
             trace.add_raw(self.now, "timer_fire", node_id, None, None, None,
                           type(timer).__name__, timer, jsonable)
-        node._now = self.now
         self.step_node = node_id
-        handler = node.handler_for(timer)
         try:
-            handler(timer)
+            effects = node.fire(timer, self.now)
+        except MissingHandler:
+            raise
         except Exception as exc:
             raise HandlerError(node_id, f"timer {_describe(timer)}", self.now, exc) from None
         if memo is not None:
-            self._remember(known, node)
-        if node._effects:
-            self._apply(node)
+            self._remember(known, node, effects)
+        if effects:
+            self._carry_out(node_id, effects)
         return True
 
     def _deliver(self, msg_id: int, src: str, dst: str, msg: Any) -> bool:
@@ -391,17 +403,17 @@ class Simulation:
                 return True
         if self._owned is not None:
             node = self._writable(dst)
-        node._now = self.now
         self.step_node = dst
-        handler = node._handlers.get(type(msg)) or node.handler_for(msg)
         try:
-            handler(msg, src)
+            effects = node.receive(msg, src, self.now)
+        except MissingHandler:
+            raise
         except Exception as exc:
             raise HandlerError(dst, f"{_describe(msg)} from {src}", self.now, exc) from None
         if memo is not None:
-            self._remember(known, node)
-        if node._effects:
-            self._apply(node)
+            self._remember(known, node, effects)
+        if effects:
+            self._carry_out(dst, effects)
         return True
 
     def _replay_known(self, node_id: str, known: Hashable, timer: Any = None) -> bool:
@@ -428,13 +440,14 @@ class Simulation:
             self._carry_out(node_id, effects)
         return True
 
-    def _remember(self, known: Hashable, node: Node) -> None:
+    def _remember(self, known: Hashable, node: Node, effects: Sequence[Effect]) -> None:
         """Keep what a handler did for :meth:`_replay_known`; the node is shared from now on."""
         self.memo_keys[id(node)] = (node, node.search_key())
         self.memo[known] = (node, tuple(
-            ("persist", {k: isolated(v) for k, v in e[1].items()}) if e[0] == "persist" else e
-            for e in node._effects if e[0] != "note"))
-        self._owned.discard(node._id)
+            Persist("persist", {k: isolated(v) for k, v in e.fields.items()})
+            if type(e) is Persist else e
+            for e in effects if type(e) is not Note))
+        self._owned.discard(node.id)
 
     def _perform(self, index: int) -> None:
         """Carry out scenario action ``index``."""
@@ -536,21 +549,16 @@ class Simulation:
             heappush(self._queue, ((now + extra + delay) if extra else (now + delay),
                                    self._seq, _DELIVER, copy_id))
 
-    def _apply(self, node: Node) -> None:
-        """Carry out the effects ``node``'s handler asked for, in the order it asked."""
-        effects = node._effects
-        node._effects = []
-        node._after_persist = False
-        self._carry_out(node._id, effects)
-
-    def _carry_out(self, node_id: str, effects: Sequence[tuple]) -> None:
+    def _carry_out(self, node_id: str, effects: Sequence[Effect]) -> None:
+        """Do what ``node_id``'s handler asked for, in the order it asked (the node.py contract)."""
         trace = self.trace
         recording = trace.detailed
         for effect in effects:
-            tag = effect[0]
-            if tag == "send":
-                self._send(node_id, effect[1], effect[2], effect[3])
-            elif tag == "set_timer":
+            kind = type(effect)
+            if kind is Send:
+                _, dst, msg, after_persist = effect
+                self._send(node_id, dst, msg, after_persist)
+            elif kind is SetTimer:
                 _, timer, delay = effect
                 self._seq += 1
                 self.timers[node_id][timer] = self._seq
@@ -559,14 +567,14 @@ class Simulation:
                 if recording:
                     trace.add_raw(self.now, "timer_set", node_id, None, None, None,
                                   type(timer).__name__, (timer, self.now + delay), _timer_payload)
-            elif tag == "cancel_timer":
-                self.timers[node_id].pop(effect[1], None)
-            elif tag == "persist":
-                self.stable[node_id].update(effect[1])
+            elif kind is CancelTimer:
+                self.timers[node_id].pop(effect.timer, None)
+            elif kind is Persist:
+                self.stable[node_id].update(effect.fields)
                 if recording:
                     trace.add_raw(self.now, "persist", node_id, None, None, None, None,
-                                  effect[1], jsonable)
-            elif tag == "persist_append":
+                                  effect.fields, jsonable)
+            elif kind is PersistAppend:
                 _, field, items = effect
                 stored = self.stable[node_id].setdefault(field, [])
                 if type(stored) is not list:
@@ -575,7 +583,7 @@ class Simulation:
                 if recording:
                     trace.add_raw(self.now, "persist", node_id, None, None, None, None,
                                   {"append": field, "items": items}, jsonable)
-            elif tag == "persist_truncate":
+            elif kind is PersistTruncate:
                 _, field, length = effect
                 stored = self.stable[node_id].get(field)
                 if stored is not None:
@@ -583,10 +591,11 @@ class Simulation:
                 if recording:
                     trace.add(self.now, "persist", node=node_id,
                               payload={"truncate": field, "length": length})
-            elif tag == "note":
+            elif kind is Note:
                 if trace.records:  # isolated now (a note may hold a live object), JSON when read
-                    trace._raw.append((self.now, effect[1], node_id, None, None, None, None,
-                                       {k: isolated(v) for k, v in effect[2].items()}, jsonable))
+                    _, event, payload = effect
+                    trace._raw.append((self.now, event, node_id, None, None, None, None,
+                                       {k: isolated(v) for k, v in payload.items()}, jsonable))
 
     # ---- monitors -------------------------------------------------------
     def _begin_step(self) -> None:

@@ -70,7 +70,8 @@ class CachedVoter(MultiPaxosNode):
     def on_request_vote(self, msg, src):
         super().on_request_vote(msg, src)
         if self.id == "S2":
-            self._effects = [(*e[:3], False) if e[0] == "send" else e for e in self._effects]
+            self._effects = [e._replace(after_persist=False) if e.kind == "send" else e
+                             for e in self._effects]
 
 
 def first_leader(data, node_class=None) -> tuple[str, float]:
