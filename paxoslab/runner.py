@@ -131,14 +131,16 @@ def run_scenario(
 
 
 def build_simulation(data: dict[str, Any], seed: int, detailed: bool = True,
-                     node_class: type[Node] | None = None, timed: bool = True) -> Simulation:
-    """The simulation of a validated scenario, its actions scheduled in time order."""
+                     node_class: type[Node] | None = None, timed: bool = True,
+                     world_class: type[Simulation] = Simulation) -> Simulation:
+    """The simulation of a validated scenario, its actions scheduled in time order
+    (``world_class``: a subclass of :class:`Simulation` to build, as the search does)."""
     spec = PROTOCOLS[data["protocol"]]
     options = dict(data.get("options", {}))
     nodes = data["nodes"]
     make = node_class or spec.node_class
     network = build_network(data.get("network", {}), nodes, Validator("<scenario>"))
-    sim = Simulation(
+    sim = world_class(
         nodes,
         lambda node_id: make(node_id, nodes, options),
         network=network,

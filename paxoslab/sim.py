@@ -16,7 +16,10 @@ these choices; :meth:`Simulation.run` is the *timed* scheduler over the same
 parts: delays and loss come from the network, timers fire when due, and one
 heap keyed by ``(time, seq)`` orders everything (``seq`` is a counter, so a
 run never depends on dict order, hashing or the wall clock).  Delivering,
-firing a timer and sending each have one code path, used by both.
+firing a timer and carrying out a handler's effects have one code path, used
+by both; a message's fate differs: timed, the network draws it when the message
+is sent (lost, delayed, duplicated); stepped, it stays in flight and ``lose``
+and ``duplicate`` are choices.
 
 Each source of randomness has its own stream derived from the seed
 (:func:`rng_stream`): the network's delays, each node's choices, the scenario's
@@ -186,9 +189,6 @@ class Simulation:
         self.in_flight: dict[int, tuple[str, str, Any]] = {}
         #: stepped only: message id -> its canonical (src, dst, message), for world keys
         self.flight_keys: dict[int, Hashable] = {}
-        #: message types whose receivers never read who sent them: their keys leave the
-        #: sender out (src None), so that equal ones from different senders are one choice
-        self.anonymous: frozenset[type] = frozenset()
         #: scenario actions as (time, action), in the order they happen
         self.actions: list[tuple[float, Action]] = []
         self.next_action = 0
@@ -198,8 +198,6 @@ class Simulation:
         #: what the last step sent, as (src, dst, message), and the node it ran on
         self.step_sent: list[tuple[str, str, Any]] = []
         self.step_node: str | None = None
-        #: the first message id the last step sent (ids below it were in flight before)
-        self.first_new_id = 0
         self.steps = 0
         # every copy put on the wire counts as sent (a duplicate too), so that
         # sent == delivered + dropped + still in flight
@@ -212,13 +210,6 @@ class Simulation:
         # copy-on-write (fork): None = this simulation owns every node it holds
         self._owned: set[str] | None = None
         self._keys: dict[str, Hashable] = {}
-        #: for a search: node -> (its node_key, a number the search gave that key)
-        self.numbers: dict[str, tuple[Hashable, int]] = {}
-        #: set by a search: (node, its search key, input) -> (node after, its effects), one
-        #: table shared by every fork (see :meth:`_replay_known`)
-        self.memo: dict[Hashable, tuple[Node, tuple]] | None = None
-        #: id of a node the memo holds (never changed again) -> (that node, its search key)
-        self.memo_keys: dict[int, tuple[Node, Hashable]] = {}
         self._watch = bool(self.monitors)
         # no rules, loss or duplication (scenario actions never change that): a send's fate
         # is then one copy after one delay draw unless a partition cuts its link
@@ -289,11 +280,10 @@ class Simulation:
             return
         self.trace.add(self.now, "recover", node=node_id,
                        payload=jsonable(self.stable[node_id]) or None)
-        memo = self.memo if self._owned is not None else None
-        if memo is not None:  # a rebuilt node is a function of its stable storage
-            known = (node_id, "recover", canonical(self.stable[node_id]))
-            if self._replay_known(node_id, known):
-                return
+        self._rebuild(node_id)
+
+    def _rebuild(self, node_id: str) -> tuple[Node, list[Effect]]:
+        """Build the node afresh from its stable storage and run its ``on_recover``."""
         node = self._build(node_id)
         node.restore(self.stable[node_id])
         self.step_node = node_id
@@ -301,10 +291,9 @@ class Simulation:
             effects = node.call("on_recover", (), self.now)
         except Exception as exc:
             raise HandlerError(node_id, "on_recover()", self.now, exc) from None
-        if memo is not None:
-            self._remember(known, node, effects)
         if effects:
             self._carry_out(node_id, effects)
+        return node, effects
 
     def partition(self, groups: Iterable[Iterable[str]]) -> None:
         groups = [list(g) for g in groups]
@@ -356,11 +345,11 @@ class Simulation:
         """Fire ``timer`` on ``node_id`` now, as if it had expired (``timeout NODE``)."""
         if self.nodes.get(node_id) is None:
             return False
-        memo = self.memo if self._owned is not None else None
-        if memo is not None:
-            known = (node_id, self.node_key(node_id)[0], timer)
-            if self._replay_known(node_id, known, timer):
-                return True
+        self._fire(node_id, timer)
+        return True
+
+    def _fire(self, node_id: str, timer: Any) -> tuple[Node, list[Effect]]:
+        """Disarm ``timer``, run the node's handler for it, carry out what it asks."""
         node = self._writable(node_id)
         self.timers[node_id].pop(timer, None)
         trace = self.trace
@@ -374,11 +363,9 @@ class Simulation:
             raise
         except Exception as exc:
             raise HandlerError(node_id, f"timer {_describe(timer)}", self.now, exc) from None
-        if memo is not None:
-            self._remember(known, node, effects)
         if effects:
             self._carry_out(node_id, effects)
-        return True
+        return node, effects
 
     def _deliver(self, msg_id: int, src: str, dst: str, msg: Any) -> bool:
         """Hand message ``msg_id`` to ``dst``'s handler, or drop it if ``dst`` is down or cut off."""
@@ -396,13 +383,12 @@ class Simulation:
         if trace.detailed:  # Trace.add_raw, inlined: this is the hot path
             trace._raw.append((self.now, "deliver", dst, src, dst, msg_id, type(msg).__name__,
                                None, None))
-        memo = self.memo if self._owned is not None else None
-        if memo is not None:
-            known = (dst, self.node_key(dst)[0], src, canonical(msg))
-            if self._replay_known(dst, known):
-                return True
-        if self._owned is not None:
-            node = self._writable(dst)
+        self._receive(dst, src, msg)
+        return True
+
+    def _receive(self, dst: str, src: str, msg: Any) -> tuple[Node, list[Effect]]:
+        """Run ``dst``'s handler for ``msg`` and carry out what it asks."""
+        node = self._writable(dst) if self._owned is not None else self.nodes[dst]
         self.step_node = dst
         try:
             effects = node.receive(msg, src, self.now)
@@ -410,44 +396,9 @@ class Simulation:
             raise
         except Exception as exc:
             raise HandlerError(dst, f"{_describe(msg)} from {src}", self.now, exc) from None
-        if memo is not None:
-            self._remember(known, node, effects)
         if effects:
             self._carry_out(dst, effects)
-        return True
-
-    def _replay_known(self, node_id: str, known: Hashable, timer: Any = None) -> bool:
-        """If this input met this node state before, redo that step without the handler.
-
-        Handlers are functions of the node's state and the input (the search
-        key leaves out only what sets delays, which a search ignores), so the
-        node after the step and what it asked for are those remembered: the
-        remembered node is put in place, shared, and its effects carried out.
-        """
-        hit = self.memo.get(known)
-        if hit is None:
-            return False
-        node, effects = hit
-        self._keys.pop(node_id, None)
-        if node_id not in self._owned:
-            self._own_storage(node_id)
-        self._owned.discard(node_id)  # the node is the memo's: a later step copies it first
-        self.nodes[node_id] = node
-        if timer is not None:
-            self.timers[node_id].pop(timer, None)
-        self.step_node = node_id
-        if effects:
-            self._carry_out(node_id, effects)
-        return True
-
-    def _remember(self, known: Hashable, node: Node, effects: Sequence[Effect]) -> None:
-        """Keep what a handler did for :meth:`_replay_known`; the node is shared from now on."""
-        self.memo_keys[id(node)] = (node, node.search_key())
-        self.memo[known] = (node, tuple(
-            Persist("persist", {k: isolated(v) for k, v in e.fields.items()})
-            if type(e) is Persist else e
-            for e in effects if type(e) is not Note))
-        self._owned.discard(node.id)
+        return node, effects
 
     def _perform(self, index: int) -> None:
         """Carry out scenario action ``index``."""
@@ -481,11 +432,7 @@ class Simulation:
         unless a rule or a partition loses it for certain.
         """
         msg_type = type(msg).__name__
-        msg_id = self._next_msg_id
-        self._next_msg_id = msg_id + 1
-        self.sent += 1
-        by_type = self.by_type
-        by_type[msg_type] = by_type.get(msg_type, 0) + 1
+        msg_id = self._new_copy(msg_type)
         if self._watch:
             self.step_sent.append((src, dst, msg))
         trace = self.trace
@@ -506,6 +453,16 @@ class Simulation:
                 return
         self._send_by_fate(src, dst, msg, msg_type, msg_id, after_persist)
 
+    def _new_copy(self, msg_type: str) -> int:
+        """Number one copy of a message put on the wire and count it as sent (a duplicate
+        too, so that sent == delivered + dropped + still in flight)."""
+        msg_id = self._next_msg_id
+        self._next_msg_id = msg_id + 1
+        self.sent += 1
+        by_type = self.by_type
+        by_type[msg_type] = by_type.get(msg_type, 0) + 1
+        return msg_id
+
     def _send_by_fate(self, src: str, dst: str, msg: Any, msg_type: str, msg_id: int,
                       after_persist: bool) -> None:
         """The rest of :meth:`_send`: loss, duplication, rules, partitions, stepped mode."""
@@ -517,8 +474,7 @@ class Simulation:
             reason = network.certain_loss(src, dst, msg_type)
             if reason is None:
                 self.in_flight[msg_id] = (src, dst, msg)
-                self.flight_keys[msg_id] = (None if type(msg) in self.anonymous else src, dst,
-                                            canonical(msg))
+                self.flight_keys[msg_id] = self._flight_key(src, dst, msg)
                 return
             self.dropped += 1
             if recording:
@@ -535,10 +491,7 @@ class Simulation:
         extra = self.persist_ms if after_persist else 0.0
         for copy_number, delay in enumerate(delays):
             if copy_number:
-                self.sent += 1
-                self.by_type[msg_type] += 1
-                copy_id = self._next_msg_id
-                self._next_msg_id += 1
+                copy_id = self._new_copy(msg_type)
                 if recording:
                     trace.add_raw(now, "duplicate", src, src, dst, copy_id, msg_type, msg,
                                   message_payload)
@@ -601,7 +554,6 @@ class Simulation:
     def _begin_step(self) -> None:
         self.step_sent = []
         self.step_node = None
-        self.first_new_id = self._next_msg_id
 
     def _end_step(self) -> None:
         for monitor in self.monitors:
@@ -702,10 +654,7 @@ class Simulation:
                                    msg_type=type(msg).__name__, payload={"reason": "loss"})
         elif kind == "duplicate":
             src, dst, msg = self.in_flight[choice[1]]
-            copy_id = self._next_msg_id
-            self._next_msg_id += 1
-            self.sent += 1
-            self.by_type[type(msg).__name__] += 1
+            copy_id = self._new_copy(type(msg).__name__)
             if self.trace.detailed:
                 self.trace.add_raw(self.now, "duplicate", src, src, dst, copy_id,
                                    type(msg).__name__, msg, message_payload)
@@ -729,7 +678,7 @@ class Simulation:
         Copy-on-write: nodes, their stable storage and timers are shared until
         a step touches them.  The copy records no trace.
         """
-        twin = object.__new__(Simulation)
+        twin = object.__new__(type(self))
         twin.__dict__.update(self.__dict__)
         twin.trace = NoTrace()
         twin.flight_keys = dict(self.flight_keys)
@@ -742,7 +691,6 @@ class Simulation:
         twin.violations = list(self.violations)
         twin.step_sent = []
         twin._keys = dict(self._keys)
-        twin.numbers = dict(self.numbers)
         twin._owned = set()
         self._owned = set()  # from now on this world shares every node too
         return twin
@@ -753,16 +701,19 @@ class Simulation:
         key = self._keys.get(node_id)
         if key is None:
             node = self.nodes.get(node_id)
-            known = None if node is None else self.memo_keys.get(id(node))
-            if known is not None and known[0] is node:
-                state = known[1]
-            else:
-                state = node.search_key() if node is not None else None
-            key = (state,
+            key = (self._search_key(node) if node is not None else None,
                    canonical(self.stable[node_id]),
                    frozenset(self.timers[node_id]) if node is not None else frozenset())
             self._keys[node_id] = key
         return key
+
+    def _search_key(self, node: Node) -> Hashable:
+        """A live node's state as the world key reads it (:meth:`Node.search_key`)."""
+        return node.search_key()
+
+    def _flight_key(self, src: str, dst: str, msg: Any) -> Hashable:
+        """A message in flight as part of the world key."""
+        return (src, dst, canonical(msg))
 
     def world_key(self) -> Hashable:
         """Everything that decides what may happen next, canonically (not the clock or ids)."""
