@@ -1,12 +1,13 @@
 """The command line.
 
-``python -m paxoslab run FILE [--seed N] [--json] [--plot OUT.png]``: one run.
+``python -m paxoslab run FILE [--seed N] [--json] [--plot OUT.png] [--max-events N]``: one run.
 Exit status (:data:`EXIT_CODES`): 0 when the run meets its ``expect`` and no
 safety property is violated; 1 when an expectation is not met or a property
 is violated (with or without an ``expect``); 2 when the input is bad (one line
 on stderr naming the file, the field and the value); 3 when the run itself
-failed — a node's handler raised (:class:`~paxoslab.sim.HandlerError`) or
-simulated time stood still (:class:`~paxoslab.sim.SimulationStalled`) — with
+failed — a node's handler raised (:class:`~paxoslab.sim.HandlerError`),
+simulated time stood still (:class:`~paxoslab.sim.SimulationStalled`) or the
+run reached ``--max-events`` (:class:`~paxoslab.sim.EventLimitReached`) — with
 that error's text as one line on stderr.  Ctrl-C ends with one line and 130;
 a reader that stops early (``run ... | head``) ends it quietly with 141.
 
@@ -38,9 +39,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .runner import run_scenario
+from .runner import DEFAULT_MAX_EVENTS, run_scenario
 from .scenario import ScenarioError
-from .sim import HandlerError, SimulationStalled
+from .sim import EventLimitReached, HandlerError, SimulationStalled
 
 EXIT_OK, EXIT_UNMET, EXIT_BAD_INPUT, EXIT_RUN_FAILED = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # 128 + SIGINT, 128 + SIGPIPE, as a shell reports them
@@ -48,7 +49,8 @@ EXIT_CODES = {
     EXIT_OK: "the run met its expect and violated no safety property",
     EXIT_UNMET: "an expectation was not met or a safety property was violated",
     EXIT_BAD_INPUT: "bad input: one line naming the file and the field",
-    EXIT_RUN_FAILED: "the run itself failed (a node's handler raised, or time stood still)",
+    EXIT_RUN_FAILED: "the run itself failed (a node's handler raised, time stood still, or it "
+                     "reached --max-events)",
 }
 
 
@@ -63,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--plot", metavar="OUT.png", help="also save a sequence diagram")
+    run.add_argument("--max-events", type=events_bound, default=DEFAULT_MAX_EVENTS, metavar="N",
+                     help=f"stop (exit 3) after N events, or 'none' for no limit (default "
+                          f"{DEFAULT_MAX_EVENTS:,}: keeps a run under about 1 GB)")
     add_sweep_parser(commands)
     search = commands.add_parser("search", help="search every interleaving for a violation")
     search.add_argument("file", help="scenario JSON file (see data/scenarios/search-*.json)")
@@ -257,8 +262,21 @@ def write_table(rows: list[dict[str, Any]], target: Any) -> None:
         raise ScenarioError(str(target), "--csv", f"cannot write the table ({exc})") from None
 
 
+def events_bound(text: str) -> int | None:
+    """``--max-events``: a whole number of at least 1, or ``none``."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number or 'none', got {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (or 'none'), got {number}")
+    return number
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    result = run_scenario(args.file, seed=args.seed)
+    result = run_scenario(args.file, seed=args.seed, max_events=args.max_events)
     summary = result.summary()
     if args.json:
         print(json.dumps(finite(summary), indent=2, ensure_ascii=False, allow_nan=False))
@@ -350,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScenarioError as exc:
         print(f"paxoslab: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (HandlerError, SimulationStalled) as exc:
+    except (HandlerError, SimulationStalled, EventLimitReached) as exc:
         print(f"paxoslab: run failed: {args.file}: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_RUN_FAILED
     except KeyboardInterrupt:

@@ -8,7 +8,10 @@
 
 from __future__ import annotations
 
+import math
 import numbers
+import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,8 +23,14 @@ from .node import Node
 from .protocols import PROTOCOLS
 from .report import describe, narrate
 from .scenario import DEFAULT_UNTIL, ScenarioError, Validator, _show, build_network, load
-from .sim import Simulation, rng_stream
+from .sim import EventLimitReached, Simulation, rng_stream
 from .trace import Trace
+
+#: Events a run may process by default: a recorded run keeps about 1 KB per event
+#: (trace and summary), so this keeps one under about 1 GB.
+DEFAULT_MAX_EVENTS = 1_000_000
+#: Events per slice of a run (between progress updates; it changes no outcome).
+SLICE = 50_000
 
 
 @dataclass
@@ -100,6 +109,8 @@ def run_scenario(
     seed: int | None = None,
     detailed: bool = True,
     node_class: type[Node] | None = None,
+    max_events: int | None = DEFAULT_MAX_EVENTS,
+    progress: bool | None = None,
 ) -> Result:
     """Validate and run ``scenario`` (a dict or a JSON file path).
 
@@ -115,7 +126,18 @@ def run_scenario(
     raised) or :class:`~paxoslab.sim.SimulationStalled` (simulated time stood
     still: which setting causes it — zero delays, zero back-off, tiny timers —
     is the scenario's to find, so no field is named).
+
+    ``max_events`` (default :data:`DEFAULT_MAX_EVENTS`, which keeps a recorded
+    run under about 1 GB; ``None``: no limit) bounds the events a timed run
+    processes: one that reaches it with events still due raises
+    :class:`~paxoslab.sim.EventLimitReached`, saying how to raise it.  A run
+    that takes more than a second shows a progress bar on a terminal
+    (``progress=True``: anywhere, ``False``: never).
     """
+    if max_events is not None and (isinstance(max_events, bool)
+                                   or not isinstance(max_events, numbers.Integral) or max_events < 1):
+        raise ValueError(f"max_events must be a whole number of at least 1 (or None), "
+                         f"got {max_events!r}")
     data = load(scenario)
     source = scenario if isinstance(scenario, str | Path) else f"<scenario {data['name']}>"
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
@@ -126,8 +148,40 @@ def run_scenario(
                            timed=schedule is None)
     if schedule is not None:
         return Result(data, seed, replay(sim, schedule, str(source)), sim.now, sim.violations)
-    end_time = sim.run(until=data.get("until", DEFAULT_UNTIL))
+    until = data.get("until", DEFAULT_UNTIL)
+    end_time = run_timed(sim, until, max_events, progress, data["name"])
     return Result(data, seed, sim, end_time, sim.violations)
+
+
+def run_timed(sim: Simulation, until: float, max_events: int | None, progress: bool | None,
+              name: str) -> float:
+    """``sim.run(until)`` in slices of :data:`SLICE` events: a bar after a second, and a stop
+    at ``max_events``; returns the time of the last event."""
+    started = time.perf_counter()
+    bar = None
+    done = 0
+    try:
+        while True:
+            step = SLICE if max_events is None else min(SLICE, max_events - done)
+            end = sim.run(until=until, max_events=step)
+            done += step
+            if not sim.due(until):
+                return end
+            if max_events is not None and done >= max_events:
+                raise EventLimitReached(max_events, sim.now, until)
+            if bar is None and progress is not False and time.perf_counter() - started > 1.0 \
+                    and (progress or sys.stderr.isatty()):
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=until if math.isfinite(until) else None, desc=f"run {name}",
+                           unit=" ms", leave=False)
+            if bar is not None:
+                bar.n = sim.now
+                bar.set_postfix(events=f"{done:,}", refresh=False)
+                bar.refresh()
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def build_simulation(data: dict[str, Any], seed: int, detailed: bool = True,

@@ -64,8 +64,8 @@ from .node import (
 )
 from .trace import NoTrace, Trace, jsonable, message_payload
 
-__all__ = ["HandlerError", "Simulation", "SimulationStalled", "jsonable", "message_payload",
-           "rng_stream"]
+__all__ = ["EventLimitReached", "HandlerError", "Simulation", "SimulationStalled", "jsonable",
+           "message_payload", "rng_stream"]
 
 _DELIVER, _TIMER, _ACTION = 0, 1, 2
 
@@ -97,6 +97,20 @@ class SimulationStalled(RuntimeError):
             f"simulated time stands still at t={time:g}: more than {STALL_LIMIT} events at that "
             "instant (zero delays with zero back-off or timeouts let nodes trigger each other forever)"
         )
+
+    def __reduce__(self) -> tuple:
+        return _restore, (type(self), str(self), dict(self.__dict__))
+
+
+class EventLimitReached(RuntimeError):
+    """A run reached its ``max_events`` with events still due before ``until``: it stops
+    rather than grow without bound (a recorded run keeps about 1 KB per event)."""
+
+    def __init__(self, events: int, time: float, until: float) -> None:
+        self.events, self.time, self.until = events, time, until
+        super().__init__(
+            f"stopped after max_events={events:,} events at t={time:,.1f} ms of until={until:,.1f}: "
+            "raise it (--max-events N; max_events=N or None in Python) or lower until")
 
     def __reduce__(self) -> tuple:
         return _restore, (type(self), str(self), dict(self.__dict__))
@@ -206,6 +220,8 @@ class Simulation:
         self._queue: list[tuple] = []
         self._seq = 0
         self._next_msg_id = 0
+        self._instant_events = 0  # events so far at the time of the last one (see run)
+        self._last_event = 0.0  # time of the last event that did something (see run)
         self._started = False
         # copy-on-write (fork): None = this simulation owns every node it holds
         self._owned: set[str] | None = None
@@ -579,8 +595,10 @@ class Simulation:
         deliver = self._deliver
         watch = bool(self.monitors)
         limit = float("inf") if max_events is None else max_events
-        processed = at_this_instant = 0
-        end = self.now
+        processed = 0
+        # a run in several calls ends and stalls as one call would
+        at_this_instant = self._instant_events
+        end = self._last_event
         while queue and queue[0][0] <= until:
             if processed >= limit:
                 break
@@ -610,7 +628,12 @@ class Simulation:
                 self._perform(data)
             if watch:
                 self._end_step()
+        self._instant_events, self._last_event = at_this_instant, end
         return end
+
+    def due(self, until: float = float("inf")) -> bool:
+        """Whether an event is still queued at or before ``until``."""
+        return bool(self._queue) and self._queue[0][0] <= until
 
     # ---- the transition system ----------------------------------------------
     def choices(self) -> list[Step]:
