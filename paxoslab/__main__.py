@@ -22,7 +22,7 @@ each row is written as it finishes, and Ctrl-C keeps them (one line, exit 130).
 failed (their rows are in the table); 2 for bad input as with ``run``.
 
 ``python -m paxoslab search FILE [--strategy bfs|random] [--max-states N]
-[--max-seconds S] [--json] [--save OUT.json]``: search the scenario's
+[--max-seconds S] [--max-memory MB] [--json] [--save OUT.json]``: search the scenario's
 interleavings; exit status 1 when a property is violated (the counterexample is
 written to ``OUT.json``, by default ``<name>-counterexample.json`` here) or a
 goal is never reached in a complete search; 2 for bad input.
@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="bfs: shortest counterexample (default); random: seeded random walks")
     search.add_argument("--max-states", type=int, default=None, help="stop after N states")
     search.add_argument("--max-seconds", type=float, default=None, help="stop after S seconds")
+    search.add_argument("--max-memory", type=memory_bound, default="auto", metavar="MB",
+                        help="stop once the process holds MB megabytes, 'auto' (default: what it "
+                             "holds plus 3/4 of the memory available) or 'none'")
     search.add_argument("--max-depth", type=int, default=None,
                         help="explore at most D >= 1 steps deep (default: bfs no bound, "
                              "random walks 200 steps)")
@@ -262,6 +265,17 @@ def write_table(rows: list[dict[str, Any]], target: Any) -> None:
         raise ScenarioError(str(target), "--csv", f"cannot write the table ({exc})") from None
 
 
+def memory_bound(text: str) -> float | str | None:
+    """``--max-memory``: megabytes, ``auto`` or ``none`` (checked by the search)."""
+    word = text.strip().lower()
+    if word in ("auto", "none"):
+        return None if word == "none" else "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be megabytes, 'auto' or 'none', got {text!r}") from None
+
+
 def events_bound(text: str) -> int | None:
     """``--max-events``: a whole number of at least 1, or ``none``."""
     if text.strip().lower() == "none":
@@ -295,7 +309,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     try:
         result = search(args.file, strategy=args.strategy, max_states=args.max_states,
                         max_seconds=args.max_seconds, max_depth=args.max_depth, seed=args.seed,
-                        max_ballots=args.max_ballots)
+                        max_ballots=args.max_ballots, max_memory=args.max_memory)
     except SearchArgumentError as exc:
         raise ScenarioError(args.file, "--" + exc.argument.replace("_", "-"), exc.problem) from None
     if result.interrupted:  # it proved nothing: one line, and the shell's code for Ctrl-C

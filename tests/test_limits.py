@@ -95,3 +95,50 @@ def test_the_cli_refuses_a_max_events_that_is_not_a_bound(bad, capsys):
         main(["run", LEADER_CRASH, "--max-events", bad])
     assert info.value.code == 2
     assert "--max-events" in capsys.readouterr().err
+
+
+# ---- searches: max_memory ------------------------------------------------------------------
+SEARCH = "data/scenarios/search-basic-paxos.json"
+
+
+def test_a_search_stops_at_max_memory_with_what_it_found_so_far():
+    from paxoslab.search.memory import resident_bytes
+
+    here = resident_bytes()
+    if here is None:
+        pytest.skip("this system does not say how much memory a process holds")
+    result = pl.search(SEARCH, max_memory=here / 2**20 + 40, progress=False)  # 40 MB more
+    assert result.stopped == "max_memory" and not result.complete
+    assert 1_000 < result.states < 120_273  # it went some way, not to the end
+    assert "memory bound reached: max_memory" in result.headline()
+    assert result.summary()["stopped"] == "max_memory"
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), True, "lots"])
+def test_max_memory_must_be_megabytes_auto_or_none(bad):
+    from paxoslab.search import SearchArgumentError
+
+    with pytest.raises(SearchArgumentError, match="max_memory"):
+        pl.search(SEARCH, max_memory=bad, progress=False)
+
+
+def test_the_automatic_bound_leaves_room_under_a_container_limit(tmp_path, monkeypatch):
+    from paxoslab.search import memory
+
+    limit, usage = tmp_path / "memory.max", tmp_path / "memory.current"
+    limit.write_text("2147483648\n")  # Binder: 2 GB
+    usage.write_text(str(1536 * 2**20))  # 1.5 GB already in use
+    monkeypatch.setattr(memory, "_CGROUP_FILES", ((str(limit), str(usage)),))
+    assert memory.available_bytes() <= 512 * 2**20
+    bound = memory.automatic_bound()
+    assert bound is not None and bound <= memory.resident_bytes() + 384 * 2**20 + 2**20
+    limit.write_text("max\n")  # no limit: the kernel's estimate alone
+    assert memory.available_bytes() > 0
+
+
+def test_the_cli_takes_max_memory_and_refuses_nonsense(capsys):
+    assert main(["search", SEARCH, "--max-states", "50", "--max-memory", "none"]) == 0
+    capsys.readouterr()
+    assert main(["search", SEARCH, "--max-memory", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--max-memory" in err

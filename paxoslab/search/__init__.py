@@ -94,6 +94,7 @@ from .result import (
     count_argument,
     counterexample_file,
     integer_argument,
+    memory_argument,
     seconds_argument,
 )
 from .world import SearchWorld
@@ -119,6 +120,7 @@ def search(
     node_class: type[Node] | None = None,
     progress: bool | None = None,
     reduce: bool = True,
+    max_memory: float | str | None = "auto",
 ) -> SearchResult:
     """Explore every interleaving of ``scenario`` (``"bfs"``) or random ones (``"random"``).
 
@@ -134,6 +136,11 @@ def search(
     steps; a random search whose start has no step to take is complete at once.
     ``max_ballots`` is at least 1 and ``seed`` an integer; anything else raises
     :class:`SearchArgumentError` (a ``ValueError``) naming the argument.
+    ``max_memory`` (megabytes of this process's resident memory) stops the
+    search, with what it found so far, before the system would kill it:
+    ``"auto"`` (the default) allows what the process holds at the start plus
+    three quarters of the memory then available (the container's limit
+    counts: Binder's 2 GB), ``None`` sets no bound.
     ``progress=False`` hides the progress bar a search over a second shows.
     ``reduce=False`` turns the reductions off (every loss, every equal message,
     no sleep sets, no pruning of steps that change nothing): much slower, the
@@ -146,6 +153,7 @@ def search(
     max_depth = count_argument("max_depth", max_depth)
     max_ballots = count_argument("max_ballots", max_ballots, none_ok=False)
     max_seconds = seconds_argument(max_seconds)
+    memory_bound = memory_argument(max_memory)
     seed = integer_argument("seed", seed)
     data = load(scenario)
     data.pop("schedule", None)
@@ -155,7 +163,7 @@ def search(
     explorer = Exploration(spec, root, max_ballots, reduce, node_class)
     if strategy == "random" and max_states is None and max_seconds is None:
         max_states = RANDOM_STATES
-    budget = Budget(data["name"], max_states, max_seconds, progress)
+    budget = Budget(data["name"], max_states, max_seconds, progress, memory_bound)
     with no_cycle_collection():
         try:
             if strategy == "bfs":

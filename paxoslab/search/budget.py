@@ -1,16 +1,23 @@
-"""When a search stops for want of time or states, and its progress bar."""
+"""When a search stops for want of time, states or memory, and its progress bar."""
 
 from __future__ import annotations
 
 import time
 
+from .memory import resident_bytes
+
+#: seconds between two readings of the process's memory
+MEMORY_EVERY = 0.25
+
 
 class Budget:
-    """Stops a search at ``max_states``/``max_seconds``; shows progress after a second."""
+    """Stops a search at ``max_states``/``max_seconds``/``max_memory`` (bytes of resident
+    memory); shows progress after a second."""
 
     def __init__(self, name: str, max_states: int | None, max_seconds: float | None,
-                 progress: bool | None) -> None:
-        self.max_states, self.max_seconds = max_states, max_seconds
+                 progress: bool | None, max_memory: int | None = None) -> None:
+        self.max_states, self.max_seconds, self.max_memory = max_states, max_seconds, max_memory
+        self.memory_read_at = float("-inf")
         self.start = time.perf_counter()
         self.progress = progress
         self.bar = None
@@ -22,9 +29,18 @@ class Budget:
         if self.max_states is not None and states >= self.max_states:
             self.hit = "max_states"
             return True
-        if self.max_seconds is not None and time.perf_counter() - self.start >= self.max_seconds:
+        if self.max_seconds is None and self.max_memory is None:
+            return False
+        now = time.perf_counter()
+        if self.max_seconds is not None and now - self.start >= self.max_seconds:
             self.hit = "max_seconds"
             return True
+        if self.max_memory is not None and now - self.memory_read_at >= MEMORY_EVERY:
+            self.memory_read_at = now
+            resident = resident_bytes()
+            if resident is not None and resident >= self.max_memory:
+                self.hit = "max_memory"
+                return True
         return False
 
     def tick(self, states: int, depth: int) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from ..node import Node
 from ..runner import Result
 from .explain import explain_schedule
+from .memory import automatic_bound
 
 
 @dataclass
@@ -36,8 +37,9 @@ class SearchResult:
     interrupted: bool = False
     saved_to: str | None = None
     #: why the search ended: ``"violation"``, ``"complete"`` (every world seen, or the
-    #: bounded space ended), ``"max_states"``, ``"max_seconds"``, ``"max_depth"`` (worlds
-    #: were left at the depth bound) or ``"interrupted"`` (Ctrl-C: nothing is proved)
+    #: bounded space ended), ``"max_states"``, ``"max_seconds"``, ``"max_memory"``,
+    #: ``"max_depth"`` (worlds were left at the depth bound) or ``"interrupted"`` (Ctrl-C:
+    #: nothing is proved)
     stopped: str = "complete"
 
     @property
@@ -97,6 +99,7 @@ class SearchResult:
         """One line: the scenario, the size of the search and why it stopped."""
         why = {"violation": "stopped at a violation", "complete": "complete",
                "max_states": "budget reached: max_states", "max_seconds": "budget reached: max_seconds",
+               "max_memory": "memory bound reached: max_memory",
                "max_depth": "depth bound reached: max_depth", "interrupted": "interrupted"}
         return (f"{self.scenario['name']}: {self.strategy} search, {self.states:,} states, "
                 f"{self.transitions:,} transitions, depth {self.depth}, {self.seconds:.1f} s "
@@ -143,6 +146,19 @@ def seconds_argument(value: Any) -> float | None:
         raise SearchArgumentError("max_seconds", "must be a finite number of seconds above 0 "
                                   f"(leave it out for no limit), got {value!r}")
     return float(value)
+
+
+def memory_argument(value: Any) -> int | None:
+    """``max_memory``: megabytes above 0, ``"auto"`` or ``None``; the bound in bytes."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value == "auto":
+        return automatic_bound()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or value <= 0:
+        raise SearchArgumentError("max_memory", "must be a number of megabytes above 0, 'auto' "
+                                  f"or None (no bound), got {value!r}")
+    return int(value * 2**20)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
