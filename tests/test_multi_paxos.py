@@ -692,13 +692,21 @@ def test_without_candidate_writes_first_the_requests_leave_before_the_write():
 
 # ---- the monitors on hand-made states ----------------------------------------------------------
 class World:
-    """Just what a monitor reads: nodes, stable storage, the time and the node that stepped."""
+    """Just what a monitor reads (a :class:`paxoslab.world.World`): each node, what it stored,
+    the time and the node that stepped."""
 
     def __init__(self, **nodes):
         self.nodes = dict(nodes)
+        self.node_ids = tuple(nodes)
         self.stable = {n: {"log": getattr(x, "log", ())} for n, x in nodes.items()}
         self.now = 1.0
         self.step_node = None
+
+    def node(self, node_id):
+        return self.nodes.get(node_id)
+
+    def stored(self, node_id):
+        return self.stable[node_id]
 
     def step(self, monitor, node_id):
         self.step_node = node_id
