@@ -262,10 +262,12 @@ class PaxosNode(Node):
     """One node playing proposer, acceptor and learner."""
 
     STATE = ("promised", "accepted_ballot", "accepted_value", "round", "highest_round_seen",
-             "value", "ballot", "phase", "promises", "accepts", "proposal", "preemptions",
+             "value", "ballot", "phase", "promises", "accepts", "proposal",
              "failures", "timeout", "learned", "learned_ballot", "ask_wait")
-    #: they only set delays (time-out, back-off) or count (preemptions): the search skips them
-    TIMING = ("preemptions", "failures", "timeout")
+    #: they only set delays (time-out, back-off): the search skips them
+    TIMING = ("failures", "timeout")
+    #: set once from the options when the node is built; not state
+    CONFIG = ("options", "bugs", "index", "backoff_policy")
 
     def __init__(self, node_id: str, cluster: Sequence[str], options: Mapping[str, Any] | None = None):
         super().__init__(node_id, cluster, {**DEFAULT_OPTIONS, **(options or {})})
@@ -285,8 +287,7 @@ class PaxosNode(Node):
         self.promises: dict[str, tuple[Ballot | None, Any]] = {}
         #: (ballot, value) -> acceptors that said Accepted, for every ballot it proposed
         self.accepts: dict[tuple[Ballot, Any], frozenset[str]] = {}
-        self.proposal: Any = None
-        self.preemptions = 0
+        self.proposal: Any = None  # the value of this ballot's Accept (counterexamples show it)
         self.failures = 0  # ballots of this proposal given up so far (pre-empted or timed out)
         self.timeout = float(self.options["proposal_timeout"])  # grows each time it fires
         # learner (learned persisted; the asking schedule volatile)
@@ -381,7 +382,6 @@ class PaxosNode(Node):
         """
         if self.phase not in ("prepare", "accept") or by <= self.ballot:
             return
-        self.preemptions += 1
         self.give_up("preempted", by=by)
 
     def on_phase_timeout(self, timer: PhaseTimeout) -> None:
