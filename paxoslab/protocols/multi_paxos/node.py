@@ -116,12 +116,14 @@ Simplifications.  For small scripted scenarios (and the search),
 AppendEntries only when it has news (an election won, a new entry, a commit, a
 refused append to repair).
 
-The four switchable bugs each break exactly one of these rules (see ``BUGS``).
+The four switchable bugs each break exactly one of these rules (see ``BUGS``); each rule
+is one function below (:func:`grant_vote`, :func:`merge_entries`, :func:`commit_index`),
+with its bug switch inside it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -261,6 +263,156 @@ class VoteWritten:
 FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
 
 
+# ---- the rules ------------------------------------------------------------------------
+# Each rule of the Raft paper's Figure 2 that a bug can break is one pure function here,
+# with its bug switch inside it; the handlers of MultiPaxosNode below call them.
+def up_to_date(log: Sequence[Entry], last_index: int, last_term: int) -> bool:
+    """Election restriction (Raft 5.4.1): is a candidate whose log ends at
+    ``(last_index, last_term)`` at least as up to date as ``log``?  The later last term
+    wins; with equal last terms, the longer log.
+
+    >>> log = ((1, "set x 1"), (2, "set y 2"))
+    >>> up_to_date(log, 1, 3), up_to_date(log, 5, 1)
+    (True, False)
+    >>> up_to_date(log, 2, 2), up_to_date(log, 1, 2), up_to_date((), 0, 0)
+    (True, False, True)
+    """
+    mine = log[-1][0] if log else 0
+    if last_term != mine:
+        return last_term > mine
+    return last_index >= len(log)
+
+
+def grant_vote(voted_for: str | None, candidate: str, log: Sequence[Entry], last_index: int,
+               last_term: int, bugs: frozenset[str] = frozenset()) -> bool:
+    """The vote (Raft 5.2, 5.4.1), in a term the voter has adopted: one vote per term,
+    first come first served (``voted_for`` is the vote it cast in this term, if any),
+    and only for a candidate whose log is at least as up to date as the voter's ``log``.
+
+    Bugs: ``vote-twice-in-term`` grants a second vote in a term, ``vote-without-log-check``
+    skips the up-to-date check.
+
+    >>> log = ((1, "set x 1"), (2, "set y 2"))
+    >>> grant_vote(None, "S1", log, 2, 2), grant_vote("S1", "S1", log, 2, 2)
+    (True, True)
+    >>> grant_vote("S3", "S1", log, 2, 2), grant_vote(None, "S1", log, 3, 1)
+    (False, False)
+    >>> grant_vote("S3", "S1", log, 2, 2, frozenset({"vote-twice-in-term"}))
+    True
+    >>> grant_vote(None, "S1", log, 3, 1, frozenset({"vote-without-log-check"}))
+    True
+    """
+    free = voted_for is None or voted_for == candidate or "vote-twice-in-term" in bugs
+    return free and ("vote-without-log-check" in bugs or up_to_date(log, last_index, last_term))
+
+
+def merge_entries(log: tuple[Entry, ...], prev_index: int, prev_term: int,
+                  entries: tuple[Entry, ...], bugs: frozenset[str] = frozenset()
+                  ) -> tuple[tuple[Entry, ...], int, tuple[Entry, ...]] | None:
+    """A follower's consistency check and merge (Raft Figure 2, AppendEntries steps 2-4;
+    etcd's ``maybeAppend``): ``(log, cut_at, added)``, or None when the check fails.
+
+    The check: ``log`` must hold an entry at ``prev_index`` of ``prev_term`` (index 0,
+    the empty prefix, always matches).  The merge: entries already there (same index,
+    same term) are kept, and so is everything after them (a stale or duplicated append
+    must not cut what a later one brought); at the first conflict (same index, another
+    term) that entry and every one after it are deleted (``cut_at`` is its index, 0 if
+    nothing was cut) and the new entries from there on are appended (``added``, the end
+    of the new log).  Nothing new: the same ``log`` object comes back.
+
+    Bug ``append-without-consistency-check``: a follower whose log is long enough skips
+    the term check and merges anyway.
+
+    >>> log = ((1, "a"), (1, "b"), (2, "c"))
+    >>> merge_entries(log, 2, 1, ((3, "x"),))
+    (((1, 'a'), (1, 'b'), (3, 'x')), 3, ((3, 'x'),))
+    >>> merge_entries(log, 1, 1, ((1, "b"),)) == (log, 0, ())
+    True
+    >>> merge_entries(log, 3, 2, ((2, "d"),))
+    (((1, 'a'), (1, 'b'), (2, 'c'), (2, 'd')), 0, ((2, 'd'),))
+    >>> merge_entries(log, 2, 5, ((5, "y"),)) is None, merge_entries(log, 4, 2, ()) is None
+    (True, True)
+    >>> merge_entries(log, 2, 5, ((5, "y"),), frozenset({"append-without-consistency-check"}))
+    (((1, 'a'), (1, 'b'), (5, 'y')), 3, ((5, 'y'),))
+    """
+    if prev_index > len(log):
+        return None
+    if ((log[prev_index - 1][0] if prev_index else 0) != prev_term
+            and "append-without-consistency-check" not in bugs):
+        return None
+    for offset, entry in enumerate(entries):
+        index = prev_index + 1 + offset
+        if index <= len(log):
+            if log[index - 1][0] == entry[0]:
+                continue  # already there (a duplicate or stale append): keep the rest
+            added = entries[offset:]  # a real conflict: drop it and everything after it
+            return log[:index - 1] + added, index, added
+        added = entries[offset:]
+        return log + added, 0, added
+    return log, 0, ()
+
+
+def conflict_hint(log: Sequence[Entry], prev_index: int) -> tuple[int, int | None]:
+    """What a follower that failed the consistency check tells the leader:
+    ``(conflict_index, conflict_term)``: the term of its entry at ``prev_index`` and the
+    first index it holds of that term, or ``(len(log) + 1, None)`` if its log is too short.
+
+    >>> conflict_hint(((1, "a"), (2, "b"), (2, "c")), 3), conflict_hint(((1, "a"),), 4)
+    ((2, 2), (2, None))
+    """
+    if prev_index > len(log):
+        return len(log) + 1, None
+    term = log[prev_index - 1][0]
+    first = prev_index
+    while first > 1 and log[first - 2][0] == term:
+        first -= 1
+    return first, term
+
+
+def back_up_to(log: Sequence[Entry], conflict_index: int, conflict_term: int | None) -> int:
+    """Where a leader retries after a refused append: just past its own last entry of
+    the follower's conflicting term, if it holds one, else the first index the follower
+    holds of that term (``conflict_index``): a whole term skipped per round trip.
+
+    >>> log = ((1, "a"), (1, "b"), (3, "c"))
+    >>> back_up_to(log, 2, 1), back_up_to(log, 2, 2), back_up_to(log, 4, None)
+    (3, 2, 4)
+    """
+    if conflict_term is not None:
+        for i in range(len(log), 0, -1):
+            if log[i - 1][0] == conflict_term:
+                return i + 1
+    return conflict_index
+
+
+def commit_index(match: Collection[int], log: Sequence[Entry], term: int, commit: int = 0,
+                 bugs: frozenset[str] = frozenset()) -> int:
+    """The leader's commit rule (Raft 5.3, 5.4.2): the highest index stored by a majority
+    whose entry is of the leader's own ``term`` (every entry before it commits with it),
+    else ``commit``, the commit index so far.  ``match`` holds, for each follower, the
+    highest index it is known to store; the leader stores its whole ``log``.  An entry
+    of an earlier term is never committed by counting its replicas (the Raft paper's
+    Figure 8 shows why).
+
+    Bug ``commit-old-term-by-count``: count replicas of an entry of any term.
+
+    >>> log = ((1, "a"), (2, "b"))
+    >>> commit_index([1, 0], log, 2), commit_index([2, 0], log, 2), commit_index([2, 2], log, 3)
+    (0, 2, 0)
+    >>> by_count = frozenset({"commit-old-term-by-count"})
+    >>> commit_index([1, 1, 0, 0], log, 2), commit_index([1, 1, 0, 0], log, 2, bugs=by_count)
+    (0, 1)
+    """
+    majority = (len(match) + 1) // 2 + 1
+    old_term_too = "commit-old-term-by-count" in bugs
+    for n in range(len(log), commit, -1):
+        if log[n - 1][0] != term and not old_term_too:
+            continue
+        if 1 + sum(1 for m in match if m >= n) >= majority:
+            return n
+    return commit
+
+
 class MultiPaxosNode(Node):
     """One server: follower, candidate or leader, with its log and key-value state machine."""
 
@@ -269,8 +421,6 @@ class MultiPaxosNode(Node):
         "current_term", "voted_for", "log", "commit_index", "last_applied", "role",
         "leader_id", "votes", "next_index", "match_index", "taken",
     )
-    #: what survives a crash
-    PERSISTENT: ClassVar[tuple[str, ...]] = ("current_term", "voted_for", "log")
 
     def __init__(self, node_id: str, cluster: Sequence[str], options: Mapping[str, Any] | None = None):
         super().__init__(node_id, cluster, {**DEFAULT_OPTIONS, **(options or {})})
@@ -409,27 +559,16 @@ class MultiPaxosNode(Node):
         if len(self.votes) >= self.majority:
             self.become_leader()
 
-    def log_is_up_to_date(self, last_index: int, last_term: int) -> bool:
-        """Election restriction: the candidate's last entry has a higher term, or the
-        same term and an index at least as large."""
-        if last_term != self.last_log_term:
-            return last_term > self.last_log_term
-        return last_index >= self.last_log_index
-
     def on_request_vote(self, msg: RequestVote, src: str) -> None:
         """Grant one vote per term, only to a candidate whose log is at least as up to date."""
         changed = self.observe_term(msg.term)
-        granted = False
-        if msg.term == self.current_term:
-            free = self.voted_for in (None, msg.candidate) or "vote-twice-in-term" in self.bugs
-            current = ("vote-without-log-check" in self.bugs
-                       or self.log_is_up_to_date(msg.last_log_index, msg.last_log_term))
-            if free and current:
-                granted = True
-                changed = changed or self.voted_for != msg.candidate
-                self.voted_for = msg.candidate
-                self.note("voted", candidate=msg.candidate, term=self.current_term)
-                self.reset_election_timer(after=self.vote_leaves_in(changed))
+        granted = msg.term == self.current_term and grant_vote(
+            self.voted_for, msg.candidate, self.log, msg.last_log_index, msg.last_log_term, self.bugs)
+        if granted:
+            changed = changed or self.voted_for != msg.candidate
+            self.voted_for = msg.candidate
+            self.note("voted", candidate=msg.candidate, term=self.current_term)
+            self.reset_election_timer(after=self.vote_leaves_in(changed))
         if changed:
             self.save()
         self.send(src, RequestVoteReply(self.current_term, granted))
@@ -512,11 +651,7 @@ class MultiPaxosNode(Node):
                 self.match_index[src] = msg.match_index
                 self.advance_commit()
             return
-        if msg.conflict_term is None:
-            target = msg.conflict_index
-        else:
-            ours = [i for i in range(len(self.log), 0, -1) if self.log[i - 1][0] == msg.conflict_term]
-            target = ours[0] + 1 if ours else msg.conflict_index
+        target = back_up_to(self.log, msg.conflict_index, msg.conflict_term)
         # always move back at least one entry, never below what the follower is known to store
         target = max(min(target, self.next_index[src] - 1), self.match_index[src] + 1, 1)
         if target < self.next_index[src]:
@@ -526,16 +661,12 @@ class MultiPaxosNode(Node):
 
     def advance_commit(self) -> None:
         """Commit the highest index stored by a majority whose entry is of the current term
-        (earlier entries commit through it).  Never count replicas of an older term."""
-        old_term_too = "commit-old-term-by-count" in self.bugs
-        for n in range(self.last_log_index, self.commit_index, -1):
-            if self.term_at(n) != self.current_term and not old_term_too:
-                continue
-            stored = 1 + sum(1 for m in self.match_index.values() if m >= n)
-            if stored >= self.majority:
-                self.commit(n)
-                self.replicate()  # tell the followers the new commit index now
-                return
+        (earlier entries commit through it): :func:`commit_index`."""
+        index = commit_index(self.match_index.values(), self.log, self.current_term,
+                             self.commit_index, self.bugs)
+        if index > self.commit_index:
+            self.commit(index)
+            self.replicate()  # tell the followers the new commit index now
 
     def commit(self, index: int) -> None:
         self.commit_index = index
@@ -571,41 +702,24 @@ class MultiPaxosNode(Node):
             self.note("leader", leader=msg.leader, term=self.current_term)
         self.reset_election_timer()
         prev = msg.prev_log_index
-        if prev > self.last_log_index:
+        merged = merge_entries(self.log, prev, msg.prev_log_term, msg.entries, self.bugs)
+        if merged is None:  # the consistency check failed: tell the leader where to go back to
+            conflict_index, conflict_term = conflict_hint(self.log, prev)
             if changed:
                 self.save()
-            self.send(src, AppendEntriesReply(self.current_term, False, 0,
-                                              self.last_log_index + 1, None))
+            self.send(src, AppendEntriesReply(self.current_term, False, 0, conflict_index,
+                                              conflict_term))
             return
-        if self.term_at(prev) != msg.prev_log_term and "append-without-consistency-check" not in self.bugs:
-            conflict_term = self.term_at(prev)
-            first = prev
-            while first > 1 and self.term_at(first - 1) == conflict_term:
-                first -= 1
-            if changed:
-                self.save()
-            self.send(src, AppendEntriesReply(self.current_term, False, 0, first, conflict_term))
-            return
-        log = self.log
-        added: list[Entry] = []
-        for offset, entry in enumerate(msg.entries):
-            index = prev + 1 + offset
-            if index <= len(log):
-                if log[index - 1][0] == entry[0]:
-                    continue  # already there (a duplicate or stale append): keep the rest
-                log = log[:index - 1]  # a real conflict: drop it and everything after it
-                self.note("truncated", index=index)
-            added = list(msg.entries[offset:])
-            for i, new in enumerate(added, start=index):
-                self.note("appended", index=i, term=new[0], command=new[1])
-            log = log + tuple(added)
-            break
+        log, cut_at, added = merged
+        if cut_at:
+            self.note("truncated", index=cut_at)
+        for i, new in enumerate(added, start=len(log) - len(added) + 1):
+            self.note("appended", index=i, term=new[0], command=new[1])
         if changed:
             self.save()
         if log is not self.log:
-            kept = len(log) - len(added)
-            if kept < len(self.log):
-                self.persist_truncate("log", kept)
+            if cut_at:
+                self.persist_truncate("log", cut_at - 1)
             self.persist_append("log", *added)
             self.log = log
         last_new = prev + len(msg.entries)
