@@ -580,6 +580,16 @@ def test_backoff_options_are_validated(tiny):
     pl.run_scenario(tiny(options={"learn_retry": None}))  # null: never ask
 
 
+def test_backoff_multiplier_has_an_upper_bound(tiny):
+    """A window that grows 1e308-fold per failed ballot is no back-off anyone means:
+    above 100 the scenario is refused, in one line naming the field."""
+    for multiplier in (101, 1e308):
+        with pytest.raises(pl.ScenarioError, match=r"options\.backoff\.multiplier") as caught:
+            pl.run_scenario(tiny(options={"backoff": {"multiplier": multiplier}}))
+        assert "\n" not in str(caught.value) and "at most 100" in str(caught.value)
+    pl.run_scenario(tiny(options={"backoff": {"multiplier": 100}}))
+
+
 # ---- safety is judged on what nodes do, not on what they say ----------------------------
 class Silent(PaxosNode):
     """Narrates nothing: safety must not depend on notes."""

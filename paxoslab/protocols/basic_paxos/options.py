@@ -15,6 +15,9 @@ from .node import BACKOFF_POLICIES
 if TYPE_CHECKING:
     from ...sim import Simulation
 
+#: the largest ``backoff.multiplier``: a window that grows more than 100-fold per failed
+#: ballot reaches ``max`` after a ballot or two, and is no back-off anyone means
+MAX_BACKOFF_MULTIPLIER = 100
 
 def _validate_backoff(v, field: str, value: Any, nodes: list[str]) -> None:
     v.object(field, value, set(), {"policy", "base", "jitter", "multiplier", "max"})
@@ -26,7 +29,10 @@ def _validate_backoff(v, field: str, value: Any, nodes: list[str]) -> None:
         if key in value:
             v.number(f"{field}.{key}", value[key])
     if "multiplier" in value:
-        v.number(f"{field}.multiplier", value["multiplier"], minimum=1)
+        multiplier = v.number(f"{field}.multiplier", value["multiplier"], minimum=1)
+        if multiplier > MAX_BACKOFF_MULTIPLIER:
+            raise v.fail(f"{field}.multiplier",
+                         f"must be at most {MAX_BACKOFF_MULTIPLIER}, got {multiplier:g}")
     if "max" in value:
         v.number(f"{field}.max", value["max"], strict=True)
 
