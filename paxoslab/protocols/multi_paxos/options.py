@@ -69,8 +69,7 @@ def perform(sim, options: dict[str, Any], action: str, value: Any) -> None:
         if not sim.fire_timer(value, ElectionTimeout()):
             sim.trace.add(sim.now, "request_lost", node=value, payload={"method": "timeout"})
         return
-    # client requests are numbered 1, 2, 3, ... in the order the scenario's submits happen
-    request = sum(1 for _, done in sim.actions[:sim.next_action] if done[0] == "submit")
+    request = value.get("request", 0)  # numbered by the runner, 1 for a scenario's first submit
     command, client, seq = value["command"], value.get("client"), value.get("seq")
     target = value.get("node") or current_leader(sim)
     session = {} if client is None else {"client": client, "seq": seq}
