@@ -295,7 +295,7 @@ class PaxosNode(Node):
         self.learned_ballot: Ballot | None = None
         self.ask_wait: float | None = None  # None: not asking (yet)
 
-    # ---- proposer ---------------------------------------------------------
+    # ---- Phase 1a (proposer): pick a ballot, send Prepare ----------------------------------------
     def propose(self, value: Any, round: int = 0) -> None:
         """A client asks this node to get ``value`` chosen.
 
@@ -320,13 +320,57 @@ class PaxosNode(Node):
         self.set_timer(PhaseTimeout(self.ballot), self.timeout)
         self.start_asking()
 
-    def on_promise(self, msg: Promise, src: str) -> None:
-        """Phase 2a: on a majority of promises, pick the value and send ``Accept``.
+    # ---- Phase 1b (acceptor): promise, or reject -------------------------------------------------
+    def may_promise(self, ballot: Ballot) -> bool:
+        """Promise 1: answer a ``Prepare`` only if its ballot is above every one promised.
 
-        The value is that of the highest-numbered accepted proposal reported,
-        or this proposer's own value if no acceptor reported one.  Phase 2 gets
-        a fresh phase timeout.
+        >>> node = PaxosNode("S3", ["S1", "S2", "S3"]); node.promised = Ballot(3, 1)
+        >>> node.may_promise(Ballot(3, 1)), node.may_promise(Ballot(3, 2))
+        (False, True)
         """
+        return self.promised is None or ballot > self.promised
+
+    def promise_for(self, ballot: Ballot) -> Promise:
+        """The promise for ``ballot``: it reports the highest-numbered proposal accepted so
+        far (nothing if none).  The bug ``promise-omits-accepted`` leaves that out.
+
+        >>> node = PaxosNode("S3", ["S1", "S2", "S3"])
+        >>> node.accepted_ballot, node.accepted_value = Ballot(3, 1), "X"
+        >>> node.promise_for(Ballot(4, 2)).label()
+        'Promise 4.2 (3.1,X)'
+        """
+        if "promise-omits-accepted" in self.bugs:
+            return Promise(ballot, None, None)
+        return Promise(ballot, self.accepted_ballot, self.accepted_value)
+
+    def save(self) -> None:
+        """Write promise and vote to stable storage; the reply leaves only after the
+        write, so a crash cannot make the acceptor forget them (a recovered node gets
+        back what was saved, :meth:`Node.restore`).  The bug
+        ``acceptor-forgets-on-crash`` writes nothing: the node comes back blank."""
+        if "acceptor-forgets-on-crash" not in self.bugs:
+            self.persist(promised=self.promised, accepted_ballot=self.accepted_ballot,
+                         accepted_value=self.accepted_value)
+
+    def on_prepare(self, msg: Prepare, src: str) -> None:
+        """Phase 1b: promise never to answer ballots <= n nor accept ballots < n,
+        and report the highest-numbered proposal accepted so far."""
+        self.highest_round_seen = max(self.highest_round_seen, msg.ballot.round)
+        if not self.may_promise(msg.ballot):
+            self.send(src, Reject(msg.ballot, self.promised))
+            return
+        self.promised = msg.ballot
+        self.note("promised", ballot=msg.ballot)
+        self.save()
+        self.start_asking()
+        self.send(src, self.promise_for(msg.ballot))
+        self.preempted(msg.ballot)  # our own proposal, if any, is now outbid
+
+    # ---- Phase 2a (proposer): with a majority of promises, pick the value, send Accept -----------
+    def on_promise(self, msg: Promise, src: str) -> None:
+        """Phase 2a: on a majority of promises, pick the value (:func:`choose_value`: the
+        highest-numbered accepted proposal reported, else its own) and send ``Accept``.
+        Phase 2 gets a fresh phase timeout."""
         if msg.ballot != self.ballot or self.phase != "prepare":
             return
         self.promises[src] = (msg.accepted_ballot, msg.accepted_value)
@@ -341,6 +385,35 @@ class PaxosNode(Node):
         self.broadcast(Accept(self.ballot, value))
         self.set_timer(PhaseTimeout(self.ballot), self.timeout)
 
+    # ---- Phase 2b (acceptor): accept, or reject --------------------------------------------------
+    def may_accept(self, ballot: Ballot) -> bool:
+        """Promise 2: never accept a ballot below the one promised.  The bug
+        ``accept-below-promise`` accepts any.
+
+        >>> node = PaxosNode("S3", ["S1", "S2", "S3"]); node.promised = Ballot(3, 1)
+        >>> node.may_accept(Ballot(2, 5)), node.may_accept(Ballot(3, 1))
+        (False, True)
+        """
+        if "accept-below-promise" in self.bugs:
+            return True
+        return self.promised is None or ballot >= self.promised
+
+    def on_accept(self, msg: Accept, src: str) -> None:
+        """Phase 2b: accept unless a higher ballot was promised (promise 2); accepting
+        a ballot raises the promise to it."""
+        self.highest_round_seen = max(self.highest_round_seen, msg.ballot.round)
+        if not self.may_accept(msg.ballot):
+            self.send(src, Reject(msg.ballot, self.promised))
+            return
+        if self.promised is None or msg.ballot > self.promised:
+            self.promised = msg.ballot
+        self.accepted_ballot, self.accepted_value = msg.ballot, msg.value
+        self.note("accepted", ballot=msg.ballot, value=msg.value)
+        self.save()
+        self.start_asking()
+        self.send(src, Accepted(msg.ballot, msg.value))
+
+    # ---- Learning (§2.3): the proposer counts Accepted, tells the learners; who missed it asks ---
     def on_accepted(self, msg: Accepted, src: str) -> None:
         """Learning (*Paxos Made Simple* §2.3): the proposer of a ballot is its
         distinguished learner.  It counts ``Accepted`` per proposal for every ballot
@@ -368,6 +441,45 @@ class PaxosNode(Node):
             self.cancel_timer(Backoff())
             self.phase = "done"
 
+    def on_learn(self, msg: Learn, src: str) -> None:
+        """A peer reports a chosen value; remember it and stop proposing and asking."""
+        if self.learned != msg.value or self.learned_ballot is None:
+            self.learned, self.learned_ballot = msg.value, msg.ballot
+            self.note("learned", value=msg.value, ballot=msg.ballot)
+            self.persist(learned=self.learned, learned_ballot=self.learned_ballot)
+        self.stop_proposing()
+        self.accepts = {}  # read only until something is learned
+        if self.ask_wait is not None:
+            self.cancel_timer(LearnTimeout())
+            self.ask_wait = None
+
+    def start_asking(self) -> None:
+        """This node takes part in a round it may not hear the end of: unless it
+        knows the outcome, ask the peers after ``learn_retry`` ms."""
+        if self.learned is None and self.ask_wait is None and self.options["learn_retry"] is not None:
+            self.ask_wait = float(self.options["learn_retry"])
+            self.set_timer(LearnTimeout(), self.ask_wait)
+
+    def on_learn_timeout(self, timer: LearnTimeout) -> None:
+        """Still no ``Learn``: ask every peer, and ask again later (twice as long)."""
+        if self.learned is not None or self.ask_wait is None:
+            return
+        self.note("ask")
+        self.broadcast(Ask(), include_self=False)
+        self.ask_wait = min(self.ask_wait * 2, self.options["learn_retry_max"])
+        self.set_timer(LearnTimeout(), self.ask_wait)
+
+    def on_ask(self, msg: Ask, src: str) -> None:
+        """A peer asks what was chosen: answer if this node has learned it."""
+        if self.learned is not None:
+            self.send(src, Learn(self.learned_ballot, self.learned))
+
+    def on_recover(self) -> None:
+        """Back from a crash with only what was on disk: find out what was chosen meanwhile."""
+        super().on_recover()
+        self.start_asking()
+
+    # ---- Retrying (progress, §2.4): give a ballot up, back off, try a higher one -----------------
     def on_reject(self, msg: Reject, src: str) -> None:
         """An acceptor turned our ballot down: it promised a higher one."""
         self.highest_round_seen = max(self.highest_round_seen, msg.promised.round)
@@ -436,115 +548,3 @@ class PaxosNode(Node):
         """The back-off is over: try again with a higher ballot (unless learned meanwhile)."""
         if self.phase == "backoff":
             self.start_ballot()
-
-    # ---- learner ------------------------------------------------------------
-    def on_learn(self, msg: Learn, src: str) -> None:
-        """A peer reports a chosen value; remember it and stop proposing and asking."""
-        if self.learned != msg.value or self.learned_ballot is None:
-            self.learned, self.learned_ballot = msg.value, msg.ballot
-            self.note("learned", value=msg.value, ballot=msg.ballot)
-            self.persist(learned=self.learned, learned_ballot=self.learned_ballot)
-        self.stop_proposing()
-        self.accepts = {}  # read only until something is learned
-        if self.ask_wait is not None:
-            self.cancel_timer(LearnTimeout())
-            self.ask_wait = None
-
-    def start_asking(self) -> None:
-        """This node takes part in a round it may not hear the end of: unless it
-        knows the outcome, ask the peers after ``learn_retry`` ms."""
-        if self.learned is None and self.ask_wait is None and self.options["learn_retry"] is not None:
-            self.ask_wait = float(self.options["learn_retry"])
-            self.set_timer(LearnTimeout(), self.ask_wait)
-
-    def on_learn_timeout(self, timer: LearnTimeout) -> None:
-        """Still no ``Learn``: ask every peer, and ask again later (twice as long)."""
-        if self.learned is not None or self.ask_wait is None:
-            return
-        self.note("ask")
-        self.broadcast(Ask(), include_self=False)
-        self.ask_wait = min(self.ask_wait * 2, self.options["learn_retry_max"])
-        self.set_timer(LearnTimeout(), self.ask_wait)
-
-    def on_ask(self, msg: Ask, src: str) -> None:
-        """A peer asks what was chosen: answer if this node has learned it."""
-        if self.learned is not None:
-            self.send(src, Learn(self.learned_ballot, self.learned))
-
-    def on_recover(self) -> None:
-        """Back from a crash with only what was on disk: find out what was chosen meanwhile."""
-        super().on_recover()
-        self.start_asking()
-
-    # ---- acceptor -----------------------------------------------------------
-    def may_promise(self, ballot: Ballot) -> bool:
-        """Promise 1: answer a ``Prepare`` only if its ballot is above every one promised.
-
-        >>> node = PaxosNode("S3", ["S1", "S2", "S3"]); node.promised = Ballot(3, 1)
-        >>> node.may_promise(Ballot(3, 1)), node.may_promise(Ballot(3, 2))
-        (False, True)
-        """
-        return self.promised is None or ballot > self.promised
-
-    def promise_for(self, ballot: Ballot) -> Promise:
-        """The promise for ``ballot``: it reports the highest-numbered proposal accepted so
-        far (nothing if none).  The bug ``promise-omits-accepted`` leaves that out.
-
-        >>> node = PaxosNode("S3", ["S1", "S2", "S3"])
-        >>> node.accepted_ballot, node.accepted_value = Ballot(3, 1), "X"
-        >>> node.promise_for(Ballot(4, 2)).label()
-        'Promise 4.2 (3.1,X)'
-        """
-        if "promise-omits-accepted" in self.bugs:
-            return Promise(ballot, None, None)
-        return Promise(ballot, self.accepted_ballot, self.accepted_value)
-
-    def may_accept(self, ballot: Ballot) -> bool:
-        """Promise 2: never accept a ballot below the one promised.  The bug
-        ``accept-below-promise`` accepts any.
-
-        >>> node = PaxosNode("S3", ["S1", "S2", "S3"]); node.promised = Ballot(3, 1)
-        >>> node.may_accept(Ballot(2, 5)), node.may_accept(Ballot(3, 1))
-        (False, True)
-        """
-        if "accept-below-promise" in self.bugs:
-            return True
-        return self.promised is None or ballot >= self.promised
-
-    def save(self) -> None:
-        """Write promise and vote to stable storage; the reply leaves only after the
-        write, so a crash cannot make the acceptor forget them (a recovered node gets
-        back what was saved, :meth:`Node.restore`).  The bug
-        ``acceptor-forgets-on-crash`` writes nothing: the node comes back blank."""
-        if "acceptor-forgets-on-crash" not in self.bugs:
-            self.persist(promised=self.promised, accepted_ballot=self.accepted_ballot,
-                         accepted_value=self.accepted_value)
-
-    def on_prepare(self, msg: Prepare, src: str) -> None:
-        """Phase 1b: promise never to answer ballots <= n nor accept ballots < n,
-        and report the highest-numbered proposal accepted so far."""
-        self.highest_round_seen = max(self.highest_round_seen, msg.ballot.round)
-        if not self.may_promise(msg.ballot):
-            self.send(src, Reject(msg.ballot, self.promised))
-            return
-        self.promised = msg.ballot
-        self.note("promised", ballot=msg.ballot)
-        self.save()
-        self.start_asking()
-        self.send(src, self.promise_for(msg.ballot))
-        self.preempted(msg.ballot)  # our own proposal, if any, is now outbid
-
-    def on_accept(self, msg: Accept, src: str) -> None:
-        """Phase 2b: accept unless a higher ballot was promised (promise 2); accepting
-        a ballot raises the promise to it."""
-        self.highest_round_seen = max(self.highest_round_seen, msg.ballot.round)
-        if not self.may_accept(msg.ballot):
-            self.send(src, Reject(msg.ballot, self.promised))
-            return
-        if self.promised is None or msg.ballot > self.promised:
-            self.promised = msg.ballot
-        self.accepted_ballot, self.accepted_value = msg.ballot, msg.value
-        self.note("accepted", ballot=msg.ballot, value=msg.value)
-        self.save()
-        self.start_asking()
-        self.send(src, Accepted(msg.ballot, msg.value))
