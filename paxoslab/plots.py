@@ -10,11 +10,14 @@ in between; labels that would overlap are moved along their arrow or stacked.
 A lost message's dashed arrow runs along its own path towards its destination
 and ends in a red ✗ half a lane short of it.  The legend lists every message
 type of the protocol and every mark in a fixed order, so that diagrams of
-different runs (an explorer's, a player's) share one frame.
+different runs (an explorer's, a player's) share one frame.  A long run (more
+than :data:`MAX_LABELS` labels) labels only every k-th message and says so
+above the plot; label placement takes time in proportion to the labels.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from statistics import median
 from typing import Any
@@ -24,7 +27,6 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch
 from matplotlib.text import Annotation
-from matplotlib.transforms import Bbox
 
 from .protocols import merged
 from .report import cluster_of, moments
@@ -37,6 +39,8 @@ FONT = 9
 LOST = "#d62728"
 CHOSEN = "#e6550d"
 IN_FLIGHT = "#ff7f0e"
+#: Most message labels on one diagram: a longer run labels every k-th message (and says so).
+MAX_LABELS = 400
 
 
 def _trace_of(result_or_trace: Any) -> tuple[Trace, list[str]]:
@@ -53,6 +57,25 @@ def _color(msg_type: str, colors: Mapping[str, str], extra: dict[str, str]) -> s
 
 def _label(m: Mapping[str, Any]) -> str:
     return (m["payload"] or {}).get("label", m["msg_type"])
+
+
+def label_every(labels: int, most: int = MAX_LABELS) -> int:
+    """Label every k-th of ``labels`` message labels so that at most ``most`` are drawn.
+
+    >>> label_every(261), label_every(400), label_every(401), label_every(12_000)
+    (1, 1, 2, 30)
+    """
+    return max(1, -(-labels // most))
+
+
+def ordinal(k: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``21st``.
+
+    >>> [ordinal(k) for k in (1, 2, 3, 4, 11, 12, 13, 21, 102)]
+    ['1st', '2nd', '3rd', '4th', '11th', '12th', '13th', '21st', '102nd']
+    """
+    suffix = "th" if k % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
 
 
 def sequence_diagram(
@@ -97,6 +120,10 @@ def sequence_diagram(
         key = (m["src"], m["sent_at"], _label(m))
         senders[key] = senders.get(key, 0) + 1
     broadcasts = {key for key, count in senders.items() if count > 1}
+    # one label per broadcast and per delivered unicast; a long run labels every k-th of them
+    every = label_every(len(broadcasts) + sum(
+        1 for m in rows if (m["src"], m["sent_at"], _label(m)) not in broadcasts and not m["dropped"]))
+    labels = 0
     labelled: set[tuple] = set()
     placed: list[Annotation] = []
     renderer = ax.figure.canvas.get_renderer()
@@ -129,11 +156,13 @@ def sequence_diagram(
         # a node's message to itself: a low arc along its own lane
         style = (f"arc3,rad={-min(0.4, 0.5 / max(t1 - t0, 0.1)):.3f}"
                  if y0 == y1 and not flying else "arc3")
+        # add_artist, not add_patch: the limits are set above, and measuring each arrow's
+        # path to widen them costs more than drawing it on a long run
         if flying and until is not None:
-            ax.add_patch(FancyArrowPatch(
+            ax.add_artist(FancyArrowPatch(
                 (t0, y0), (t1, y1), arrowstyle="-", color=IN_FLIGHT, lw=6, alpha=0.35,
                 shrinkA=0, shrinkB=0, zorder=2))
-        ax.add_patch(FancyArrowPatch(
+        ax.add_artist(FancyArrowPatch(
             (t0, y0), (t1, y1), arrowstyle="-|>" if not lost else "-", mutation_scale=10,
             color=color, lw=1.1, linestyle="--" if lost else "-", shrinkA=0, shrinkB=0,
             connectionstyle=style, alpha=0.85, gid=f"message-{m['msg_id']}", zorder=3))
@@ -145,13 +174,17 @@ def sequence_diagram(
             if key in labelled:
                 continue
             labelled.add(key)  # one label per broadcast, at its sender, above the lane
+        elif lost:
+            continue  # a lost unicast is named by its ✗; its label would crowd the lane
+        labels += 1
+        if (labels - 1) % every:
+            continue  # a long run: only every k-th message is labelled
+        if key in broadcasts:
             spots = [(t0, y, side) for y in (y0 - 0.22, y0 - 0.42, y0 + 0.22, y0 + 0.42)
                      for side in ("right", "left")]
             text = ax.annotate(label, spots[0][:2], ha="right", va="center", fontsize=FONT,
                                color=color, fontweight="bold", xytext=(-3, 0),
                                textcoords="offset points")
-        elif lost:
-            continue  # a lost unicast is named by its ✗; its label would crowd the lane
         else:
             spots = _spots_beside(t0, y0, t1, y1)
             text = ax.annotate(label, spots[0][:2], fontsize=FONT, color=color, ha="center",
@@ -207,6 +240,9 @@ def sequence_diagram(
         title = result_or_trace.scenario.get("name")
     if title:
         ax.set_title(title, loc="left", fontsize=11)
+    if every > 1:  # a long run: say that most messages go unlabelled
+        ax.set_title(f"labels on every {ordinal(every)} message", loc="right", fontsize=FONT,
+                     color="#555555")
     ax.grid(axis="x", color="#eeeeee")
     if own_figure:  # fixed margins: cheaper to draw than a layout engine, room for the legend
         height = ax.figure.get_figheight()
@@ -233,6 +269,33 @@ def _spots_beside(t0: float, y0: float, t1: float, y1: float) -> list[tuple[floa
     return spots
 
 
+class _Boxes:
+    """Placed label boxes (pixel ``(x0, y0, x1, y1)``), found by the columns they cover, so
+    that asking whether a box is free looks only at its neighbours, not at every label
+    placed before (a long run's thousands of labels stay near-linear).  Two boxes overlap
+    when they share a point, edges included (as :meth:`matplotlib.transforms.Bbox.overlaps`)."""
+
+    WIDTH = 64.0  # pixels per column: about one label
+
+    def __init__(self) -> None:
+        self.columns: dict[int, list[tuple[float, float, float, float]]] = {}
+
+    def _span(self, box: tuple[float, float, float, float]) -> range:
+        return range(math.floor(box[0] / self.WIDTH), math.floor(box[2] / self.WIDTH) + 1)
+
+    def add(self, box: tuple[float, float, float, float]) -> None:
+        for column in self._span(box):
+            self.columns.setdefault(column, []).append(box)
+
+    def overlaps(self, box: tuple[float, float, float, float]) -> bool:
+        x0, y0, x1, y1 = box
+        for column in self._span(box):
+            for a0, b0, a1, b1 in self.columns.get(column, ()):
+                if x0 <= a1 and a0 <= x1 and y0 <= b1 and b0 <= y1:
+                    return True
+        return False
+
+
 def _place(pending: Sequence[tuple[Annotation, list[tuple]]], placed: list[Annotation],
            renderer: Any, ax: Axes) -> None:
     """Put each label at its first candidate spot inside the plot that overlaps no label
@@ -240,23 +303,29 @@ def _place(pending: Sequence[tuple[Annotation, list[tuple]]], placed: list[Annot
 
     A spot is ``(t, y)`` or ``(t, y, side)``: ``side`` ``"left"`` puts the label to the
     right of the point, ``"right"`` to its left.  Each label is measured once; its box at
-    every candidate spot is then plain arithmetic (fast enough for the explorer).
+    every candidate spot is then plain arithmetic, and only the labels already placed in
+    the same columns are compared with it (:class:`_Boxes`), so the time grows with the
+    number of labels, not its square.
     """
-    boxes: list[Bbox] = []
+    boxes = _Boxes()
     frame = ax.get_window_extent(renderer)
+    inside = (frame.x0, frame.y0, frame.x1, frame.y1)
     to_pixels = ax.transData.transform
     points = ax.figure.dpi / 72
 
-    def box_at(text: Annotation, width: float, height: float, spot: tuple, ha: str) -> Bbox:
+    def box_at(text: Annotation, width: float, height: float, spot: tuple, ha: str
+               ) -> tuple[float, float, float, float]:
         x, y = to_pixels(spot[:2])
         offset = {"left": 4, "right": -4}.get(spot[2], 0) if len(spot) > 2 else text.xyann[0]
         x += offset * points
         x0 = x if ha == "left" else x - width if ha == "right" else x - width / 2
-        return Bbox.from_bounds(x0 - 3, y - height / 2 - 1.5, width + 6, height + 3)
+        left, bottom = x0 - 3, y - height / 2 - 1.5  # as Bbox.from_bounds adds them
+        return (left, bottom, left + (width + 6), bottom + (height + 3))
 
-    def free(box: Bbox) -> bool:
-        inside = box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1
-        return inside and not any(box.overlaps(other) for other in boxes)
+    def free(box: tuple[float, float, float, float]) -> bool:
+        within = (box[0] >= inside[0] and box[2] <= inside[2] and box[1] >= inside[1]
+                  and box[3] <= inside[3])
+        return within and not boxes.overlaps(box)
 
     for text, spots in pending:
         size = text.get_window_extent(renderer)
@@ -279,7 +348,7 @@ def _place(pending: Sequence[tuple[Annotation, list[tuple]]], placed: list[Annot
         if len(chosen) > 2:
             text.set_ha(chosen[2])
             text.xyann = {"left": (4, 0), "right": (-4, 0)}.get(chosen[2], (0, 0))
-        boxes.append(box)
+        boxes.add(box)
         placed.append(text)
 
 

@@ -214,7 +214,8 @@ def scenario_actions(data: dict[str, Any], seed: int) -> list[tuple[float, tuple
     """The timeline's events as ``(time, action)`` data, in the order they happen.
 
     Random times are drawn in the order the events are written; events at
-    one time keep that order.
+    one time keep that order.  A client request (``submit``) carries its number
+    among them, ``"request"``: 1, 2, 3, ...
     """
     timing = rng_stream(seed, "events")
     timed = []
@@ -226,7 +227,13 @@ def scenario_actions(data: dict[str, Any], seed: int) -> list[tuple[float, tuple
         if action == "partition":
             value = tuple(tuple([g] if isinstance(g, str) else g) for g in value)
         timed.append((float(at), (action,) if action == "heal" else (action, value)))
-    return sorted(timed, key=lambda item: item[0])
+    timed.sort(key=lambda item: item[0])
+    # client requests (submit) are numbered 1, 2, 3, ... in the order they happen
+    submits = [i for i, (_, action) in enumerate(timed) if action[0] == "submit"]
+    for number, i in enumerate(submits, start=1):
+        at, (action, value) = timed[i]
+        timed[i] = (at, (action, {**value, "request": number}))
+    return timed
 
 
 def replay(sim: Simulation, schedule: list[dict[str, Any]], source: str) -> Simulation:

@@ -472,10 +472,13 @@ def test_preempted_and_timed_out_proposers_back_off_alike():
     a, b = proposer_with({"policy": "fixed", "base": 9}), proposer_with({"policy": "fixed", "base": 9})
     a.on_reject(Reject(Ballot(3, 1), Ballot(4, 5)), "S3")
     b.on_phase_timeout(PhaseTimeout(Ballot(3, 1)))
+    noted = []
     for p in (a, b):
         assert p.phase == "backoff" and p.failures == 1
-        assert ("set_timer", Backoff(), 9.0) in p.take_effects()
-    assert (a.preemptions, b.preemptions) == (1, 0)
+        effects = p.take_effects()
+        assert ("set_timer", Backoff(), 9.0) in effects
+        noted.append([k for k in kinds(effects) if k.startswith("note:")])
+    assert noted == [["note:preempted"], ["note:timeout"]]  # the summary counts pre-emptions so
 
 
 def test_phase_timeout_grows_up_to_its_maximum_and_covers_each_phase():
@@ -575,6 +578,16 @@ def test_backoff_options_are_validated(tiny):
         with pytest.raises(pl.ScenarioError, match=f"options.{option}"):
             pl.run_scenario(tiny(options={option: value}))
     pl.run_scenario(tiny(options={"learn_retry": None}))  # null: never ask
+
+
+def test_backoff_multiplier_has_an_upper_bound(tiny):
+    """A window that grows 1e308-fold per failed ballot is no back-off anyone means:
+    above 100 the scenario is refused, in one line naming the field."""
+    for multiplier in (101, 1e308):
+        with pytest.raises(pl.ScenarioError, match=r"options\.backoff\.multiplier") as caught:
+            pl.run_scenario(tiny(options={"backoff": {"multiplier": multiplier}}))
+        assert "\n" not in str(caught.value) and "at most 100" in str(caught.value)
+    pl.run_scenario(tiny(options={"backoff": {"multiplier": 100}}))
 
 
 # ---- safety is judged on what nodes do, not on what they say ----------------------------

@@ -17,8 +17,11 @@ NODES = ["S1", "S2", "S3"]
 
 
 def world(**nodes):
-    return SimpleNamespace(nodes=dict.fromkeys(NODES) | nodes, stable={}, now=0.0,
-                           step_sent=[], step_node=None, monitors=[])
+    """A stand-in for :class:`paxoslab.world.World` whose nodes a test may replace."""
+    w = SimpleNamespace(nodes=dict.fromkeys(NODES) | nodes, stable={}, now=0.0,
+                        step_sent=[], step_node=None, monitors=[])
+    w.node_ids, w.node, w.stored = tuple(NODES), w.nodes.get, w.stable.get
+    return w
 
 
 def step(monitor, sim, time, node=None, sent=()):

@@ -692,13 +692,21 @@ def test_without_candidate_writes_first_the_requests_leave_before_the_write():
 
 # ---- the monitors on hand-made states ----------------------------------------------------------
 class World:
-    """Just what a monitor reads: nodes, stable storage, the time and the node that stepped."""
+    """Just what a monitor reads (a :class:`paxoslab.world.World`): each node, what it stored,
+    the time and the node that stepped."""
 
     def __init__(self, **nodes):
         self.nodes = dict(nodes)
+        self.node_ids = tuple(nodes)
         self.stable = {n: {"log": getattr(x, "log", ())} for n, x in nodes.items()}
         self.now = 1.0
         self.step_node = None
+
+    def node(self, node_id):
+        return self.nodes.get(node_id)
+
+    def stored(self, node_id):
+        return self.stable[node_id]
 
     def step(self, monitor, node_id):
         self.step_node = node_id
@@ -928,3 +936,17 @@ def test_the_acknowledgement_that_completes_a_majority_is_not_answered_with_the_
     # S2's reply (first in the instant) completes the majority; S3's is not read yet
     assert sorted(zip(after_commit["dst"], labels, strict=True)) == [
         ("S2", "HB t1 c1"), ("S3", "AE t1 #1")]
+
+
+def test_the_runner_numbers_client_requests_in_the_order_they_happen():
+    from paxoslab.runner import scenario_actions
+
+    data = scenario([{"at": 30, "submit": {"command": "set b 2"}}, {"at": 5, "crash": "S5"},
+                     {"at": 10, "submit": {"command": "set a 1"}}])
+    actions = scenario_actions(data, 0)
+    assert [a for _, a in actions if a[0] == "submit"] == [
+        ("submit", {"command": "set a 1", "request": 1}),
+        ("submit", {"command": "set b 2", "request": 2})]
+    assert data["events"][0]["submit"] == {"command": "set b 2"}  # the scenario is not changed
+    s = pl.run_scenario(data).summary()
+    assert [(c["request"], c["command"]) for c in s["commands"]] == [(1, "set a 1"), (2, "set b 2")]

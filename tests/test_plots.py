@@ -365,3 +365,80 @@ def test_cdf_one_line_per_group_and_unfinished_trials_stay_below_100():
     assert lines[0].get_ydata()[-1] == 100 and lines[1].get_ydata()[-1] == 50
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a (n=4)", "b (n=2)"]
     assert ax.get_ylabel() == "cumulative % of trials"
+
+
+# ---- long runs (issue 19): near-linear label placement, every k-th message labelled -----------
+@pytest.fixture(scope="module")
+def long_run(scenario):
+    """Multi-Paxos heartbeats for 20 s: about 3,200 messages."""
+    data = scenario("multi-paxos-leader-crash")
+    data.pop("expect")
+    data["until"] = 20_000
+    return pl.run_scenario(data)
+
+
+def message_labels(result, ax) -> list[str]:
+    labels = {(m["payload"] or {}).get("label", m["msg_type"]) for m in result.trace.message_rows()}
+    return [t for t in texts(ax) if t in labels]
+
+
+def test_a_long_run_labels_every_kth_message_and_says_so(long_run):
+    from paxoslab.plots import MAX_LABELS, label_every, ordinal
+
+    ax = sequence_diagram(long_run)
+    assert len(arrows(ax)) == len(long_run.trace.message_rows()) > 3000  # every message drawn
+    shown = message_labels(long_run, ax)
+    assert MAX_LABELS // 2 < len(shown) <= MAX_LABELS
+    every = label_every(len(long_run.trace.message_rows()))
+    assert every > 1
+    note = ax.get_title(loc="right")
+    assert note.startswith("labels on every ") and note.endswith(" message")
+    assert note.split()[3] in {ordinal(k) for k in range(2, every + 1)}
+
+
+def test_a_short_run_labels_every_message_and_says_nothing(case1):
+    ax = sequence_diagram(case1)
+    assert ax.get_title(loc="right") == ""
+    assert len(message_labels(case1, ax)) >= 10
+
+
+def test_a_long_run_diagram_takes_seconds_not_minutes(long_run, tmp_path):
+    """3,200 messages took minutes when each label was compared with every label placed."""
+    import signal
+    import time
+
+    def too_slow(*_):
+        raise AssertionError("sequence_diagram of 3,200 messages took more than 60 s")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(60)
+    try:
+        start = time.perf_counter()
+        sequence_diagram(long_run).figure.savefig(tmp_path / "long.png", dpi=110)
+        seconds = time.perf_counter() - start
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert seconds < 60
+
+
+def test_label_boxes_overlap_exactly_as_matplotlib_says():
+    """The column index of placed labels answers as comparing with every box would."""
+    import random
+
+    from matplotlib.transforms import Bbox
+
+    from paxoslab.plots import _Boxes
+
+    rng = random.Random(19)
+    placed, index = [], _Boxes()
+    for _ in range(400):
+        x, y = rng.uniform(-100, 1000), rng.uniform(0, 300)
+        box = (x, y, x + rng.choice([0.0, 5.0, 64.0, 130.0]), y + rng.uniform(0, 15))
+        if rng.random() < 0.2 and placed:  # touching an earlier box edge to edge
+            other = rng.choice(placed)
+            box = (other[2], other[1], other[2] + 10, other[3])
+        expected = any(Bbox.from_extents(*box).overlaps(Bbox.from_extents(*p)) for p in placed)
+        assert index.overlaps(box) == expected
+        placed.append(box)
+        index.add(box)

@@ -211,7 +211,7 @@ def test_messages_ignored_for_good_or_keyed_alike_change_no_outcome(
         assert after == before, msg
         effects = [e for e in twin.take_effects() if e[0] != "note"]
         assert all(e[0] == "send" for e in effects), msg
-        world = SimpleNamespace(nodes={**sim.nodes, dst: twin})
+        world = SimpleNamespace(node={**sim.nodes, dst: twin}.get)
         assert all(SPEC.ignored_for_good(world, dst, e[1], e[2], spent) for e in effects), msg
         dropped.append(type(msg).__name__)
         return True

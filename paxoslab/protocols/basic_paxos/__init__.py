@@ -1,4 +1,98 @@
-"""Basic Paxos (Lamport, *Paxos Made Simple* §2): the lecture is :mod:`.node`."""
+"""Basic Paxos (Lamport, *Paxos Made Simple* §2): one value agreed among nodes that
+may be slow, lose messages or crash.
 
-from .node import *  # noqa: F403 - a first step: the module moved into a package
-from .node import SPEC  # noqa: F401
+Read :mod:`.node` first: it is the lecture (the essay, the ballots, messages and
+timers, and ``PaxosNode`` with each rule a named method).  The other files each
+have one job: :mod:`.safety` (what must never happen, and the search's goals),
+:mod:`.story` (how a run is summarised and told), :mod:`.reductions` (what the
+search may skip, with why that is sound) and :mod:`.options` (scenario options
+and actions).  This file gathers them into ``SPEC``.
+"""
+
+from __future__ import annotations
+
+from .. import ProtocolSpec
+from .node import (
+    BACKOFF_POLICIES,
+    BUGS,
+    DEFAULT_OPTIONS,
+    MESSAGES,
+    Accept,
+    Accepted,
+    Ask,
+    Backoff,
+    Ballot,
+    Learn,
+    LearnTimeout,
+    PaxosNode,
+    PhaseTimeout,
+    Prepare,
+    Promise,
+    Reject,
+    choose_value,
+    exponential_window,
+)
+from .options import ACTIONS, OPTION_VALIDATORS, action_node, perform
+from .reductions import (
+    ANONYMOUS,
+    BALLOT_FIELDS,
+    ballot_of,
+    ignored_for_good,
+    may_start_ballot,
+    same_effect_as,
+)
+from .safety import GOALS, Agreement, Validity, a_value_is_chosen
+from .story import (
+    COLORS,
+    MARKS,
+    MOMENT_LEGEND,
+    SENTENCES,
+    SUMMARY_KEYS,
+    chosen_moments,
+    describe_summary,
+    liveness,
+    moments,
+    state_changes,
+    summarize,
+)
+
+__all__ = [
+    "ACTIONS", "ANONYMOUS", "BACKOFF_POLICIES", "BALLOT_FIELDS", "BUGS", "COLORS", "DEFAULT_OPTIONS",
+    "GOALS", "MARKS", "MESSAGES", "MOMENT_LEGEND", "OPTION_VALIDATORS", "SENTENCES", "SPEC",
+    "SUMMARY_KEYS", "Accept", "Accepted", "Agreement", "Ask", "Backoff", "Ballot", "Learn",
+    "LearnTimeout", "PaxosNode", "PhaseTimeout", "Prepare", "Promise", "Reject", "Validity",
+    "a_value_is_chosen", "action_node", "ballot_of", "choose_value", "chosen_moments",
+    "describe_summary", "exponential_window", "ignored_for_good", "liveness", "may_start_ballot",
+    "moments", "perform", "same_effect_as", "state_changes", "summarize",
+]
+
+SPEC = ProtocolSpec(
+    # core: the node, its messages and bugs, scenario options and actions, safety
+    name="basic-paxos",
+    node_class=PaxosNode,
+    messages=MESSAGES,
+    bugs=BUGS,
+    option_validators=OPTION_VALIDATORS,
+    actions=ACTIONS,
+    action_node=action_node,
+    perform=perform,
+    monitors=(Agreement, Validity),
+    # story: how a run is summarised, narrated and drawn
+    summarize=summarize,
+    summary_keys=SUMMARY_KEYS,
+    describe=describe_summary,
+    sentences=SENTENCES,
+    colors=COLORS,
+    marks=MARKS,
+    state_changes=state_changes,
+    moments=moments,
+    moment_legend=MOMENT_LEGEND,
+    # search: its goals, and what it may skip (reductions.py argues each is sound)
+    goals=GOALS,
+    ballot_of=ballot_of,
+    ignored_for_good=ignored_for_good,
+    same_effect_as=same_effect_as,
+    may_start_ballot=may_start_ballot,
+    ballot_fields=BALLOT_FIELDS,
+    anonymous=ANONYMOUS,
+)

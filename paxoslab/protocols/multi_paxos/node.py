@@ -116,20 +116,19 @@ Simplifications.  For small scripted scenarios (and the search),
 AppendEntries only when it has news (an election won, a new entry, a commit, a
 refused append to repair).
 
-The four switchable bugs each break exactly one of these rules (see ``BUGS``).
+The four switchable bugs each break exactly one of these rules (see ``BUGS``); each rule
+is one function below (:func:`grant_vote`, :func:`merge_entries`, :func:`commit_index`),
+with its bug switch inside it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..checks import Monitor, Violation
-from ..node import Node
-from ..statemachine import NOOP, CommandError, KeyValueStore, Sessions
-from ..wording import show
-from . import Mark, ProtocolSpec
+from ...node import Node
+from ...statemachine import NOOP, KeyValueStore, Sessions
 
 BUGS = {
     "vote-without-log-check": "a server grants its vote without checking that the candidate's "
@@ -264,6 +263,156 @@ class VoteWritten:
 FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
 
 
+# ---- the rules ------------------------------------------------------------------------
+# Each rule of the Raft paper's Figure 2 that a bug can break is one pure function here,
+# with its bug switch inside it; the handlers of MultiPaxosNode below call them.
+def up_to_date(log: Sequence[Entry], last_index: int, last_term: int) -> bool:
+    """Election restriction (Raft 5.4.1): is a candidate whose log ends at
+    ``(last_index, last_term)`` at least as up to date as ``log``?  The later last term
+    wins; with equal last terms, the longer log.
+
+    >>> log = ((1, "set x 1"), (2, "set y 2"))
+    >>> up_to_date(log, 1, 3), up_to_date(log, 5, 1)
+    (True, False)
+    >>> up_to_date(log, 2, 2), up_to_date(log, 1, 2), up_to_date((), 0, 0)
+    (True, False, True)
+    """
+    mine = log[-1][0] if log else 0
+    if last_term != mine:
+        return last_term > mine
+    return last_index >= len(log)
+
+
+def grant_vote(voted_for: str | None, candidate: str, log: Sequence[Entry], last_index: int,
+               last_term: int, bugs: frozenset[str] = frozenset()) -> bool:
+    """The vote (Raft 5.2, 5.4.1), in a term the voter has adopted: one vote per term,
+    first come first served (``voted_for`` is the vote it cast in this term, if any),
+    and only for a candidate whose log is at least as up to date as the voter's ``log``.
+
+    Bugs: ``vote-twice-in-term`` grants a second vote in a term, ``vote-without-log-check``
+    skips the up-to-date check.
+
+    >>> log = ((1, "set x 1"), (2, "set y 2"))
+    >>> grant_vote(None, "S1", log, 2, 2), grant_vote("S1", "S1", log, 2, 2)
+    (True, True)
+    >>> grant_vote("S3", "S1", log, 2, 2), grant_vote(None, "S1", log, 3, 1)
+    (False, False)
+    >>> grant_vote("S3", "S1", log, 2, 2, frozenset({"vote-twice-in-term"}))
+    True
+    >>> grant_vote(None, "S1", log, 3, 1, frozenset({"vote-without-log-check"}))
+    True
+    """
+    free = voted_for is None or voted_for == candidate or "vote-twice-in-term" in bugs
+    return free and ("vote-without-log-check" in bugs or up_to_date(log, last_index, last_term))
+
+
+def merge_entries(log: tuple[Entry, ...], prev_index: int, prev_term: int,
+                  entries: tuple[Entry, ...], bugs: frozenset[str] = frozenset()
+                  ) -> tuple[tuple[Entry, ...], int, tuple[Entry, ...]] | None:
+    """A follower's consistency check and merge (Raft Figure 2, AppendEntries steps 2-4;
+    etcd's ``maybeAppend``): ``(log, cut_at, added)``, or None when the check fails.
+
+    The check: ``log`` must hold an entry at ``prev_index`` of ``prev_term`` (index 0,
+    the empty prefix, always matches).  The merge: entries already there (same index,
+    same term) are kept, and so is everything after them (a stale or duplicated append
+    must not cut what a later one brought); at the first conflict (same index, another
+    term) that entry and every one after it are deleted (``cut_at`` is its index, 0 if
+    nothing was cut) and the new entries from there on are appended (``added``, the end
+    of the new log).  Nothing new: the same ``log`` object comes back.
+
+    Bug ``append-without-consistency-check``: a follower whose log is long enough skips
+    the term check and merges anyway.
+
+    >>> log = ((1, "a"), (1, "b"), (2, "c"))
+    >>> merge_entries(log, 2, 1, ((3, "x"),))
+    (((1, 'a'), (1, 'b'), (3, 'x')), 3, ((3, 'x'),))
+    >>> merge_entries(log, 1, 1, ((1, "b"),)) == (log, 0, ())
+    True
+    >>> merge_entries(log, 3, 2, ((2, "d"),))
+    (((1, 'a'), (1, 'b'), (2, 'c'), (2, 'd')), 0, ((2, 'd'),))
+    >>> merge_entries(log, 2, 5, ((5, "y"),)) is None, merge_entries(log, 4, 2, ()) is None
+    (True, True)
+    >>> merge_entries(log, 2, 5, ((5, "y"),), frozenset({"append-without-consistency-check"}))
+    (((1, 'a'), (1, 'b'), (5, 'y')), 3, ((5, 'y'),))
+    """
+    if prev_index > len(log):
+        return None
+    if ((log[prev_index - 1][0] if prev_index else 0) != prev_term
+            and "append-without-consistency-check" not in bugs):
+        return None
+    for offset, entry in enumerate(entries):
+        index = prev_index + 1 + offset
+        if index <= len(log):
+            if log[index - 1][0] == entry[0]:
+                continue  # already there (a duplicate or stale append): keep the rest
+            added = entries[offset:]  # a real conflict: drop it and everything after it
+            return log[:index - 1] + added, index, added
+        added = entries[offset:]
+        return log + added, 0, added
+    return log, 0, ()
+
+
+def conflict_hint(log: Sequence[Entry], prev_index: int) -> tuple[int, int | None]:
+    """What a follower that failed the consistency check tells the leader:
+    ``(conflict_index, conflict_term)``: the term of its entry at ``prev_index`` and the
+    first index it holds of that term, or ``(len(log) + 1, None)`` if its log is too short.
+
+    >>> conflict_hint(((1, "a"), (2, "b"), (2, "c")), 3), conflict_hint(((1, "a"),), 4)
+    ((2, 2), (2, None))
+    """
+    if prev_index > len(log):
+        return len(log) + 1, None
+    term = log[prev_index - 1][0]
+    first = prev_index
+    while first > 1 and log[first - 2][0] == term:
+        first -= 1
+    return first, term
+
+
+def back_up_to(log: Sequence[Entry], conflict_index: int, conflict_term: int | None) -> int:
+    """Where a leader retries after a refused append: just past its own last entry of
+    the follower's conflicting term, if it holds one, else the first index the follower
+    holds of that term (``conflict_index``): a whole term skipped per round trip.
+
+    >>> log = ((1, "a"), (1, "b"), (3, "c"))
+    >>> back_up_to(log, 2, 1), back_up_to(log, 2, 2), back_up_to(log, 4, None)
+    (3, 2, 4)
+    """
+    if conflict_term is not None:
+        for i in range(len(log), 0, -1):
+            if log[i - 1][0] == conflict_term:
+                return i + 1
+    return conflict_index
+
+
+def commit_index(match: Collection[int], log: Sequence[Entry], term: int, commit: int = 0,
+                 bugs: frozenset[str] = frozenset()) -> int:
+    """The leader's commit rule (Raft 5.3, 5.4.2): the highest index stored by a majority
+    whose entry is of the leader's own ``term`` (every entry before it commits with it),
+    else ``commit``, the commit index so far.  ``match`` holds, for each follower, the
+    highest index it is known to store; the leader stores its whole ``log``.  An entry
+    of an earlier term is never committed by counting its replicas (the Raft paper's
+    Figure 8 shows why).
+
+    Bug ``commit-old-term-by-count``: count replicas of an entry of any term.
+
+    >>> log = ((1, "a"), (2, "b"))
+    >>> commit_index([1, 0], log, 2), commit_index([2, 0], log, 2), commit_index([2, 2], log, 3)
+    (0, 2, 0)
+    >>> by_count = frozenset({"commit-old-term-by-count"})
+    >>> commit_index([1, 1, 0, 0], log, 2), commit_index([1, 1, 0, 0], log, 2, bugs=by_count)
+    (0, 1)
+    """
+    majority = (len(match) + 1) // 2 + 1
+    old_term_too = "commit-old-term-by-count" in bugs
+    for n in range(len(log), commit, -1):
+        if log[n - 1][0] != term and not old_term_too:
+            continue
+        if 1 + sum(1 for m in match if m >= n) >= majority:
+            return n
+    return commit
+
+
 class MultiPaxosNode(Node):
     """One server: follower, candidate or leader, with its log and key-value state machine."""
 
@@ -272,8 +421,6 @@ class MultiPaxosNode(Node):
         "current_term", "voted_for", "log", "commit_index", "last_applied", "role",
         "leader_id", "votes", "next_index", "match_index", "taken",
     )
-    #: what survives a crash
-    PERSISTENT: ClassVar[tuple[str, ...]] = ("current_term", "voted_for", "log")
 
     def __init__(self, node_id: str, cluster: Sequence[str], options: Mapping[str, Any] | None = None):
         super().__init__(node_id, cluster, {**DEFAULT_OPTIONS, **(options or {})})
@@ -412,27 +559,16 @@ class MultiPaxosNode(Node):
         if len(self.votes) >= self.majority:
             self.become_leader()
 
-    def log_is_up_to_date(self, last_index: int, last_term: int) -> bool:
-        """Election restriction: the candidate's last entry has a higher term, or the
-        same term and an index at least as large."""
-        if last_term != self.last_log_term:
-            return last_term > self.last_log_term
-        return last_index >= self.last_log_index
-
     def on_request_vote(self, msg: RequestVote, src: str) -> None:
         """Grant one vote per term, only to a candidate whose log is at least as up to date."""
         changed = self.observe_term(msg.term)
-        granted = False
-        if msg.term == self.current_term:
-            free = self.voted_for in (None, msg.candidate) or "vote-twice-in-term" in self.bugs
-            current = ("vote-without-log-check" in self.bugs
-                       or self.log_is_up_to_date(msg.last_log_index, msg.last_log_term))
-            if free and current:
-                granted = True
-                changed = changed or self.voted_for != msg.candidate
-                self.voted_for = msg.candidate
-                self.note("voted", candidate=msg.candidate, term=self.current_term)
-                self.reset_election_timer(after=self.vote_leaves_in(changed))
+        granted = msg.term == self.current_term and grant_vote(
+            self.voted_for, msg.candidate, self.log, msg.last_log_index, msg.last_log_term, self.bugs)
+        if granted:
+            changed = changed or self.voted_for != msg.candidate
+            self.voted_for = msg.candidate
+            self.note("voted", candidate=msg.candidate, term=self.current_term)
+            self.reset_election_timer(after=self.vote_leaves_in(changed))
         if changed:
             self.save()
         self.send(src, RequestVoteReply(self.current_term, granted))
@@ -515,11 +651,7 @@ class MultiPaxosNode(Node):
                 self.match_index[src] = msg.match_index
                 self.advance_commit()
             return
-        if msg.conflict_term is None:
-            target = msg.conflict_index
-        else:
-            ours = [i for i in range(len(self.log), 0, -1) if self.log[i - 1][0] == msg.conflict_term]
-            target = ours[0] + 1 if ours else msg.conflict_index
+        target = back_up_to(self.log, msg.conflict_index, msg.conflict_term)
         # always move back at least one entry, never below what the follower is known to store
         target = max(min(target, self.next_index[src] - 1), self.match_index[src] + 1, 1)
         if target < self.next_index[src]:
@@ -529,16 +661,12 @@ class MultiPaxosNode(Node):
 
     def advance_commit(self) -> None:
         """Commit the highest index stored by a majority whose entry is of the current term
-        (earlier entries commit through it).  Never count replicas of an older term."""
-        old_term_too = "commit-old-term-by-count" in self.bugs
-        for n in range(self.last_log_index, self.commit_index, -1):
-            if self.term_at(n) != self.current_term and not old_term_too:
-                continue
-            stored = 1 + sum(1 for m in self.match_index.values() if m >= n)
-            if stored >= self.majority:
-                self.commit(n)
-                self.replicate()  # tell the followers the new commit index now
-                return
+        (earlier entries commit through it): :func:`commit_index`."""
+        index = commit_index(self.match_index.values(), self.log, self.current_term,
+                             self.commit_index, self.bugs)
+        if index > self.commit_index:
+            self.commit(index)
+            self.replicate()  # tell the followers the new commit index now
 
     def commit(self, index: int) -> None:
         self.commit_index = index
@@ -574,41 +702,24 @@ class MultiPaxosNode(Node):
             self.note("leader", leader=msg.leader, term=self.current_term)
         self.reset_election_timer()
         prev = msg.prev_log_index
-        if prev > self.last_log_index:
+        merged = merge_entries(self.log, prev, msg.prev_log_term, msg.entries, self.bugs)
+        if merged is None:  # the consistency check failed: tell the leader where to go back to
+            conflict_index, conflict_term = conflict_hint(self.log, prev)
             if changed:
                 self.save()
-            self.send(src, AppendEntriesReply(self.current_term, False, 0,
-                                              self.last_log_index + 1, None))
+            self.send(src, AppendEntriesReply(self.current_term, False, 0, conflict_index,
+                                              conflict_term))
             return
-        if self.term_at(prev) != msg.prev_log_term and "append-without-consistency-check" not in self.bugs:
-            conflict_term = self.term_at(prev)
-            first = prev
-            while first > 1 and self.term_at(first - 1) == conflict_term:
-                first -= 1
-            if changed:
-                self.save()
-            self.send(src, AppendEntriesReply(self.current_term, False, 0, first, conflict_term))
-            return
-        log = self.log
-        added: list[Entry] = []
-        for offset, entry in enumerate(msg.entries):
-            index = prev + 1 + offset
-            if index <= len(log):
-                if log[index - 1][0] == entry[0]:
-                    continue  # already there (a duplicate or stale append): keep the rest
-                log = log[:index - 1]  # a real conflict: drop it and everything after it
-                self.note("truncated", index=index)
-            added = list(msg.entries[offset:])
-            for i, new in enumerate(added, start=index):
-                self.note("appended", index=i, term=new[0], command=new[1])
-            log = log + tuple(added)
-            break
+        log, cut_at, added = merged
+        if cut_at:
+            self.note("truncated", index=cut_at)
+        for i, new in enumerate(added, start=len(log) - len(added) + 1):
+            self.note("appended", index=i, term=new[0], command=new[1])
         if changed:
             self.save()
         if log is not self.log:
-            kept = len(log) - len(added)
-            if kept < len(self.log):
-                self.persist_truncate("log", kept)
+            if cut_at:
+                self.persist_truncate("log", cut_at - 1)
             self.persist_append("log", *added)
             self.log = log
         last_new = prev + len(msg.entries)
@@ -664,509 +775,3 @@ class MultiPaxosNode(Node):
         for peer in self.peers:
             self.send_append(peer)
 
-
-# ---- scenario validation ----------------------------------------------------------
-def _validate_timeout_range(v, field: str, value: Any, nodes: list[str]) -> None:
-    if value is None:  # servers never time out on their own: scripted timeouts only
-        return
-    low, high = v.interval(field, value)
-    if low <= 0:
-        raise v.fail(f"{field}[0]", f"must be greater than 0, got {value[0]!r}")
-
-
-def _validate_submit(v, field: str, value: Any, nodes: list[str]) -> None:
-    v.object(field, value, {"command"}, {"node", "client", "seq"})
-    v.of_type(f"{field}.command", value["command"], str, "a command string")
-    try:
-        KeyValueStore.check(value["command"])
-    except CommandError as exc:
-        raise v.fail(f"{field}.command", str(exc)) from None
-    if "node" in value:
-        v.node(f"{field}.node", value["node"], nodes)
-    if "client" in value:
-        client = v.of_type(f"{field}.client", value["client"], str, "a client name")
-        if not client:
-            raise v.fail(f"{field}.client", "must be a non-empty client name, got ''")
-    if "seq" in value:
-        seq = v.of_type(f"{field}.seq", value["seq"], int, "a whole number")
-        if seq < 1:
-            raise v.fail(f"{field}.seq", f"must be at least 1 (a client numbers its requests "
-                                         f"1, 2, 3, ...), got {seq}")
-    for present, missing in (("client", "seq"), ("seq", "client")):
-        if present in value and missing not in value:
-            raise v.fail(f"{field}.{missing}", f"missing: a request with a {present} needs a "
-                                               f"{missing} too (a client session names both)")
-
-
-def _validate_timeout(v, field: str, value: Any, nodes: list[str]) -> None:
-    v.node(field, value, nodes)
-
-
-# ---- scenario actions ---------------------------------------------------------------
-def current_leader(sim) -> str | None:
-    """The live server that is leader of the highest term right now (None if none is)."""
-    best: tuple[int, str] | None = None
-    for node_id in sim.node_ids:
-        node = sim.nodes.get(node_id)
-        if node is not None and node.role == LEADER and (best is None or node.current_term > best[0]):
-            best = (node.current_term, node_id)
-    return best[1] if best else None
-
-
-def _perform(sim, options: dict[str, Any], action: str, value: Any) -> None:
-    if action == "timeout":
-        if not sim.fire_timer(value, ElectionTimeout()):
-            sim.trace.add(sim.now, "request_lost", node=value, payload={"method": "timeout"})
-        return
-    # client requests are numbered 1, 2, 3, ... in the order the scenario's submits happen
-    request = sum(1 for _, done in sim.actions[:sim.next_action] if done[0] == "submit")
-    command, client, seq = value["command"], value.get("client"), value.get("seq")
-    target = value.get("node") or current_leader(sim)
-    session = {} if client is None else {"client": client, "seq": seq}
-    sim.trace.add(sim.now, "submit", node=target,
-                  payload={"command": command, "request": request, "to": value.get("node"), **session})
-    if target is None:
-        sim.trace.add(sim.now, "no_leader", payload={"command": command, "request": request})
-        return
-    sim.invoke(target, "submit", command, request, *(() if client is None else (client, seq)))
-
-
-# ---- summary ---------------------------------------------------------------------------
-def _log_of(sim, node_id: str) -> tuple[Entry, ...]:
-    node = sim.nodes.get(node_id)
-    if node is not None:
-        return node.log
-    return tuple(tuple(e) for e in sim.stable[node_id].get("log", ()))
-
-
-def _commands(sim) -> list[dict[str, Any]]:
-    """One record per client request: where it went, whether and when it was committed,
-    when each server applied it, and the answer.  Rebuilt from the run's notes,
-    replaying each server's log over time (an entry is known by index, term and
-    command).  A new leader's no-op is no client's request and has no record.
-
-    ``result`` is the state machine's answer to the client (``'ok'``, ``'missing'``,
-    a read's value; None before the command is applied anywhere and for a read of a
-    missing key); ``executed`` is False for a retry the client session answered
-    without executing it again (None before it is applied).
-    """
-    logs: dict[str, list[tuple[int, str]]] = {n: [] for n in sim.node_ids}
-    committed: dict[str, int] = {n: 0 for n in sim.node_ids}
-    committed_at: dict[tuple[int, int, str], float] = {}
-    applied_at: dict[tuple[int, int, str], dict[str, float]] = {}
-    answers: dict[tuple[int, int, str], tuple[Any, bool]] = {}  # the first application's
-    records: dict[int, dict[str, Any]] = {}
-    for e in sim.trace.events:
-        p = e.payload or {}
-        if e.kind == "submit":
-            records[p["request"]] = {
-                "request": p["request"], "command": p["command"], "submitted_at": e.time,
-                "to": e.node, "status": "lost", "index": None, "term": None,
-                "committed": False, "committed_at": None, "applied_on": {},
-                "client": p.get("client"), "seq": p.get("seq"), "result": None, "executed": None,
-            }
-        elif e.kind == "no_leader":
-            records[p["request"]]["status"] = "no leader"
-        elif e.kind == "rejected" and p.get("request") in records:
-            records[p["request"]]["status"] = "rejected"
-        elif e.kind == "request" and p.get("request") in records:
-            records[p["request"]].update(index=p["index"], term=p["term"], status="not committed")
-        elif e.kind == "appended":
-            log = logs[e.node]
-            del log[p["index"] - 1:]
-            log.append((p["term"], p["command"]))
-        elif e.kind == "truncated":
-            del logs[e.node][p["index"] - 1:]
-        elif e.kind == "crash":
-            committed[e.node] = 0
-        elif e.kind == "recover":
-            logs[e.node] = [tuple(x)[:2] for x in p.get("log", ())]
-        elif e.kind == "committed":
-            log = logs[e.node]
-            for i in range(committed[e.node] + 1, min(p["index"], len(log)) + 1):
-                committed_at.setdefault((i, *log[i - 1]), e.time)
-            committed[e.node] = max(committed[e.node], p["index"])
-        elif e.kind == "applied":
-            log = logs[e.node]
-            if p["index"] <= len(log):
-                key = (p["index"], *log[p["index"] - 1])
-                applied_at.setdefault(key, {}).setdefault(e.node, e.time)
-                answers.setdefault(key, (p.get("answer"), p.get("executed", True)))
-    final = {n: _log_of(sim, n) for n in sim.node_ids}
-    out = []
-    for record in records.values():
-        if record["index"] is not None:
-            i, entry = record["index"], (record["term"], record["command"])
-            key = (i, *entry)
-            if key in committed_at:
-                record.update(committed=True, committed_at=committed_at[key], status="committed")
-            elif not any(len(log) >= i and tuple(log[i - 1][:2]) == entry for log in final.values()):
-                record["status"] = "rolled back"
-            record["applied_on"] = applied_at.get(key, {})
-            if key in answers:
-                record["result"], record["executed"] = answers[key]
-        out.append(record)
-    return out
-
-
-def _state_changes(trace, nodes) -> list[tuple[float, int, str, dict[str, Any]]]:
-    """Each server's role, term, log, commit index and last applied index after every
-    change, replayed from the run's notes (for the replay player and state tables).
-
-    ``log`` reads ``<last index> (term <last term>)``; a crash leaves the server
-    ``down`` (its disk keeps term, vote and log); a recovery restarts it as a
-    follower with the log the ``recover`` event says it had persisted.
-    """
-    blank = {"role": FOLLOWER, "term": 0, "log": "empty", "commit": 0, "applied": 0, "down": False}
-    state = {n: dict(blank) for n in nodes}
-    terms: dict[str, list[int]] = {n: [] for n in nodes}  # each log entry's term
-    changes = []
-    for e in trace.events:
-        if e.node not in state or e.kind not in ("role", "appended", "truncated", "committed",
-                                                   "applied", "crash", "recover"):
-            continue
-        s, p = dict(state[e.node]), e.payload or {}
-        log = terms[e.node]
-        if e.kind == "role":
-            s["role"], s["term"] = p["role"], p["term"]
-        elif e.kind == "appended":
-            del log[p["index"] - 1:]
-            log += [0] * (p["index"] - 1 - len(log)) + [p["term"]]
-        elif e.kind == "truncated":
-            del log[p["index"] - 1:]
-        elif e.kind == "committed":
-            s["commit"] = p["index"]
-        elif e.kind == "applied":
-            s["applied"] = p["index"]
-        elif e.kind == "crash":
-            s["down"] = True
-        else:  # recover: back from the disk as a follower, nothing committed or applied yet
-            log[:] = [entry[0] for entry in p.get("log") or []]
-            s = {**blank, "term": p.get("current_term", 0)}
-        if e.kind in ("appended", "truncated", "recover"):
-            s["log"] = f"{len(log)} (term {log[-1]})" if log else "empty"
-        state[e.node] = s
-        changes.append((e.time, e.seq, e.node, s))
-    return changes
-
-
-def _entry_record(index: int, entry: Entry) -> dict[str, Any]:
-    """A log entry in the summary: index, term, command (``"no-op"`` for a leader's
-    no-op) and, for a request sent with a session, its client and seq."""
-    record = {"index": index, "term": entry[0], "command": entry[1]}
-    if len(entry) > 2:
-        record.update(client=entry[2], seq=entry[3])
-    return record
-
-
-def _summarize(sim) -> dict[str, Any]:
-    state: dict[str, Any] = {}
-    applied: dict[str, Any] = {}
-    commit_index: dict[str, int] = {}
-    for node_id in sim.node_ids:
-        node = sim.nodes.get(node_id)
-        state[node_id] = node.machine.snapshot() if node is not None else None
-        applied[node_id] = [e[1] for e in node.log[:node.last_applied]] if node is not None else None
-        commit_index[node_id] = node.commit_index if node is not None else 0
-    live = [a for a in applied.values() if a is not None]
-    return {
-        "leaders": [{"term": e.payload["term"], "node": e.node, "at": e.time}
-                    for e in sim.trace.of_kind("role") if e.payload["role"] == LEADER],
-        "logs": {n: [_entry_record(i, e) for i, e in enumerate(_log_of(sim, n), start=1)]
-                 for n in sim.node_ids},
-        "commit_index": commit_index,
-        "state": state,
-        "applied": applied,
-        "commands": _commands(sim),
-        "converged": all(a == live[0] for a in live),
-    }
-
-
-def _describe(summary: Mapping[str, Any]) -> list[str]:
-
-    leaders = ", ".join(f"{x['node']}@t{x['term']} (t={x['at']:g})" for x in summary["leaders"])
-    lines = [f"leaders    {leaders or '-'}", "logs       (term:command, | after the commit index)"]
-    for node, log in summary["logs"].items():
-        cut = summary["commit_index"][node]
-        cells = [f"{e['term']}:{e['command']}" for e in log]
-        cells.insert(min(cut, len(cells)), "|")
-        if len(cells) > 12:  # long logs: the first entries and the last ones
-            cells = cells[:3] + [f"... {len(cells) - 11} more ..."] + cells[-8:]
-        lines.append(f"  {node:<8} {'  '.join(cells)}")
-    lines.append("state")
-    lines += [f"  {node:<8} {show(s) if s is not None else 'down'}" for node, s in summary["state"].items()]
-    for c in summary["commands"]:
-        where = f" #{c['index']} t{c['term']}" if c["index"] is not None else ""
-        when = f" at t={c['committed_at']:g}" if c["committed"] else ""
-        answer = ""
-        if c["executed"] is False:
-            answer = f", a retry answered {c['result']!r} from the client session"
-        elif c["command"].startswith("get ") and c["executed"]:
-            answer = f", answer {c['result']!r}"
-        lines.append(f"command    {c['command']!r}: {c['status']}{where}{when}{answer}")
-    lines.append(f"converged  {'yes' if summary['converged'] else 'no'}")
-    return lines
-
-
-# ---- narration, colours, marks ---------------------------------------------------------
-def _said(p: Mapping[str, Any]) -> str:
-    """A command as narration quotes it: with its client session, if it has one."""
-    return f"{p['command']!r}" + (f" ({p['client']}'s request {p['seq']})" if p.get("client") else "")
-
-
-def _appended(e, p) -> str:
-    if p["command"] == NOOP:
-        return f"{e.node} appends #{p['index']} (term {p['term']}), a no-op"
-    return f"{e.node} appends #{p['index']} (term {p['term']}) {p['command']!r}"
-
-
-def _applied(e, p) -> str:
-    if p["command"] == NOOP:
-        return f"{e.node} applies #{p['index']}, a no-op: nothing changes"
-    if p.get("executed") is False:
-        return (f"{e.node} applies #{p['index']} {_said(p)}: executed already, answered "
-                f"{p['answer']!r} from the session, not again")
-    read = f" = {p['answer']!r}" if p["command"].startswith("get ") else ""
-    return f"{e.node} applies #{p['index']} {p['command']!r}{read} -> {p['state']}"
-
-
-SENTENCES = {
-    "role": lambda e, p: (f"{e.node} becomes leader of term {p['term']}" if p["role"] == LEADER
-                          else f"{e.node} starts an election for term {p['term']}"
-                          if p["role"] == CANDIDATE
-                          else f"{e.node} is a follower in term {p['term']}"),
-    "voted": lambda e, p: f"{e.node} votes for {p['candidate']} in term {p['term']}",
-    "leader": lambda e, p: f"{e.node} hears from leader {p['leader']} of term {p['term']}",
-    "appended": _appended,
-    "truncated": lambda e, p: f"{e.node} deletes its conflicting entries from #{p['index']} on",
-    "committed": lambda e, p: f"{e.node} commits up to #{p['index']}",
-    "applied": _applied,
-    "backup": lambda e, p: f"{e.node} backs up {p['follower']} to #{p['next_index']}",
-    "submit": lambda e, p: (f"a client submits {_said(p)} to {e.node}"
-                            + ("" if p.get("to") else " (the leader of the highest term)")
-                            if e.node else f"a client submits {_said(p)} for the leader"),
-    "no_leader": lambda e, p: f"a client's {p['command']!r} finds no leader: nobody takes it",
-    "redirected": lambda e, p: f"{e.node} is not the leader: passes {p['command']!r} on to {p['to']}",
-    "rejected": lambda e, p: f"{e.node} rejects {p['command']!r}: {p['reason']}",
-    "duplicate": lambda e, p: f"{e.node} has taken {p['command']!r} already: ignores the copy",
-    "timeout_ignored": lambda e, p: f"{e.node} is the leader: an election timeout means nothing to it",
-}
-
-COLORS = {
-    "RequestVote": "#ff7f0e", "RequestVoteReply": "#ffbb78", "AppendEntries": "#1f77b4",
-    "AppendEntriesReply": "#aec7e8", "Forward": "#7f7f7f",
-}
-
-MARKS = {
-    "role": Mark("D", "#d62728", lambda p: f"{p['role'][0].upper()}{p['term']}", "role and term"),
-    "committed": Mark("|", "#2ca02c", lambda p: f"c{p['index']}", "commit index advances"),
-    "truncated": Mark("x", "#8c564b", lambda p: f"cut #{p['index']}", "conflicting entries deleted"),
-    "request": Mark(">", "#9467bd", lambda p: p["command"], "leader takes a client command"),
-}
-
-
-# ---- safety monitors (on node state, after every step) -----------------------------------
-# Only the server a step ran on (``sim.step_node``) can have changed, so each monitor looks
-# at that one against the others.  What a monitor remembers is kept in immutable values and
-# rebound, never mutated, so a search can fork it for free.
-def _stepped(sim) -> tuple[str, Any] | tuple[None, None]:
-    """The live server the last step ran on, or (None, None)."""
-    node_id = sim.step_node
-    node = sim.nodes.get(node_id) if node_id is not None else None
-    return (node_id, node) if node is not None else (None, None)
-
-
-def _shown(command: str) -> str:
-    """A command quoted, or "a no-op" for a leader's no-op (it is no client's command)."""
-    return "a no-op" if command == NOOP else repr(command)
-
-
-def _log(sim, node_id: str) -> tuple:
-    """A server's log: the live one, or what a crashed server has on disk."""
-    node = sim.nodes.get(node_id)
-    return node.log if node is not None else tuple(sim.stable[node_id].get("log", ()))
-
-
-class ElectionSafety(Monitor):
-    """At most one leader per term."""
-
-    property = "election-safety"
-
-    def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
-        super().__init__(node_ids, options)
-        self.leaders: frozenset[tuple[int, str]] = frozenset()  # (term, leader) ever seen
-
-    def after_step(self, sim) -> list[Violation]:
-        n, node = _stepped(sim)
-        if node is None or node.role != LEADER or (node.current_term, n) in self.leaders:
-            return []
-        term = node.current_term
-        others = sorted(m for t, m in self.leaders if t == term)
-        self.leaders = self.leaders | {(term, n)}
-        if not others:
-            return []
-        return [Violation(self.property, sim.now,
-                          f"{n} and {', '.join(others)} are both leaders of term {term}")]
-
-    def key(self):
-        return self.leaders
-
-
-class LogMatching(Monitor):
-    """If two logs hold an entry with the same index and term, they are identical up to it."""
-
-    property = "log-matching"
-
-    def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
-        super().__init__(node_ids, options)
-        self.reported: frozenset[tuple[str, str]] = frozenset()
-
-    def after_step(self, sim) -> list[Violation]:
-        a, node = _stepped(sim)
-        if node is None:
-            return []
-        la = node.log
-        out = []
-        for b in self.node_ids:
-            if b == a:
-                continue
-            lb = _log(sim, b)
-            k = min(len(la), len(lb))
-            while k and la[k - 1][0] != lb[k - 1][0]:
-                k -= 1
-            if la[:k] == lb[:k] or tuple(sorted((a, b))) in self.reported:
-                continue
-            self.reported = self.reported | {tuple(sorted((a, b)))}
-            bad = next(j for j in range(k) if la[j] != lb[j]) + 1
-            out.append(Violation(self.property, sim.now,
-                                 f"{a} and {b} both hold an entry of term {la[k - 1][0]} at "
-                                 f"#{k} but differ at #{bad}: {tuple(la[bad - 1])} vs "
-                                 f"{tuple(lb[bad - 1])}"))
-        return out
-
-    def key(self):
-        return self.reported
-
-
-class LeaderCompleteness(Monitor):
-    """An entry committed in a term is in the log of every leader of a later term."""
-
-    property = "leader-completeness"
-
-    def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
-        super().__init__(node_ids, options)
-        #: (entry, the term in which a server first knew it committed), index 1 first
-        self.committed: tuple[tuple[Entry, int], ...] = ()
-        self.reported: frozenset[tuple[str, int]] = frozenset()  # (leader, term)
-
-    def after_step(self, sim) -> list[Violation]:
-        n, node = _stepped(sim)
-        if node is None:
-            return []
-        known = len(self.committed)
-        upto = min(node.commit_index, len(node.log))
-        if upto > known:
-            self.committed = self.committed + tuple(
-                (node.log[i], node.current_term) for i in range(known, upto))
-            leaders = [(m, sim.nodes.get(m)) for m in self.node_ids]  # new entries: ask every leader
-        else:
-            leaders = [(n, node)]
-        out = []
-        for m, leader in leaders:
-            if leader is None or leader.role != LEADER or (m, leader.current_term) in self.reported:
-                continue
-            log = leader.log
-            for i, (entry, known_in) in enumerate(self.committed):
-                if leader.current_term > known_in and (i >= len(log) or log[i] != entry):
-                    term, command = entry[:2]
-                    self.reported = self.reported | {(m, leader.current_term)}
-                    out.append(Violation(self.property, sim.now,
-                                         f"{m} leads term {leader.current_term} without #{i + 1} "
-                                         f"(term {term}) {_shown(command)}, committed in term {known_in}"))
-                    break
-        return out
-
-    def key(self):
-        return self.committed, self.reported
-
-
-class StateMachineSafety(Monitor):
-    """No two servers apply different commands at the same index."""
-
-    property = "state-machine-safety"
-
-    def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
-        super().__init__(node_ids, options)
-        #: the command first applied at each index (index 1 first) and by whom
-        self.applied: tuple[tuple[str, str], ...] = ()
-        #: how far each server's applied commands have been compared (in ``node_ids`` order)
-        self.checked: tuple[int, ...] = (0,) * len(self.node_ids)
-        self.reported: frozenset[tuple[str, int]] = frozenset()
-
-    def after_step(self, sim) -> list[Violation]:
-        n, node = _stepped(sim)
-        if node is None:
-            return []
-        slot = self.node_ids.index(n)
-        done = self.checked[slot]
-        if node.last_applied == done:
-            return []
-        if node.last_applied < done:
-            done = 0  # it crashed since: it applies its log again from #1
-        out = []
-        for i in range(done + 1, node.last_applied + 1):  # what this step applied
-            command = node.log[i - 1][1]
-            if i > len(self.applied):
-                self.applied = self.applied + ((command, n),)
-                continue
-            first, by = self.applied[i - 1]
-            if first != command and (n, i) not in self.reported:
-                self.reported = self.reported | {(n, i)}
-                out.append(Violation(self.property, sim.now,
-                                     f"{n} applies {_shown(command)} at #{i} but {by} applied "
-                                     f"{_shown(first)} there"))
-        self.checked = self.checked[:slot] + (node.last_applied,) + self.checked[slot + 1:]
-        return out
-
-    def key(self):
-        return self.applied, self.checked, self.reported
-
-
-MONITORS = (ElectionSafety, LogMatching, LeaderCompleteness, StateMachineSafety)
-
-
-def _a_leader_is_elected(sim) -> bool:
-    return any(m.leaders for m in sim.monitors if isinstance(m, ElectionSafety))
-
-
-def _a_command_is_applied(sim) -> bool:
-    return any(m.applied for m in sim.monitors if isinstance(m, StateMachineSafety))
-
-
-SPEC = ProtocolSpec(
-    name="multi-paxos",
-    node_class=MultiPaxosNode,
-    messages=MESSAGES,
-    bugs=BUGS,
-    perform=_perform,
-    summarize=_summarize,
-    summary_keys=frozenset({"leaders", "logs", "commit_index", "state", "applied", "commands",
-                            "converged"}),
-    monitors=MONITORS,
-    goals={"a leader can be elected": _a_leader_is_elected,
-           "a command can be applied": _a_command_is_applied},
-    ballot_of=lambda msg: msg.term if isinstance(msg, RequestVote) else None,
-    option_validators={
-        "election_timeout": _validate_timeout_range,
-        "heartbeat": lambda v, f, x, nodes: x is None or v.number(f, x, strict=True),
-        "noop": lambda v, f, x, nodes: v.of_type(f, x, bool, "true or false"),
-        "candidate_writes_first": lambda v, f, x, nodes: v.of_type(f, x, bool, "true or false"),
-        "vote_timer_after_write": lambda v, f, x, nodes: v.of_type(f, x, bool, "true or false"),
-    },
-    actions={"submit": _validate_submit, "timeout": _validate_timeout},
-    describe=_describe,
-    sentences=SENTENCES,
-    colors=COLORS,
-    marks=MARKS,
-    state_changes=_state_changes,
-)

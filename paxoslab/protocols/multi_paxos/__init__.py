@@ -1,0 +1,83 @@
+"""Multi-Paxos as a leader-based replicated log, in the Raft formulation.
+
+The lecture is :mod:`.node` (the essay, the messages, the timers, the rules and the
+node); :mod:`.safety` holds the Raft paper's four safety properties as monitors and the
+search's goals; :mod:`.story` tells a run (summary, narration, colours, marks, state
+tables, :func:`replay_logs`); :mod:`.options` validates the protocol's options and
+actions and performs them.
+"""
+
+from __future__ import annotations
+
+from .. import ProtocolSpec
+from .node import (
+    BUGS,
+    CANDIDATE,
+    DEFAULT_OPTIONS,
+    FOLLOWER,
+    LEADER,
+    MESSAGES,
+    AppendEntries,
+    AppendEntriesReply,
+    ElectionTimeout,
+    Entry,
+    Forward,
+    Heartbeat,
+    MultiPaxosNode,
+    RequestVote,
+    RequestVoteReply,
+    VoteWritten,
+    session_of,
+)
+from .options import ACTIONS, OPTION_VALIDATORS, current_leader, perform
+from .safety import (
+    GOALS,
+    MONITORS,
+    ElectionSafety,
+    LeaderCompleteness,
+    LogMatching,
+    StateMachineSafety,
+)
+from .story import (
+    COLORS,
+    MARKS,
+    SENTENCES,
+    commands,
+    describe_summary,
+    replay_logs,
+    state_changes,
+    summarize,
+)
+
+SPEC = ProtocolSpec(
+    # core: the node, its messages and bugs, and how scenarios drive it
+    name="multi-paxos",
+    node_class=MultiPaxosNode,
+    messages=MESSAGES,
+    bugs=BUGS,
+    option_validators=OPTION_VALIDATORS,
+    actions=ACTIONS,
+    perform=perform,
+    monitors=MONITORS,
+    # story: what a run tells
+    summarize=summarize,
+    summary_keys=frozenset({"leaders", "logs", "commit_index", "state", "applied", "commands",
+                            "converged"}),
+    describe=describe_summary,
+    sentences=SENTENCES,
+    colors=COLORS,
+    marks=MARKS,
+    state_changes=state_changes,
+    # search: its goals, and how it bounds elections (one RequestVote starts a term)
+    goals=GOALS,
+    ballot_of=lambda msg: msg.term if isinstance(msg, RequestVote) else None,
+)
+
+__all__ = [
+    "ACTIONS", "BUGS", "CANDIDATE", "COLORS", "DEFAULT_OPTIONS", "FOLLOWER", "GOALS", "LEADER",
+    "MARKS", "MESSAGES", "MONITORS", "OPTION_VALIDATORS", "SENTENCES", "SPEC",
+    "AppendEntries", "AppendEntriesReply", "ElectionSafety", "ElectionTimeout", "Entry", "Forward",
+    "Heartbeat", "LeaderCompleteness", "LogMatching", "MultiPaxosNode", "RequestVote",
+    "RequestVoteReply", "StateMachineSafety", "VoteWritten", "commands", "current_leader",
+    "describe_summary", "perform", "replay_logs", "session_of", "state_changes", "summarize",
+]
