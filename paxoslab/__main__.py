@@ -365,13 +365,19 @@ def save_plot(result, path: str) -> None:
     print(f"sequence diagram written to {path}", file=sys.stderr)
 
 
-def one_line(text: str) -> str:
-    """``text`` with its line breaks escaped, so that an error stays one line.
+#: every character str.splitlines() breaks a line at -> how an error line shows it
+_LINE_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in
+                              "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
 
-    >>> one_line("S\\n1 failed")
-    'S\\\\n1 failed'
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks escaped (all that ``str.splitlines`` knows), so that an
+    error stays one line.
+
+    >>> one_line("S\\n1 failed"), one_line("S\\x1e1")
+    ('S\\\\n1 failed', 'S\\\\x1e1')
     """
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    return text.translate(_LINE_BREAKS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

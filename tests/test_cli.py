@@ -645,3 +645,13 @@ def test_fuzz_a_mutated_scenario_runs_or_fails_with_one_line(base, data, new):
         assert out.getvalue() == "" and len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
     else:
         json.loads(out.getvalue(), parse_constant=lambda c: pytest.fail(f"{c} in --json output"))
+
+
+@pytest.mark.parametrize("separator", ["\x1e", "\x1c", "\x85", "\u2028", "\v"])
+def test_an_error_naming_a_node_with_any_line_separator_stays_one_line(tmp_path, capsys, separator):
+    # str.splitlines() breaks at these too (the fuzz test found \x1e in a node name)
+    data = {"name": "odd", "protocol": "basic-paxos", "nodes": [f"S{separator}1", "S2", "S3"],
+            "network": {"rules": [{"from": "S1", "drop": 1.0}]}, "events": [], "until": 1}
+    code, out, err = run_cli(capsys, "run", write(tmp_path, data))
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1, err
