@@ -8,10 +8,7 @@
 
 from __future__ import annotations
 
-import math
 import numbers
-import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,17 +17,16 @@ from typing import Any
 
 from .checks import Violation
 from .node import Node
+from .progress import run_in_slices
 from .protocols import PROTOCOLS
 from .report import describe, narrate
 from .scenario import DEFAULT_UNTIL, ScenarioError, Validator, _show, build_network, load
-from .sim import EventLimitReached, Simulation, rng_stream
+from .sim import Simulation, rng_stream
 from .trace import Trace
 
 #: Events a run may process by default: a recorded run keeps about 1 KB per event
 #: (trace and summary), so this keeps one under about 1 GB.
 DEFAULT_MAX_EVENTS = 1_000_000
-#: Events per slice of a run (between progress updates; it changes no outcome).
-SLICE = 50_000
 
 
 @dataclass
@@ -149,39 +145,8 @@ def run_scenario(
     if schedule is not None:
         return Result(data, seed, replay(sim, schedule, str(source)), sim.now, sim.violations)
     until = data.get("until", DEFAULT_UNTIL)
-    end_time = run_timed(sim, until, max_events, progress, data["name"])
+    end_time = run_in_slices(sim, until, max_events, progress, data["name"])
     return Result(data, seed, sim, end_time, sim.violations)
-
-
-def run_timed(sim: Simulation, until: float, max_events: int | None, progress: bool | None,
-              name: str) -> float:
-    """``sim.run(until)`` in slices of :data:`SLICE` events: a bar after a second, and a stop
-    at ``max_events``; returns the time of the last event."""
-    started = time.perf_counter()
-    bar = None
-    done = 0
-    try:
-        while True:
-            step = SLICE if max_events is None else min(SLICE, max_events - done)
-            end = sim.run(until=until, max_events=step)
-            done += step
-            if not sim.due(until):
-                return end
-            if max_events is not None and done >= max_events:
-                raise EventLimitReached(max_events, sim.now, until)
-            if bar is None and progress is not False and time.perf_counter() - started > 1.0 \
-                    and (progress or sys.stderr.isatty()):
-                from tqdm.auto import tqdm
-
-                bar = tqdm(total=until if math.isfinite(until) else None, desc=f"run {name}",
-                           unit=" ms", leave=False)
-            if bar is not None:
-                bar.n = sim.now
-                bar.set_postfix(events=f"{done:,}", refresh=False)
-                bar.refresh()
-    finally:
-        if bar is not None:
-            bar.close()
 
 
 def build_simulation(data: dict[str, Any], seed: int, detailed: bool = True,

@@ -107,8 +107,11 @@ def test_undetailed_runs_are_reproducible_too():
 
 
 # ---- the rules of the house, checked in the source -----------------------------------------
-SIMULATION_MODULES = ["sim", "node", "network", "trace", "paxos", "multipaxos", "replication",
-                      "statemachine", "scenario", "runner", "checks", "protocols"]
+#: what decides a run's events: the simulator, the protocols and what feeds them
+SIMULATION_FILES = sorted(
+    [PACKAGE / f"{m}.py" for m in ("sim", "node", "network", "trace", "statemachine", "scenario",
+                                   "runner", "checks", "world")]
+    + list((PACKAGE / "protocols").rglob("*.py")))
 
 
 def _offences(path: Path) -> list[str]:
@@ -138,10 +141,10 @@ def _offences(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("module", [m for m in SIMULATION_MODULES
-                                    if (PACKAGE / f"{m}.py").exists()])
-def test_no_wall_clock_or_global_random_in_simulation_code(module):
-    assert _offences(PACKAGE / f"{module}.py") == []
+@pytest.mark.parametrize("path", SIMULATION_FILES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_wall_clock_or_global_random_in_simulation_code(path):
+    assert path.exists()
+    assert _offences(path) == []
 
 
 def test_the_source_check_catches_offences(tmp_path):

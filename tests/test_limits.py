@@ -8,7 +8,7 @@ import pickle
 import pytest
 
 import paxoslab as pl
-import paxoslab.runner as runner_module
+import paxoslab.progress as progress_module
 import paxoslab.sim as sim_module
 from paxoslab.__main__ import main
 from paxoslab.runner import DEFAULT_MAX_EVENTS
@@ -52,7 +52,7 @@ def test_max_events_must_be_a_whole_number_of_at_least_one(bad):
 
 def test_running_in_slices_changes_nothing(monkeypatch):
     whole = pl.run_scenario(long_run(until=5_000))
-    monkeypatch.setattr(runner_module, "SLICE", 7)  # slices end anywhere, mid-instant too
+    monkeypatch.setattr(progress_module, "SLICE", 7)  # slices end anywhere, mid-instant too
     sliced = pl.run_scenario(long_run(until=5_000))
     assert sliced.trace == whole.trace and sliced.end_time == whole.end_time
     assert sliced.summary() == whole.summary()
@@ -60,7 +60,7 @@ def test_running_in_slices_changes_nothing(monkeypatch):
 
 def test_time_standing_still_is_caught_across_slices(monkeypatch, tiny):
     monkeypatch.setattr(sim_module, "STALL_LIMIT", 300)
-    monkeypatch.setattr(runner_module, "SLICE", 100)  # fewer than the stall limit per slice
+    monkeypatch.setattr(progress_module, "SLICE", 100)  # fewer than the stall limit per slice
     data = tiny(network={"delay": {"fixed": 0}}, options={"backoff": {"base": 0, "jitter": 0}},
                 events=[{"at": 0, "propose": {"node": "S1", "value": "X"}},
                         {"at": 0, "propose": {"node": "S3", "value": "Y"}}],
@@ -72,8 +72,8 @@ def test_time_standing_still_is_caught_across_slices(monkeypatch, tiny):
 
 def test_a_long_run_shows_a_progress_bar(monkeypatch, capsys):
     ticks = iter(range(0, 10_000, 2))  # every reading of the clock is 2 s later
-    monkeypatch.setattr(runner_module.time, "perf_counter", lambda: float(next(ticks)))
-    monkeypatch.setattr(runner_module, "SLICE", 1_000)
+    monkeypatch.setattr(progress_module.time, "perf_counter", lambda: float(next(ticks)))
+    monkeypatch.setattr(progress_module, "SLICE", 1_000)
     pl.run_scenario(long_run(until=20_000), progress=True)
     assert "run multi-paxos-leader-crash" in capsys.readouterr().err
     pl.run_scenario(long_run(until=20_000), progress=False)
