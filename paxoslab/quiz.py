@@ -1,10 +1,12 @@
 """Predict first, then reveal: questions a student answers in code before a run shows the outcome.
 
-A lesson asks with :func:`ask` and the student answers in a code cell::
+A lesson asks with :func:`ask` and the student answers in a code cell that
+names the question, so that it checks the same question whenever it is run
+(after Run All, or going back up)::
 
-    q = pl.quiz.ask("02.case2")      # shows the question and its choices
-    q.check("X")                     # right or wrong, with a one-line reason
-    q.reveal()                       # the answer and why, on request
+    pl.quiz.ask("02.case2")              # shows the question and its choices
+    pl.quiz.check("02.case2", "X")       # right or wrong, with a one-line reason
+    pl.quiz.reveal("02.case2")           # the answer and why, on request
 
 The answers are not in the notebook: they live in ``paxoslab/questions/*.json``
 (one file per lesson), so no static render of a lesson (GitHub, nbviewer, an
@@ -91,6 +93,20 @@ def _lesson(prefix: str) -> dict[str, dict[str, Any]]:
     if not path.exists():
         return {}
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check(question_id: str, guess: Any) -> None:
+    """Print whether ``guess`` answers the question ``question_id``, and why.
+
+    >>> check("00.seed", None)
+    No answer yet: put your prediction in the cell (one of 'yes', 'no') and run it again.
+    """
+    ask(question_id).check(guess)
+
+
+def reveal(question_id: str) -> None:
+    """Print the answer to ``question_id`` and why."""
+    ask(question_id).reveal()
 
 
 def ask(question_id: str) -> Question:
