@@ -347,7 +347,15 @@ class PaxosNode(Node):
         """Write promise and vote to stable storage; the reply leaves only after the
         write, so a crash cannot make the acceptor forget them (a recovered node gets
         back what was saved, :meth:`Node.restore`).  The bug
-        ``acceptor-forgets-on-crash`` writes nothing: the node comes back blank."""
+        ``acceptor-forgets-on-crash`` writes nothing: the node comes back blank.
+
+        >>> from paxoslab.sim import Simulation
+        >>> sim = Simulation(["S1"], make_node=lambda n: PaxosNode(n, ["S1"]))
+        >>> sim.start(); sim.invoke("S1", "on_prepare", Prepare(Ballot(3, 1)), "S1")
+        True
+        >>> sim.crash("S1"); sim.recover("S1"); sim.node("S1").promised
+        Ballot(round=3, node=1)
+        """
         if "acceptor-forgets-on-crash" not in self.bugs:
             self.persist(promised=self.promised, accepted_ballot=self.accepted_ballot,
                          accepted_value=self.accepted_value)
