@@ -2,7 +2,7 @@
 
 Safety is judged on what nodes *do* — their declared state and the messages
 they send — never on what they ``note()``.  Each protocol declares monitors
-(``ProtocolSpec.monitors``); the simulator builds one of each per run (and per
+(``SPEC.core.monitors``); the simulator builds one of each per run (and per
 world in a search) and calls :meth:`Monitor.after_step` after every step:
 
 * ``sim.nodes[n]`` is the live node or None if it is down, ``sim.stable[n]``

@@ -40,7 +40,7 @@ def describe(summary: Mapping[str, Any], expectations: bool = True) -> str:
     from .protocols import PROTOCOLS
 
     if summary["protocol"] in PROTOCOLS:
-        lines += PROTOCOLS[summary["protocol"]].describe(summary)
+        lines += PROTOCOLS[summary["protocol"]].story.describe(summary)
     violations = summary["violations"]
     lines.append("violations " + ("none" if not violations else f"{len(violations)}"))
     lines += [f"  t={v['time']:g} {v['property']}: {v['detail']}" for v in violations]
@@ -110,7 +110,7 @@ def moments(trace: Any, cluster: Sequence[str], protocol: str | None) -> list[di
     from .protocols import PROTOCOLS
 
     specs = [PROTOCOLS[protocol]] if protocol in PROTOCOLS else list(PROTOCOLS.values())
-    found = [m for spec in specs for m in spec.moments(trace, cluster)]
+    found = [m for spec in specs for m in spec.story.moments(trace, cluster)]
     return sorted(found, key=lambda m: m["seq"])
 
 
@@ -122,9 +122,9 @@ def state_changes(result: Any) -> list[tuple[float, int, str, dict[str, Any]]]:
     from .protocols import PROTOCOLS
 
     spec = PROTOCOLS.get(getattr(result, "protocol", None))
-    if spec is None or spec.state_changes is None:
+    if spec is None or spec.story.state_changes is None:
         return []
-    return spec.state_changes(result.trace, cluster_of(result))
+    return spec.story.state_changes(result.trace, cluster_of(result))
 
 
 def state_table(result: Any, nodes: Sequence[str] | None = None,

@@ -65,7 +65,7 @@ class Result:
             },
             "violations": [v.to_dict() for v in self.violations],
         }
-        summary.update(PROTOCOLS[self.protocol].summarize(sim))
+        summary.update(PROTOCOLS[self.protocol].core.summarize(sim))
         summary["expect"] = compare_expectations(self.scenario.get("expect", {}), summary)
         summary["digest"] = self.trace.digest()
         return summary
@@ -157,7 +157,7 @@ def build_simulation(data: dict[str, Any], seed: int, detailed: bool = True,
     spec = PROTOCOLS[data["protocol"]]
     options = dict(data.get("options", {}))
     nodes = data["nodes"]
-    make = node_class or spec.node_class
+    make = node_class or spec.core.node_class
     network = build_network(data.get("network", {}), nodes, Validator("<scenario>"))
     sim = world_class(
         nodes,
@@ -167,8 +167,8 @@ def build_simulation(data: dict[str, Any], seed: int, detailed: bool = True,
         detailed=detailed,
         persist_ms=options.get("persist_ms", 0),
         timed=timed,
-        monitors=[m(nodes, options) for m in spec.monitors],
-        perform=lambda sim, action, value: spec.perform(sim, options, action, value),
+        monitors=[m(nodes, options) for m in spec.core.monitors],
+        perform=lambda sim, action, value: spec.core.perform(sim, options, action, value),
     )
     for at, action in scenario_actions(data, seed):
         sim.at(at, action)

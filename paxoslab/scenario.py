@@ -296,15 +296,15 @@ def validate(data: dict[str, Any], v: Validator) -> None:
             raise v.fail(f"events[{i}].at", f"{_show(event['at'])} is after until={until:g}: "
                                             "the event would never happen")
     expect = v.of_type("expect", data.get("expect", {}), dict, "an object of summary keys")
-    known = COMMON_SUMMARY_KEYS | spec.summary_keys
+    known = COMMON_SUMMARY_KEYS | spec.core.summary_keys
     for key in expect:
         if key not in known:
             raise v.fail(f"expect.{key}", f"not a summary key of {spec.name} "
                                           f"(known: {', '.join(sorted(known))})")
     if "schedule" in data:
         validate_schedule(data["schedule"], v)
-    if spec.validate_scenario:
-        spec.validate_scenario(v, data)
+    if spec.core.validate_scenario:
+        spec.core.validate_scenario(v, data)
 
 
 STEP_KEYS = ("deliver", "lose", "duplicate", "timer", "action")
@@ -372,16 +372,16 @@ def validate_options(options: Any, spec: ProtocolSpec, nodes: list[str], v: Vali
         if key == "bugs":
             v.of_type(field, value, list, "a list of bug names")
             for i, bug in enumerate(value):
-                if not isinstance(bug, str) or bug not in spec.bugs:
-                    known = ", ".join(spec.bugs) or "none"
+                if not isinstance(bug, str) or bug not in spec.core.bugs:
+                    known = ", ".join(spec.core.bugs) or "none"
                     raise v.fail(f"{field}[{i}]", f"unknown bug {_show(bug)} for {spec.name} "
                                                   f"(known: {known})")
         elif key == "persist_ms":
             v.number(field, value)
-        elif key in spec.option_validators:
-            spec.option_validators[key](v, field, value, nodes)
+        elif key in spec.core.option_validators:
+            spec.core.option_validators[key](v, field, value, nodes)
         else:
-            known = ", ".join(sorted({"bugs", "persist_ms", *spec.option_validators}))
+            known = ", ".join(sorted({"bugs", "persist_ms", *spec.core.option_validators}))
             raise v.fail(field, f"unknown option for {spec.name} (known: {known})")
 
 
@@ -397,7 +397,7 @@ def validate_event(field: str, event: Any, spec: ProtocolSpec, nodes: list[str],
     else:
         v.number(f"{field}.at", at)
     actions = [k for k in event if k != "at"]
-    allowed = sorted(FAULT_ACTIONS | set(spec.actions))
+    allowed = sorted(FAULT_ACTIONS | set(spec.core.actions))
     if len(actions) != 1:
         raise v.fail(field, f"must have exactly one action besides \"at\" "
                             f"(one of {', '.join(allowed)}), got {_show(actions)}")
@@ -421,8 +421,8 @@ def validate_event(field: str, event: Any, spec: ProtocolSpec, nodes: list[str],
         rest = [n for n in nodes if n not in seen]
         if rest:  # the nodes not named form one more group, written out so runs show it
             event[action] = [[g] if isinstance(g, str) else list(g) for g in value] + [rest]
-    elif action in spec.actions:
-        spec.actions[action](v, where, value, nodes)
+    elif action in spec.core.actions:
+        spec.core.actions[action](v, where, value, nodes)
     else:
         raise v.fail(where, f"unknown action for {spec.name} (one of {', '.join(allowed)})")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
@@ -94,7 +95,7 @@ def test_validity_flags_a_value_nobody_proposed():
 
 
 def replica(node_id, *commands):
-    node = PROTOCOLS["smr"].node_class(node_id, NODES)
+    node = PROTOCOLS["smr"].core.node_class(node_id, NODES)
     node.machine = KeyValueStore()
     for c in commands:
         node.machine.apply(c)
@@ -125,9 +126,10 @@ def test_replica_consistency_allows_lagging_replicas():
 
 
 def test_every_protocol_declares_monitors_and_an_unknown_one_is_refused():
-    assert all(spec.monitors for spec in PROTOCOLS.values())
+    assert all(spec.core.monitors for spec in PROTOCOLS.values())
     with pytest.raises(ValueError, match="no safety monitors"):
-        type(PROTOCOLS["smr"])(**{**PROTOCOLS["smr"].__dict__, "monitors": ()})
+        dataclasses.replace(PROTOCOLS["smr"],
+                            core=dataclasses.replace(PROTOCOLS["smr"].core, monitors=()))
     with pytest.raises(pl.ScenarioError, match="unknown protocol"):
         pl.run_scenario({"name": "x", "protocol": "no-such-protocol", "nodes": ["S1"]})
 

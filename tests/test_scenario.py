@@ -315,7 +315,7 @@ def test_every_protocol_declares_exactly_the_summary_keys_it_returns():
     for path in SCENARIO_FILES:
         result = pl.run_scenario(path)
         spec = PROTOCOLS[result.protocol]
-        assert set(result.summary()) == COMMON_SUMMARY_KEYS | spec.summary_keys, path.name
+        assert set(result.summary()) == COMMON_SUMMARY_KEYS | spec.core.summary_keys, path.name
 
 
 @pytest.mark.parametrize("at", [50, {"uniform": [10, 41]}])

@@ -185,7 +185,7 @@ def test_leaving_timing_fields_out_of_world_keys_changes_no_outcome():
 
 class SameNode(PaxosNode):
     """The protocol's node under another name: the search takes no word from it on which
-    messages it ignores for good (``ProtocolSpec.ignored_for_good``)."""
+    messages it ignores for good (``SearchHints.ignored_for_good``)."""
 
 
 @pytest.mark.parametrize("name", ["basic-paxos", "promise-omits-accepted",
@@ -200,7 +200,7 @@ def test_messages_ignored_for_good_or_keyed_alike_change_no_outcome(
     def checked(sim, src, dst, msg, spent) -> bool:
         """The protocol's own answer, verified: delivered now, the message changes nothing
         but a round no ballot will start from, and sends only what is ignored for good."""
-        if not SPEC.ignored_for_good(sim, src, dst, msg, spent):
+        if not SPEC.search.ignored_for_good(sim, src, dst, msg, spent):
             return False
         node = sim.nodes[dst]
         twin = node.fork()
@@ -212,13 +212,13 @@ def test_messages_ignored_for_good_or_keyed_alike_change_no_outcome(
         effects = [e for e in twin.take_effects() if e[0] != "note"]
         assert all(e[0] == "send" for e in effects), msg
         world = SimpleNamespace(node={**sim.nodes, dst: twin}.get)
-        assert all(SPEC.ignored_for_good(world, dst, e[1], e[2], spent) for e in effects), msg
+        assert all(SPEC.search.ignored_for_good(world, dst, e[1], e[2], spent) for e in effects), msg
         dropped.append(type(msg).__name__)
         return True
 
     def alike_checked(sim, src, dst, msg):
         """The protocol's own answer, verified: the two have the same effect now."""
-        alike = SPEC.same_effect_as(sim, src, dst, msg)
+        alike = SPEC.search.same_effect_as(sim, src, dst, msg)
         if alike is not msg:
             twins = [sim.nodes[dst].fork(), sim.nodes[dst].fork()]
             for twin, delivered in zip(twins, (msg, alike), strict=True):
@@ -228,8 +228,8 @@ def test_messages_ignored_for_good_or_keyed_alike_change_no_outcome(
             dropped.append(f"{type(msg).__name__} as {type(alike).__name__}")
         return alike
 
-    monkeypatch.setitem(PROTOCOLS, "basic-paxos", dataclasses.replace(
-        SPEC, ignored_for_good=checked, same_effect_as=alike_checked))
+    monkeypatch.setitem(PROTOCOLS, "basic-paxos", dataclasses.replace(SPEC, search=dataclasses.replace(
+        SPEC.search, ignored_for_good=checked, same_effect_as=alike_checked)))
 
     data = small(name) if name != "basic-paxos" else lossless(name)
     kept = search(data, progress=False, node_class=SameNode)
@@ -300,7 +300,7 @@ def test_anonymous_messages_have_the_same_effect_from_any_sender():
     """Basic Paxos keys Reject and Learn without their sender: their handlers never read it."""
     from paxoslab.protocols.basic_paxos import SPEC, Ballot, Learn, Reject
 
-    assert SPEC.anonymous == {Reject, Learn}
+    assert SPEC.search.anonymous == {Reject, Learn}
     node = PaxosNode("S1", ["S1", "S2", "S3"])
     node.propose("X")
     for msg in (Reject(node.ballot, Ballot(1, 2)), Reject(node.ballot, Ballot(0, 3)),

@@ -29,7 +29,7 @@ from ..checks import Monitor, Violation
 from ..node import Node, canonical
 from ..statemachine import MACHINES, CommandError, replay
 from ..wording import show
-from . import Mark, ProtocolSpec
+from .spec import Core, Mark, ProtocolSpec, Story
 
 DEFAULT_OPTIONS: dict[str, Any] = {
     "machine": "kv",
@@ -227,24 +227,28 @@ class ReplicaConsistency(Monitor):
 
 SPEC = ProtocolSpec(
     name="smr",
-    node_class=ReplicaNode,
-    messages=MESSAGES,
-    bugs=BUGS,
-    perform=_perform,
-    summarize=_summarize,
-    summary_keys=frozenset({"logs", "state", "applied", "consistent"}),
-    monitors=(ReplicaConsistency,),
-    option_validators={
-        "machine": _validate_machine,
-        "sequencer": lambda v, f, x, nodes: v.node(f, x, nodes),
-        "resolve_at_sequencer": lambda v, f, x, nodes: v.of_type(f, x, bool, "true or false"),
-    },
-    actions={"submit": _validate_submit},
-    validate_scenario=_validate_commands,
-    describe=_describe,
-    sentences={
-        "applied": lambda e, p: f"{e.node} applies #{p['index']} {p['command']!r} -> {p['state']}",
-    },
-    colors={"Append": "#1f77b4", "Forward": "#7f7f7f"},
-    marks={"applied": Mark("s", "#ff7f0e", lambda p: f"{p['command']}", "applied")},
+    core=Core(
+        node_class=ReplicaNode,
+        messages=MESSAGES,
+        bugs=BUGS,
+        perform=_perform,
+        summarize=_summarize,
+        summary_keys=frozenset({"logs", "state", "applied", "consistent"}),
+        monitors=(ReplicaConsistency,),
+        option_validators={
+            "machine": _validate_machine,
+            "sequencer": lambda v, f, x, nodes: v.node(f, x, nodes),
+            "resolve_at_sequencer": lambda v, f, x, nodes: v.of_type(f, x, bool, "true or false"),
+        },
+        actions={"submit": _validate_submit},
+        validate_scenario=_validate_commands,
+    ),
+    story=Story(
+        describe=_describe,
+        sentences={
+            "applied": lambda e, p: f"{e.node} applies #{p['index']} {p['command']!r} -> {p['state']}",
+        },
+        colors={"Append": "#1f77b4", "Forward": "#7f7f7f"},
+        marks={"applied": Mark("s", "#ff7f0e", lambda p: f"{p['command']}", "applied")},
+    ),
 )

@@ -35,13 +35,13 @@ with the same nodes and monitors and *more* pending covers one with less:
 * what the protocol says changes nothing, for its own node class only (a
   student's node may behave otherwise): a message whose delivery, now or
   later, changes nothing that decides what any node does is taken out of
-  flight (``ProtocolSpec.ignored_for_good``: in Basic Paxos a reply to a
+  flight (``SearchHints.ignored_for_good``: in Basic Paxos a reply to a
   ballot its proposer has left, or a request an acceptor refuses for good
   from a proposer that starts no more ballots); messages with the same effect
-  are keyed alike (``ProtocolSpec.same_effect_as``; ``anonymous`` message
+  are keyed alike (``SearchHints.same_effect_as``; ``anonymous`` message
   types are keyed without their sender); and a node that starts no more
   ballots in this search is keyed without the fields that only number its
-  next ballot (``ProtocolSpec.ballot_fields``).
+  next ballot (``SearchHints.ballot_fields``).
 
 Worlds compare nodes by :meth:`~paxoslab.node.Node.search_key`, which leaves
 out the fields a protocol declares ``TIMING`` (time-outs, back-off counters,
@@ -71,7 +71,7 @@ handler again.
 A counterexample is a scenario whose ``schedule`` lists the steps taken;
 :func:`paxoslab.run_scenario` replays it exactly, so it plots, narrates and
 replays like any other run.  Goals ("sometimes" properties such as "a value
-can be chosen", ``ProtocolSpec.goals``) are checked on every world reached: a
+can be chosen", ``SearchHints.goals``) are checked on every world reached: a
 protocol that refuses everything is safe but does not pass.
 """
 
@@ -184,7 +184,7 @@ def search(
                              f"after {len(schedule)} steps")
         cx["schedule"] = schedule
         counterexample = run_scenario(cx, node_class=node_class)
-    goals = {name: name in explorer.reached for name in spec.goals}
+    goals = {name: name in explorer.reached for name in spec.search.goals}
     complete = explorer.complete and not explorer.interrupted
     # a goal fails only once every world was seen without it
     failed_goal = next((g for g, ok in goals.items() if not ok), None) if complete else None

@@ -48,12 +48,12 @@ class Exploration:
         self.stop_on_violation = stop_on_violation
         self.reduce = reduce
         # the protocol's word on what its own nodes ignore for good; not on anyone else's
-        own = node_class is None or node_class is spec.node_class
-        self.ignored_for_good = spec.ignored_for_good if reduce and own else None
+        own = node_class is None or node_class is spec.core.node_class
+        self.ignored_for_good = spec.search.ignored_for_good if reduce and own else None
         # a partition drops a message by its sender: only without one is a sender unread
         if reduce and own and not root.network.groups and not any(
                 action[0] in _NETWORK_ACTIONS for _, action in root.actions):
-            root.anonymous = spec.anonymous
+            root.anonymous = spec.search.anonymous
         root.start()
         # from action i on: node -> the names of the actions left that work on it
         # (None: an action left may work on any node)
@@ -70,7 +70,7 @@ class Exploration:
         # where the protocol's ballot fields sit in a node's search key
         some_node = root.nodes[root.node_ids[0]]
         fields = [f for f in some_node.state_fields() if f not in some_node.TIMING]
-        self.ballot_fields = tuple(fields.index(f) for f in spec.ballot_fields
+        self.ballot_fields = tuple(fields.index(f) for f in spec.search.ballot_fields
                                    if f in fields) if self.ignored_for_good else ()
         self.root = root
         self.max_ballots = max_ballots
@@ -141,7 +141,7 @@ class Exploration:
     def drop_ignored(self, world: SearchWorld, ballots: tuple[int, ...], spent_before: frozenset,
                      everything: bool = False) -> frozenset[str]:
         """Take out of flight the messages that change nothing whatever happens, and key
-        each message by one with the same effect (``ProtocolSpec.same_effect_as``);
+        each message by one with the same effect (``SearchHints.same_effect_as``);
         returns the nodes that start no more ballots here (see :meth:`spent`).
 
         Only messages to or from the node the step changed, and new ones, can
@@ -154,7 +154,7 @@ class Exploration:
                            None if everything else (changed,) if changed is not None else ())
         everything = everything or spent is not spent_before
         new = world.first_new_id
-        same_effect_as = self.spec.same_effect_as
+        same_effect_as = self.spec.search.same_effect_as
         flight_keys = world.flight_keys
         dead = []
         for msg_id, (src, dst, msg) in world.in_flight.items():
@@ -181,7 +181,7 @@ class Exploration:
         only nodes that may have become so since (None: any).
         """
         left = self.actions_left[world.next_action]
-        may_start = self.spec.may_start_ballot
+        may_start = self.spec.search.may_start_ballot
         if left is None:
             may_start = None
         bound = self.max_ballots
@@ -258,14 +258,14 @@ class Exploration:
                 return (kind, choice[1], action[1])
             if action[0] in _NETWORK_ACTIONS:
                 return (kind, choice[1], None)
-            node_of = self.spec.action_node
+            node_of = self.spec.search.action_node
             return (kind, choice[1], node_of(action[0], action[1]) if node_of else None)
         return choice
 
     def count_ballots(self, sent: list[tuple[str, str, Any]],
                       ballots: tuple[int, ...]) -> tuple[int, ...] | None:
         """Ballots started per node after a step that sent ``sent``; None: one too many."""
-        ballot_of = self.spec.ballot_of
+        ballot_of = self.spec.search.ballot_of
         if ballot_of is None or not sent:
             return ballots
         started = {(src, b) for src, _, msg in sent
@@ -302,7 +302,7 @@ class Exploration:
         per_depth[depth] += 1
 
     def note_goals(self, sim: SearchWorld) -> None:
-        for name, goal in self.spec.goals.items():
+        for name, goal in self.spec.search.goals.items():
             if name not in self.reached and goal(sim):
                 self.reached.add(name)
 

@@ -11,7 +11,7 @@ and actions).  This file gathers them into ``SPEC``.
 
 from __future__ import annotations
 
-from .. import ProtocolSpec
+from ..spec import Core, ProtocolSpec, SearchHints, Story
 from .node import (
     BACKOFF_POLICIES,
     BUGS,
@@ -67,32 +67,35 @@ __all__ = [
 ]
 
 SPEC = ProtocolSpec(
-    # core: the node, its messages and bugs, scenario options and actions, safety
     name="basic-paxos",
-    node_class=PaxosNode,
-    messages=MESSAGES,
-    bugs=BUGS,
-    option_validators=OPTION_VALIDATORS,
-    actions=ACTIONS,
-    action_node=action_node,
-    perform=perform,
-    monitors=(Agreement, Validity),
-    # story: how a run is summarised, narrated and drawn
-    summarize=summarize,
-    summary_keys=SUMMARY_KEYS,
-    describe=describe_summary,
-    sentences=SENTENCES,
-    colors=COLORS,
-    marks=MARKS,
-    state_changes=state_changes,
-    moments=moments,
-    moment_legend=MOMENT_LEGEND,
-    # search: its goals, and what it may skip (reductions.py argues each is sound)
-    goals=GOALS,
-    ballot_of=ballot_of,
-    ignored_for_good=ignored_for_good,
-    same_effect_as=same_effect_as,
-    may_start_ballot=may_start_ballot,
-    ballot_fields=BALLOT_FIELDS,
-    anonymous=ANONYMOUS,
+    core=Core(  # the node, its messages and bugs, scenario options and actions, safety, summary
+        node_class=PaxosNode,
+        messages=MESSAGES,
+        bugs=BUGS,
+        option_validators=OPTION_VALIDATORS,
+        actions=ACTIONS,
+        perform=perform,
+        monitors=(Agreement, Validity),
+        summarize=summarize,
+        summary_keys=SUMMARY_KEYS,
+    ),
+    story=Story(  # how a run is told and drawn
+        describe=describe_summary,
+        sentences=SENTENCES,
+        colors=COLORS,
+        marks=MARKS,
+        state_changes=state_changes,
+        moments=moments,
+        moment_legend=MOMENT_LEGEND,
+    ),
+    search=SearchHints(  # its goals, and what it may skip (reductions.py argues each is sound)
+        goals=GOALS,
+        action_node=action_node,
+        ballot_of=ballot_of,
+        ignored_for_good=ignored_for_good,
+        same_effect_as=same_effect_as,
+        may_start_ballot=may_start_ballot,
+        ballot_fields=BALLOT_FIELDS,
+        anonymous=ANONYMOUS,
+    ),
 )

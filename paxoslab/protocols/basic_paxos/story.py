@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ...wording import per_node, show
-from .. import Mark
+from ..spec import Mark
 
 if TYPE_CHECKING:
     from ...sim import Simulation

@@ -9,7 +9,7 @@ actions and performs them.
 
 from __future__ import annotations
 
-from .. import ProtocolSpec
+from ..spec import Core, ProtocolSpec, SearchHints, Story
 from .node import (
     BUGS,
     CANDIDATE,
@@ -50,27 +50,30 @@ from .story import (
 )
 
 SPEC = ProtocolSpec(
-    # core: the node, its messages and bugs, and how scenarios drive it
     name="multi-paxos",
-    node_class=MultiPaxosNode,
-    messages=MESSAGES,
-    bugs=BUGS,
-    option_validators=OPTION_VALIDATORS,
-    actions=ACTIONS,
-    perform=perform,
-    monitors=MONITORS,
-    # story: what a run tells
-    summarize=summarize,
-    summary_keys=frozenset({"leaders", "logs", "commit_index", "state", "applied", "commands",
-                            "converged"}),
-    describe=describe_summary,
-    sentences=SENTENCES,
-    colors=COLORS,
-    marks=MARKS,
-    state_changes=state_changes,
-    # search: its goals, and how it bounds elections (one RequestVote starts a term)
-    goals=GOALS,
-    ballot_of=lambda msg: msg.term if isinstance(msg, RequestVote) else None,
+    core=Core(  # the node, its messages and bugs, how scenarios drive it, safety, summary
+        node_class=MultiPaxosNode,
+        messages=MESSAGES,
+        bugs=BUGS,
+        option_validators=OPTION_VALIDATORS,
+        actions=ACTIONS,
+        perform=perform,
+        monitors=MONITORS,
+        summarize=summarize,
+        summary_keys=frozenset({"leaders", "logs", "commit_index", "state", "applied", "commands",
+                                "converged"}),
+    ),
+    story=Story(  # how a run is told and drawn
+        describe=describe_summary,
+        sentences=SENTENCES,
+        colors=COLORS,
+        marks=MARKS,
+        state_changes=state_changes,
+    ),
+    search=SearchHints(  # its goals, and how it bounds elections (one RequestVote starts a term)
+        goals=GOALS,
+        ballot_of=lambda msg: msg.term if isinstance(msg, RequestVote) else None,
+    ),
 )
 
 __all__ = [

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...statemachine import NOOP
 from ...wording import show
-from .. import Mark
+from ..spec import Mark
 from .node import CANDIDATE, FOLLOWER, LEADER, Entry
 
 

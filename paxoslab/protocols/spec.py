@@ -1,0 +1,146 @@
+"""What a protocol declares to plug into scenarios, runs, reports and the search.
+
+A :class:`ProtocolSpec` has three parts, each read by one side of the library:
+
+* :class:`Core` — what running a scenario needs: the node class, its messages
+  and bugs, the options and actions a scenario may give and how they are
+  carried out, the safety monitors, and the summary a run ends with (whose
+  keys a scenario's ``expect`` may name);
+* :class:`Story` — how a run is told: the protocol's lines of ``describe``,
+  the sentences that narrate its events, its colours and marks on diagrams, and
+  the hooks of the replay player and state tables (``state_changes``: every
+  change of each node's state, so the state at time t is a lookup, never a
+  re-run; ``moments``: what the run reached that no single event records, such
+  as the moment a Basic Paxos value is chosen);
+* :class:`SearchHints` — the search's "sometimes" goals and what lets it skip
+  work soundly (each hint's argument lives beside its code, in the protocol's
+  ``reductions.py``).
+
+Validators receive the scenario :class:`~paxoslab.scenario.Validator` ``v``,
+the field path for error messages, the value and the node names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..checks import Monitor
+from ..node import Node
+
+#: (validator, field path, value, node names) -> None; raises a ScenarioError.
+ValidateField = Callable[[Any, str, Any, list[str]], None]
+#: (event, payload) -> one sentence of narration.
+Sentence = Callable[[Any, Mapping[str, Any]], str]
+#: (trace, cluster node names) -> each change of a node's state: (time, seq, node, state).
+#: ``seq`` is the trace event that made the change; ``state`` is the node's whole readable
+#: state after it (plain values, shown as they are).
+StateChanges = Callable[[Any, Sequence[str]], list[tuple[float, int, str, dict[str, Any]]]]
+#: (trace, cluster node names) -> moments the run reached that no single event records, e.g.
+#: "chosen": dicts with ``kind``, ``time``, ``seq`` (the event that completed it), ``text``.
+Moments = Callable[[Any, Sequence[str]], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Mark:
+    """How a protocol event is marked on its node's lane in a sequence diagram."""
+
+    marker: str
+    color: str
+    text: Callable[[Mapping[str, Any]], str]
+    legend: str
+
+
+@dataclass(frozen=True)
+class Core:
+    """What running a scenario of the protocol needs."""
+
+    node_class: type[Node]
+    #: message types (a network rule's "type" may name only these)
+    messages: tuple[type, ...]
+    #: bug name -> what rule it breaks
+    bugs: Mapping[str, str]
+    #: (simulation, options, action name, value) -> None: carry out a protocol action
+    perform: Callable[[Any, dict[str, Any], str, Any], None]
+    #: safety monitors (see :mod:`paxoslab.checks`): built per run as ``M(node_ids, options)``
+    monitors: tuple[type[Monitor], ...]
+    #: (finished simulation) -> the protocol's own summary keys
+    summarize: Callable[[Any], dict[str, Any]]
+    #: the keys ``summarize`` returns (a scenario's ``expect`` may name these and the common ones)
+    summary_keys: frozenset[str]
+    #: option name -> its validator
+    option_validators: Mapping[str, ValidateField] = field(default_factory=dict)
+    #: scenario action name -> its validator
+    actions: Mapping[str, ValidateField] = field(default_factory=dict)
+    #: (validator, whole scenario) -> None: validation that needs several fields at once
+    validate_scenario: Callable[[Any, dict[str, Any]], None] | None = None
+
+
+@dataclass(frozen=True)
+class Story:
+    """How a run of the protocol is told: text, narration, diagrams, state tables."""
+
+    #: summary -> the protocol's lines of ``describe``
+    describe: Callable[[Mapping[str, Any]], list[str]] = lambda summary: []
+    #: event kind (or ``"send:<MessageType>"``) -> sentence, for ``narrate``
+    sentences: Mapping[str, Sentence] = field(default_factory=dict)
+    #: message type -> colour on diagrams
+    colors: Mapping[str, str] = field(default_factory=dict)
+    #: event kind -> how it is marked on a lane
+    marks: Mapping[str, Mark] = field(default_factory=dict)
+    #: how a node's state reads at any time of a run (the replay player's hook); None: not shown
+    state_changes: StateChanges | None = None
+    #: derived moments (narrated in time order, marked on diagrams across all lanes)
+    moments: Moments = lambda trace, nodes: []
+    #: moment kind -> its legend entry on diagrams
+    moment_legend: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchHints:
+    """The search's goals, and what lets it skip work without losing a violation."""
+
+    #: "sometimes" properties: name -> (world -> reached?)
+    goals: Mapping[str, Callable[[Any], bool]] = field(default_factory=dict)
+    #: (action name, value) -> the one node a protocol action works on, reading and changing
+    #: nothing else (the search lets it commute with steps elsewhere); None: any node
+    action_node: Callable[[str, Any], str | None] | None = None
+    #: message -> the ballot (or term) it starts, a hashable, or None: the search bounds them
+    ballot_of: Callable[[Any], Any] | None = None
+    #: (world, sender, receiver, message, spent) -> True when delivering the message, now or
+    #: at any later point, changes nothing that decides what any node does, whichever of the
+    #: protocol's bugs are on; ``spent``: the nodes that start no more ballots in this search.
+    #: For the protocol's own node class only
+    ignored_for_good: Callable[[Any, str, str, Any, frozenset[str]], bool] | None = None
+    #: (world, sender, receiver, message) -> a message whose delivery, now and at any later
+    #: point, has the same effect: the search keys the message by it (own node class only)
+    same_effect_as: Callable[[Any, str, str, Any], Any] | None = None
+    #: message types whose handlers never read the sender (equal ones from different senders
+    #: are one choice where no partition can cut off one sender and not another)
+    anonymous: frozenset[type] = frozenset()
+    #: (node, or None while it is down; the names of the scenario actions left that work on
+    #: it) -> whether it may still start a ballot; None: any node may, at any time
+    may_start_ballot: Callable[[Node | None, tuple[str, ...]], bool] | None = None
+    #: node fields read only to number the node's next ballot: the search leaves them out
+    #: of the world key of a node that starts no more ballots
+    ballot_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """Everything about one protocol: its name and its core, story and search parts."""
+
+    name: str
+    core: Core
+    story: Story = field(default_factory=Story)
+    search: SearchHints = field(default_factory=SearchHints)
+
+    def __post_init__(self) -> None:
+        if not self.core.monitors:
+            raise ValueError(f"protocol {self.name!r} declares no safety monitors")
+
+    @property
+    def message_types(self) -> frozenset[str]:
+        """The names of the protocol's message types."""
+        return frozenset(m.__name__ for m in self.core.messages)
