@@ -16,8 +16,10 @@ every combination of the ``--set`` values times seeds ``0..N-1``, one CSV row
 per run (as :func:`paxoslab.experiments.sweep`), on stdout or into ``OUT``.
 Values are JSON where they parse (``3``, ``null``, ``{"fixed": 5}``), else
 strings.  A run that fails becomes a row with an ``error`` column (``--on-error
-row``, the default; ``raise`` stops at the first one, exit 3); with ``--csv``
-each row is written as it finishes, and Ctrl-C keeps them (one line, exit 130).
+row``, the default; ``raise`` stops at the first one, exit 3).  Rows are written
+as they finish and none is kept in memory (:class:`RowWriter`; on stdout after
+the first hundred), so ``--seeds 20000000`` starts at once and its memory stays
+flat; Ctrl-C keeps the rows written (one line, exit 130).
 ``--workers`` is at most :func:`max_workers`.  Exit status 0; 3 when some runs
 failed (their rows are in the table); 2 for bad input as with ``run``.
 
@@ -162,38 +164,99 @@ def _ignore_sigint() -> None:  # a worker leaves Ctrl-C to the parent (no traceb
 
 
 class RowWriter:
-    """Writes sweep rows to a CSV file as they finish, so that an interrupted sweep keeps
-    them; a row with a column not seen before rewrites the file with the wider header."""
+    """Writes sweep rows as CSV as they finish and keeps none of them in memory, so that an
+    interrupted sweep keeps its rows and twenty million seeds need no more memory than ten.
 
-    def __init__(self, path: str) -> None:
-        self.path, self.rows, self.columns = path, [], []
-        self.file = self._open("w")
+    To a file (``path``): a row with a column not seen before (a failed run's ``error``, a
+    per-node total that only some runs have) rewrites the file with the wider header,
+    reading it back from disk.  To a stream (``stream``, e.g. stdout), which cannot be
+    rewritten: the first :data:`HOLD` rows wait so that the header has every column they
+    have; a column that only a later row has is left out of the stream and named in
+    :attr:`left_out`.  ``error`` is always the last column.
+    """
 
-    def _open(self, mode: str):
+    HOLD = 100
+
+    def __init__(self, path: str | None = None, stream: Any = None) -> None:
+        self.path, self.stream = path, stream
+        self.columns: list[str] = []
+        self.count = 0  # rows written
+        self.held: list[dict[str, Any]] = []
+        self.left_out: list[str] = []
+        self.file = self._open("w") if path is not None else None
+        self.writer: Any = None
+
+    def _open(self, mode: str, path: str | None = None):
+        path = path or self.path
         try:
-            return open(self.path, mode, newline="", encoding="utf-8")  # noqa: SIM115
+            return open(path, mode, newline="", encoding="utf-8")  # noqa: SIM115
         except OSError as exc:
             raise ScenarioError(self.path, "--csv", f"cannot write the table ({exc})") from None
 
-    def add(self, row: dict[str, Any]) -> None:
-        import csv
+    def _header(self, new: Sequence[str]) -> list[str]:
+        columns = self.columns + [c for c in new if c not in self.columns]
+        return [c for c in columns if c != "error"] + (["error"] if "error" in columns else [])
 
-        self.rows.append(row)
+    def add(self, row: dict[str, Any]) -> None:
+        if self.path is None:
+            self._add_to_stream(row)
+            return
         new = [c for c in row if c not in self.columns]
-        if new or len(self.rows) == 1:
-            self.columns = [c for c in self.columns + new if c != "error"] + (
-                ["error"] if "error" in self.columns + new else [])
-            self.file.close()
-            self.file = self._open("w")
-            writer = csv.DictWriter(self.file, self.columns, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(self.rows)
-        else:
-            csv.DictWriter(self.file, self.columns, lineterminator="\n").writerow(row)
+        if new or self.writer is None:
+            self._widen(self._header(new))
+        self.writer.writerow(row)
+        self.count += 1
         self.file.flush()
 
-    def close(self) -> None:
+    def _widen(self, columns: list[str]) -> None:
+        """Start the file again with ``columns`` as its header and the rows it had."""
+        import csv
+
         self.file.close()
+        if self.count:
+            partial = f"{self.path}.partial"
+            with self._open("r") as old, self._open("w", partial) as wider:
+                rows = csv.DictReader(old)
+                out = csv.DictWriter(wider, columns, lineterminator="\n")
+                out.writeheader()
+                out.writerows(rows)
+            os.replace(partial, self.path)
+        else:
+            with self._open("w") as empty:
+                csv.DictWriter(empty, columns, lineterminator="\n").writeheader()
+        self.columns = columns
+        self.file = self._open("a")
+        self.writer = csv.DictWriter(self.file, columns, lineterminator="\n")
+
+    def _add_to_stream(self, row: dict[str, Any]) -> None:
+        if self.writer is None:
+            self.held.append(row)
+            if len(self.held) >= self.HOLD:
+                self._release()
+            return
+        self.left_out += [c for c in row if c not in self.columns and c not in self.left_out]
+        self.writer.writerow({c: row.get(c) for c in self.columns})
+        self.count += 1
+        self.stream.flush()
+
+    def _release(self) -> None:
+        """Write the header (every column of the held rows) and the held rows."""
+        import csv
+
+        self.columns = self._header([c for row in self.held for c in row])
+        self.writer = csv.DictWriter(self.stream, self.columns, lineterminator="\n")
+        self.writer.writeheader()
+        self.writer.writerows(self.held)
+        self.count += len(self.held)
+        self.held = []
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.path is None:
+            if self.writer is None and self.held:
+                self._release()
+        elif self.file is not None:
+            self.file.close()
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -211,8 +274,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         from concurrent.futures import ProcessPoolExecutor
 
         pool = ProcessPoolExecutor(args.workers, initializer=_ignore_sigint)
-    writer = RowWriter(args.csv) if args.csv else None
-    rows: list[dict[str, Any]] = []
+    writer = RowWriter(path=args.csv) if args.csv else RowWriter(stream=sys.stdout)
+    failed = 0
     try:
         from tqdm.auto import tqdm
 
@@ -222,47 +285,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             for column in grid:  # objects and lists as JSON, the way they were given
                 if isinstance(row[column], dict | list):
                     row[column] = json.dumps(row[column])
-            rows.append(row)
-            if writer:
-                writer.add(row)
+            writer.add(row)
+            failed += bool(row.get("error"))
     except KeyboardInterrupt:
         if pool:
             pool.shutdown(wait=False, cancel_futures=True)
-        kept = f"the {len(rows)} finished runs are in {args.csv}" if writer else \
-            f"{len(rows)} runs finished"
-        if not writer:
-            write_table(rows, sys.stdout)
+        writer.close()  # rows still held for stdout's header are printed
+        kept = f"the {writer.count} finished runs are in {args.csv}" if args.csv else \
+            f"{writer.count} runs finished"
         print(f"paxoslab: interrupted: {kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        if writer:
-            writer.close()
+        writer.close()
         if pool:
             pool.shutdown(wait=False, cancel_futures=True)
-    failed = sum(1 for row in rows if row.get("error"))
-    if writer:
-        write_table(rows, args.csv)  # pandas' own formatting, as the library's table
-        print(f"{len(rows)} runs written to {args.csv}"
+    if args.csv:
+        print(f"{writer.count} runs written to {args.csv}"
               + (f" ({failed} failed: see the error column)" if failed else ""), file=sys.stderr)
-    else:
-        write_table(rows, sys.stdout)
-        if failed:
-            print(f"paxoslab: {failed} of {len(rows)} runs failed: see the error column",
-                  file=sys.stderr)
+    elif failed:
+        print(f"paxoslab: {failed} of {writer.count} runs failed: see the error column",
+              file=sys.stderr)
+    if writer.left_out:
+        print(f"paxoslab: column {', '.join(writer.left_out)} first appeared after the first "
+              f"{RowWriter.HOLD} rows and is not in the table (--csv keeps every column)",
+              file=sys.stderr)
     return EXIT_RUN_FAILED if failed else EXIT_OK
-
-
-def write_table(rows: list[dict[str, Any]], target: Any) -> None:
-    """The rows as the library's sweep table, in CSV (``error`` last when present)."""
-    import pandas as pd
-
-    table = pd.DataFrame(rows)
-    if "error" in table:
-        table = table[[c for c in table.columns if c != "error"] + ["error"]]
-    try:
-        table.to_csv(target, index=False)
-    except OSError as exc:
-        raise ScenarioError(str(target), "--csv", f"cannot write the table ({exc})") from None
 
 
 def memory_bound(text: str) -> float | str | None:

@@ -11,10 +11,17 @@ Pass any ``concurrent.futures.Executor`` to spread the runs — a
 ``ProcessPoolExecutor`` locally, a Dask ``Client.get_executor()`` on a
 cluster.  Without one, runs happen in this process, one after another (what a
 one-CPU Binder wants).  Rows come back in grid order whatever the executor.
+
+Runs are made as the rows are asked for (:func:`sweep_rows`): the seeds are read
+one at a time and at most :data:`IN_FLIGHT` runs are handed to an executor
+ahead of the row being waited for, so a sweep over twenty million seeds starts
+at once and holds no more than that in memory (only :func:`sweep`'s DataFrame
+holds every row).
 """
 
 from __future__ import annotations
 
+import collections
 import copy
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -66,6 +73,8 @@ def at_point(base: Mapping[str, Any], point: Mapping[str, Any], source: str = "<
 
 
 ON_ERROR = ("raise", "row")
+#: The most runs handed to an executor ahead of the row being waited for.
+IN_FLIGHT = 256
 
 
 def error_text(exc: BaseException) -> str:
@@ -98,10 +107,18 @@ def sweep_rows(
     executor: Executor | None = None,
     node_class: type | None = None,
     on_error: str = "raise",
-) -> tuple[str, int, Iterator[dict[str, Any]]]:
+) -> tuple[str, int | None, Iterator[dict[str, Any]]]:
     """``(name, number of runs, rows)``: the rows of :func:`sweep` one by one, in grid order,
     each as soon as it and those before it have finished (so a caller can write them as
-    they come).  The scenario and every grid point are validated first, before any run."""
+    they come).  The scenario and every grid point are validated first, before any run.
+
+    Nothing runs until a row is asked for, and the seeds are read as the runs start:
+    ``range(20_000_000)`` is never a list, and a one-shot iterator of seeds is read once
+    (with several grid points, which each need every seed, it is read into a list first).
+    An executor gets at most :data:`IN_FLIGHT` runs ahead of the row being waited for;
+    closing ``rows`` early cancels those not started.  The number of runs is ``None``
+    when ``seeds`` has no length.
+    """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
     base = load(scenario)
@@ -110,10 +127,29 @@ def sweep_rows(
     points = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
     for point in points:  # a bad grid value fails now, before any run
         load(at_point(base, point, source), source=f"{source} at sweep point {point}")
-    seeds = list(seeds)
-    jobs = [(base, point, seed, node_class, on_error) for point in points for seed in seeds]
-    rows = executor.map(run_one, jobs) if executor is not None else map(run_one, jobs)
-    return base["name"], len(jobs), iter(rows)
+    if iter(seeds) is seeds and len(points) > 1:  # one pass would serve only the first point
+        seeds = list(seeds)
+    total = len(points) * len(seeds) if hasattr(seeds, "__len__") else None
+    jobs = ((base, point, seed, node_class, on_error) for point in points for seed in seeds)
+    if executor is None:
+        return base["name"], total, (run_one(job) for job in jobs)
+    return base["name"], total, _in_order(executor, jobs, IN_FLIGHT)
+
+
+def _in_order(executor: Executor, jobs: Iterable[tuple], ahead: int) -> Iterator[dict[str, Any]]:
+    """``run_one`` of each job on ``executor``, in order, with at most ``ahead`` submitted
+    beyond the one being waited for (``Executor.map`` would submit every job at once)."""
+    waiting: collections.deque = collections.deque()
+    try:
+        for job in jobs:
+            waiting.append(executor.submit(run_one, job))
+            if len(waiting) > ahead:
+                yield waiting.popleft().result()
+        while waiting:
+            yield waiting.popleft().result()
+    finally:  # a row that raised, or a caller that stopped early: start nothing more
+        for future in waiting:
+            future.cancel()
 
 
 def sweep(

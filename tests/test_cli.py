@@ -655,3 +655,62 @@ def test_an_error_naming_a_node_with_any_line_separator_stays_one_line(tmp_path,
     code, out, err = run_cli(capsys, "run", write(tmp_path, data))
     assert code == 2 and out == ""
     assert len(err.splitlines()) == 1, err
+
+
+# ---- sweeps stream (issue 19: --seeds 20000000 held 2.6 GB before writing a row) --------------
+def test_sweep_to_stdout_prints_rows_before_the_last_run_starts(capsys, tmp_path, monkeypatch):
+    seen = []
+    interrupt_at_run(monkeypatch, 150, check=lambda: seen.append(capsys.readouterr().out))
+    code, out, _ = run_cli(capsys, "sweep", write(tmp_path, GOOD), "--seeds", 150)
+    (printed,) = seen
+    lines = printed.splitlines()
+    assert code == 130 and lines[0].startswith("seed,") and len(lines) >= 1 + 100
+    assert len(lines) + len(out.splitlines()) == 1 + 149  # the rest, as it was interrupted
+
+
+def test_sweep_csv_whose_first_run_fails_widens_its_header_from_the_file(capsys, tmp_path,
+                                                                         monkeypatch):
+    import pandas as pd
+
+    from paxoslab.__main__ import RowWriter
+
+    late_promise_fails(monkeypatch)
+    out_csv = tmp_path / "runs.csv"
+    code, _, _ = run_cli(capsys, "sweep", write(tmp_path, GOOD),
+                         "--set", 'network.delay={"fixed": 2},{"fixed": 1}', "--seeds", 2,
+                         "--csv", out_csv)
+    assert code == 3
+    table = pd.read_csv(out_csv)
+    assert list(table.columns)[:2] == ["network.delay", "seed"] and table.columns[-1] == "error"
+    assert table["error"].notna().tolist() == [True, True, False, False]
+    assert table["decided"].tolist()[2:] == ["X", "X"] and table["decided"][:2].isna().all()
+    assert not hasattr(RowWriter(stream=io.StringIO()), "rows")  # no row is kept in memory
+    assert not (tmp_path / "runs.csv.partial").exists()
+
+
+def test_sweep_of_twenty_million_seeds_starts_at_once_in_bounded_memory(tmp_path, scenarios_dir):
+    """Under a 1 GB address-space limit: rows arrive within seconds, and Ctrl-C keeps them."""
+    import resource
+    import signal
+    import time
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    out_csv = tmp_path / "runs.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "paxoslab", "sweep",
+                             str(scenarios_dir / "basic-paxos-case-1.json"), "--seeds", "20000000",
+                             "--csv", str(out_csv)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "MPLBACKEND": "Agg"}, preexec_fn=limit)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None and (
+            not out_csv.exists() or len(out_csv.read_text().splitlines()) < 50):
+        time.sleep(0.1)
+    running = proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert running, err
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    rows = out_csv.read_text().splitlines()
+    assert len(rows) >= 50 and rows[1].startswith("0,")

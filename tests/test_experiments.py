@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -227,3 +228,57 @@ def test_a_bad_numpy_value_in_a_grid_is_one_clean_error():
         sweep(TINY, grid={"network.drop": [np.float64(2.0)]}, seeds=range(1), progress=False)
     with pytest.raises(pl.ScenarioError, match="until: NaN"):
         sweep(TINY, grid={"until": [np.float64("nan")]}, seeds=range(1), progress=False)
+
+
+# ---- streaming (issue 19: --seeds 20000000 held 2.6 GB before writing a row) ------------------
+def counting_seeds(n, read):
+    for seed in range(n):
+        read.append(seed)
+        yield seed
+
+
+def test_sweep_rows_reads_seeds_as_the_runs_start():
+    from paxoslab.experiments import sweep_rows
+
+    read: list[int] = []
+    name, total, rows = sweep_rows(TINY, seeds=counting_seeds(100_000, read))
+    assert (name, total, read) == ("tiny", None, [])  # nothing runs before a row is asked for
+    first, second = next(rows), next(rows)
+    assert (first["seed"], second["seed"]) == (0, 1) and len(read) <= 3
+    rows.close()
+
+
+def test_sweep_rows_of_a_range_knows_its_length_without_a_list():
+    from paxoslab.experiments import sweep_rows
+
+    _, total, rows = sweep_rows(TINY, grid={"until": [20, 40]}, seeds=range(20_000_000))
+    assert total == 40_000_000
+    assert [next(rows)["seed"] for _ in range(3)] == [0, 1, 2]
+    rows.close()
+
+
+def test_sweep_rows_gives_an_executor_a_bounded_number_of_runs_ahead():
+    """Executor.map submitted every run at once (twenty million futures)."""
+    from concurrent.futures import Executor, Future
+
+    from paxoslab.experiments import IN_FLIGHT, sweep_rows
+
+    class Inline(Executor):  # runs each job as it is submitted, and counts them
+        submitted = 0
+
+        def submit(self, fn, /, *args, **kwargs):
+            Inline.submitted += 1
+            future = Future()
+            future.set_result(fn(*args, **kwargs))
+            return future
+
+    _, total, rows = sweep_rows(TINY, seeds=range(2_000), executor=Inline())
+    assert next(rows)["seed"] == 0
+    assert Inline.submitted == IN_FLIGHT + 1 < total
+    assert [row["seed"] for row in itertools.islice(rows, 5)] == [1, 2, 3, 4, 5]
+    rows.close()
+
+
+def test_sweep_rows_of_an_iterator_and_several_points_runs_every_seed_at_each():
+    table = sweep(TINY, grid={"until": [20, 40]}, seeds=iter([3, 5]), progress=False)
+    assert table[["until", "seed"]].values.tolist() == [[20, 3], [20, 5], [40, 3], [40, 5]]

@@ -251,7 +251,11 @@ def test_a_submit_without_node_goes_to_the_leader_of_the_highest_term_or_nowhere
 def test_bad_options_and_actions_are_one_clear_line():
     for field, value, words in [
         ("options", {"election_timeout": [300, 150]}, "options.election_timeout: low must not exceed"),
-        ("options", {"heartbeat": 0}, "options.heartbeat: must be greater than 0"),
+        ("options", {"heartbeat": 0}, "options.heartbeat: must be at least 0.001 ms"),
+        ("options", {"heartbeat": 1e-300}, "options.heartbeat: must be at least 0.001 ms"),
+        ("options", {"heartbeat": -5}, "options.heartbeat: must be at least 0"),
+        ("options", {"election_timeout": [1e-300, 2e-300]}, "options.election_timeout[0]: must be at least"),
+        ("options", {"election_timeout": [0, 5]}, "options.election_timeout[0]: must be at least"),
         ("events", [{"at": 0, "submit": {"command": "put x 1"}}], "events[0].submit.command"),
         ("events", [{"at": 0, "submit": {"command": NOOP}}], "events[0].submit.command"),
         ("events", [{"at": 0, "submit": {"command": "get x", "client": "c1"}}],

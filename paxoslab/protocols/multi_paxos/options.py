@@ -14,14 +14,33 @@ from ...statemachine import CommandError, KeyValueStore
 from ...world import World
 from .node import LEADER, ElectionTimeout
 
-
 # ---- scenario validation ----------------------------------------------------------
+#: The shortest heartbeat or election timeout a scenario may set (ms).  A shorter timer
+#: stalls the run: 1e-300 ms added to the simulated clock does not move it, and even a
+#: nanosecond fires a billion times in a second of simulated time.
+SHORTEST_TIMER = 0.001
+
+
+def _too_short(v, field: str, value: Any) -> Exception:
+    return v.fail(field, f"must be at least {SHORTEST_TIMER:g} ms (a microsecond: a shorter "
+                         f"timer stalls simulated time), got {value!r}")
+
+
 def validate_timeout_range(v, field: str, value: Any, nodes: list[str]) -> None:
+    """``election_timeout``: null (scripted timeouts only) or ``[lo, hi]`` ms, lo at least
+    :data:`SHORTEST_TIMER`."""
     if value is None:  # servers never time out on their own: scripted timeouts only
         return
     low, high = v.interval(field, value)
-    if low <= 0:
-        raise v.fail(f"{field}[0]", f"must be greater than 0, got {value[0]!r}")
+    if low < SHORTEST_TIMER:
+        raise _too_short(v, f"{field}[0]", value[0])
+
+
+def validate_heartbeat(v, field: str, value: Any, nodes: list[str]) -> None:
+    """``heartbeat``: null (AppendEntries only when there is news) or an interval in ms of
+    at least :data:`SHORTEST_TIMER`."""
+    if value is not None and v.number(field, value) < SHORTEST_TIMER:
+        raise _too_short(v, field, value)
 
 
 def validate_submit(v, field: str, value: Any, nodes: list[str]) -> None:
@@ -86,7 +105,7 @@ def perform(sim, options: dict[str, Any], action: str, value: Any) -> None:
 #: option name -> validator (``bugs`` and ``persist_ms`` are checked for every protocol)
 OPTION_VALIDATORS = {
     "election_timeout": validate_timeout_range,
-    "heartbeat": lambda v, f, x, nodes: x is None or v.number(f, x, strict=True),
+    "heartbeat": validate_heartbeat,
     "noop": lambda v, f, x, nodes: v.of_type(f, x, bool, "true or false"),
     "candidate_writes_first": lambda v, f, x, nodes: v.of_type(f, x, bool, "true or false"),
     "vote_timer_after_write": lambda v, f, x, nodes: v.of_type(f, x, bool, "true or false"),
