@@ -712,7 +712,7 @@ def test_the_readme_lists_the_guards_and_the_interrupt_codes():
     from paxoslab.__main__ import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    guards = readme.split("\nGuards ", 1)[1].split("\n\n", 1)[0]
+    guards = readme.split("\nGuards ", 1)[1].split("\n\nBad input", 1)[0]
     for name in ("max_events", "max_memory", "on_error"):
         assert f"- `{name}`:" in guards
     for code in (EXIT_INTERRUPTED, EXIT_BROKEN_PIPE):
