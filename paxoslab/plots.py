@@ -11,14 +11,15 @@ A lost message's dashed arrow runs along its own path towards its destination
 and ends in a red ✗ half a lane short of it.  The legend lists every message
 type of the protocol and every mark in a fixed order, so that diagrams of
 different runs (an explorer's, a player's) share one frame.  A long run (more
-than :data:`MAX_LABELS` labels) labels only every k-th message and says so
-above the plot; label placement takes time in proportion to the labels.
+than :data:`MAX_LABELS` labels) labels only every k-th message, where there is
+room, and says so above the plot; label placement takes time in proportion to
+the labels.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from statistics import median
 from typing import Any
 
@@ -194,6 +195,7 @@ def sequence_diagram(
                                      "alpha": 0.8})
         pending.append((text, spots))
 
+    message_labels = len(pending)  # the marks' words come after them
     mark_kinds: list[str] = []
     stacked: dict[tuple[float, str], int] = {}
     for e in trace.events:
@@ -226,7 +228,11 @@ def sequence_diagram(
     if now is not None:
         ax.axvline(now, color="#333333", lw=1.2, zorder=1)
 
-    _place(headline + pending, placed, renderer, ax)
+    if every == 1:
+        _place(headline + pending, placed, renderer, ax)
+    else:  # a long run: the marks' words first, then the message labels that find room
+        _place(headline + pending[message_labels:] + pending[:message_labels], placed, renderer,
+               ax, optional={text for text, _ in pending[:message_labels]})
     down = _shade_faults(ax, trace, lane, horizon)
 
     ax.set_yticks(range(len(nodes)), nodes, fontsize=10)
@@ -241,8 +247,8 @@ def sequence_diagram(
     if title:
         ax.set_title(title, loc="left", fontsize=11)
     if every > 1:  # a long run: say that most messages go unlabelled
-        ax.set_title(f"labels on every {ordinal(every)} message", loc="right", fontsize=FONT,
-                     color="#555555")
+        ax.set_title(f"labels on every {ordinal(every)} message where there is room", loc="right",
+                     fontsize=FONT, color="#555555")
     ax.grid(axis="x", color="#eeeeee")
     if own_figure:  # fixed margins: cheaper to draw than a layout engine, room for the legend
         height = ax.figure.get_figheight()
@@ -297,9 +303,11 @@ class _Boxes:
 
 
 def _place(pending: Sequence[tuple[Annotation, list[tuple]]], placed: list[Annotation],
-           renderer: Any, ax: Axes) -> None:
+           renderer: Any, ax: Axes, optional: Collection[Annotation] = ()) -> None:
     """Put each label at its first candidate spot inside the plot that overlaps no label
     placed before it; if none is free, try the spots again nudged up and down a little.
+    A label that still finds no free spot stays at its first one, overlapping, unless it is
+    ``optional`` (a long run's message labels): then it is left out.
 
     A spot is ``(t, y)`` or ``(t, y, side)``: ``side`` ``"left"`` puts the label to the
     right of the point, ``"right"`` to its left.  Each label is measured once; its box at
@@ -343,6 +351,9 @@ def _place(pending: Sequence[tuple[Annotation, list[tuple]]], placed: list[Annot
                 chosen = spot
                 break
         else:
+            if text in optional:
+                text.remove()
+                continue
             box = box_at(text, width, height, chosen, chosen[2] if len(chosen) > 2 else ha)
         text.xy = chosen[:2]
         if len(chosen) > 2:

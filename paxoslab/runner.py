@@ -212,8 +212,35 @@ def replay(sim: Simulation, schedule: list[dict[str, Any]], source: str) -> Simu
                                                           f"this run: {_show(entry)}") from None
         except ValueError as exc:
             raise ScenarioError(source, f"schedule[{i}]", str(exc)) from None
+        problem = network_cannot(sim, step)
+        if problem:
+            raise ScenarioError(source, f"schedule[{i}]", problem)
         try:
             sim.step(step)
         except ValueError as exc:
             raise ScenarioError(source, f"schedule[{i}]", str(exc)) from None
     return sim
+
+
+def network_cannot(sim: Simulation, step: tuple) -> str | None:
+    """Why the scenario's network could never take ``step``, or None if it could.
+
+    A message crossing the network may be lost only where ``network.drop`` is above 0 or
+    a partition or rule cuts its link, and duplicated only where ``network.duplicate``
+    is; a node's message to itself never crosses the network.  (The search offers only
+    the steps that can happen: a hand-edited schedule may name others.)
+    """
+    kind = step[0]
+    if kind not in ("lose", "duplicate"):
+        return None
+    src, dst, msg = sim.in_flight[step[1]]
+    msg_type = type(msg).__name__
+    what = f"message {step[1]} ({msg_type} {src} -> {dst})"
+    network = sim.network
+    if src == dst:
+        return f"cannot {kind} {what}: a node's message to itself never crosses the network"
+    if kind == "lose" and not network.drop and network.certain_loss(src, dst, msg_type) is None:
+        return f"cannot lose {what}: network.drop is 0 and no partition or rule cuts {src} -> {dst}"
+    if kind == "duplicate" and not network.duplicate:
+        return f"cannot duplicate {what}: network.duplicate is 0"
+    return None

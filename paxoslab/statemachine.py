@@ -13,7 +13,9 @@ Commands are strings.  Key-value: ``set KEY VALUE``, ``del KEY``, ``get KEY``
 (adds VALUE to the end of the key's value, which starts empty; applied twice,
 it shows twice).  Values stay strings.  Bank account: ``deposit N``,
 ``withdraw N`` (refused, not applied, when the balance is too low),
-``interest PCT`` (whole units, rounded down).
+``interest PCT`` (whole units, rounded down); a balance stays below
+:data:`BALANCE_LIMIT` (a deposit or interest that would reach it is refused,
+not applied, as an overdraft is).
 
 A replicated log also carries entries that are no client's command: a new
 Raft leader's **no-op** (:data:`NOOP`), which every machine skips.  And a
@@ -30,6 +32,10 @@ from typing import Any
 #: The entry a new leader appends at the start of its term (Raft §8): no client sent it,
 #: and a state machine skips it.  No machine accepts it as a command of its own.
 NOOP = "no-op"
+#: A bank balance stays below this (10**18 units): no amount may reach it, and a deposit or
+#: interest that would take the balance to it is refused.  Numbers stay small enough to
+#: print, store and compare (Python refuses to print an int of more than 4,300 digits).
+BALANCE_LIMIT = 10**18
 
 
 class CommandError(ValueError):
@@ -86,12 +92,18 @@ class KeyValueStore(StateMachine):
 
 
 class BankAccount(StateMachine):
-    """One balance in whole units.
+    """One balance in whole units, below :data:`BALANCE_LIMIT`.
 
     >>> acct = BankAccount(); [acct.apply(c) for c in ["deposit 100", "withdraw 30", "interest 10"]]
     ['ok', 'ok', 'ok']
     >>> acct.snapshot()
     {'balance': 77}
+    >>> acct.apply("withdraw 1000"), acct.apply(f"deposit {BALANCE_LIMIT - 77}"), acct.snapshot()
+    ('insufficient funds', 'balance limit', {'balance': 77})
+
+    ``insufficient funds`` and ``balance limit`` are answers, not errors: every replica
+    gives the same one and leaves its balance as it was.  An amount that reaches the limit
+    by itself is no command (:class:`CommandError`).
     """
 
     def __init__(self, balance: int = 0) -> None:
@@ -103,20 +115,27 @@ class BankAccount(StateMachine):
             raise CommandError(
                 f"not a bank command: {command!r} (use 'deposit N', 'withdraw N' or 'interest PCT')"
             )
+        digits = words[1].lstrip("+-").lstrip("0")
+        if digits.isdigit() and len(digits) > len(str(BALANCE_LIMIT)):  # not even parsed
+            raise CommandError(f"amount of {len(digits)} digits in {words[0]!r}: "
+                               f"amounts stay below {BALANCE_LIMIT:,}")
         try:
             amount = int(words[1])
         except ValueError:
             raise CommandError(f"not a whole number in {command!r}") from None
         if amount < 0:
             raise CommandError(f"negative amount in {command!r}")
-        if words[0] == "deposit":
-            self.balance += amount
-        elif words[0] == "withdraw":
+        if amount >= BALANCE_LIMIT:
+            raise CommandError(f"amount {amount} in {words[0]!r}: amounts stay below {BALANCE_LIMIT:,}")
+        if words[0] == "withdraw":
             if amount > self.balance:
                 return "insufficient funds"
             self.balance -= amount
-        else:
-            self.balance += self.balance * amount // 100
+            return "ok"
+        balance = self.balance + (amount if words[0] == "deposit" else self.balance * amount // 100)
+        if balance >= BALANCE_LIMIT:
+            return "balance limit"
+        self.balance = balance
         return "ok"
 
     def snapshot(self) -> dict[str, int]:

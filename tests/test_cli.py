@@ -714,3 +714,16 @@ def test_sweep_of_twenty_million_seeds_starts_at_once_in_bounded_memory(tmp_path
     assert proc.returncode == 130 and "Traceback" not in err, err
     rows = out_csv.read_text().splitlines()
     assert len(rows) >= 50 and rows[1].startswith("0,")
+
+
+def test_the_readme_lists_the_guards_and_the_interrupt_codes():
+    from pathlib import Path
+
+    from paxoslab.__main__ import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    guards = readme.split("\nGuards ", 1)[1].split("\n\nBad input", 1)[0]
+    for name in ("max_events", "max_memory", "on_error"):
+        assert f"- `{name}`:" in guards
+    for code in (EXIT_INTERRUPTED, EXIT_BROKEN_PIPE):
+        assert f"| `{code}` |" in readme

@@ -954,3 +954,32 @@ def test_the_runner_numbers_client_requests_in_the_order_they_happen():
     assert data["events"][0]["submit"] == {"command": "set b 2"}  # the scenario is not changed
     s = pl.run_scenario(data).summary()
     assert [(c["request"], c["command"]) for c in s["commands"]] == [(1, "set a 1"), (2, "set b 2")]
+
+
+# ---- long runs stay linear: an applied note says what changed, not the whole state -------------
+def test_an_applied_note_carries_the_change_not_the_whole_state():
+    import json
+
+    many = [{"at": 400 + i, "submit": {"command": f"set k{i} {i}"}} for i in range(300)]
+    tail = [{"at": 800, "submit": {"command": "append k1 b"}}, {"at": 801, "submit": {"command": "del k2"}},
+            {"at": 802, "submit": {"command": "del nothing"}}, {"at": 803, "submit": {"command": "get k1"}}]
+    result = pl.run_scenario(scenario(many + tail, nodes=THREE, until=1200))
+    notes = [e for e in result.trace.events if e.kind == "applied"]
+    assert len(notes) >= 3 * 304
+    # bounded by the command, not by the state (which grows to 300 keys)
+    assert max(len(json.dumps(e.payload)) for e in notes) < 200
+    # replaying the changes gives each server's state
+    s = result.summary()
+    for n in THREE:
+        state: dict[str, str] = {}
+        for e in notes:
+            if e.node == n and "key" in e.payload:
+                if e.payload["value"] is None:
+                    state.pop(e.payload["key"])
+                else:
+                    state[e.payload["key"]] = e.payload["value"]
+        assert state == s["state"][n] and state["k1"] == "1b" and "k2" not in state
+    text = result.narrate(nodes=["S1"], kinds={"applied"}).splitlines()
+    said = [line.split(" ", 1)[1].strip() for line in text[-4:]]
+    assert said[0].endswith("'append k1 b' -> k1 = '1b'") and said[1].endswith("'del k2' -> k2 deleted")
+    assert said[2].endswith("'del nothing': nothing changes") and said[3].endswith("'get k1' = '1b'")

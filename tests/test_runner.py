@@ -251,3 +251,48 @@ def test_a_dict_nested_thousands_deep_is_refused_without_recursion_error(tiny):
 def test_a_schedule_step_of_the_wrong_shape_is_one_line_naming_it(tiny, schedule, problem):
     with pytest.raises(pl.ScenarioError, match=r"<scenario tiny>: schedule\[0\]: " + problem):
         pl.run_scenario({**tiny(), "schedule": schedule})
+
+
+# ---- schedule steps the network could never take (issue 19) ----------------------------------
+@pytest.mark.parametrize(("network", "step", "problem"), [
+    ({}, {"lose": 1}, r"cannot lose message 1 \(Prepare S1 -> S2\): network.drop is 0 and no "
+                      r"partition or rule cuts S1 -> S2"),
+    ({"drop": 0.1}, {"duplicate": 2}, r"cannot duplicate message 2 \(Prepare S1 -> S3\): "
+                                      r"network.duplicate is 0"),
+    ({"drop": 0.1, "duplicate": 0.1}, {"lose": 0},
+     r"cannot lose message 0 \(Prepare S1 -> S1\): a node's message to itself never crosses"),
+    ({"duplicate": 0.1}, {"duplicate": 0, "from": "S1"}, r"cannot duplicate message 0"),
+])
+def test_a_schedule_step_the_network_cannot_take_is_one_line_naming_it(tiny, network, step,
+                                                                         problem):
+    data = tiny(network={"delay": {"fixed": 1}, **network}, schedule=[{"action": 0}, step])
+    with pytest.raises(pl.ScenarioError, match=r"^<scenario tiny>: schedule\[1\]: " + problem) as info:
+        pl.run_scenario(data)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("network", "events", "schedule"), [
+    ({"drop": 0.1}, [], [{"lose": 1}]),
+    ({"duplicate": 0.1}, [], [{"duplicate": 1}, {"deliver": 1}]),
+    ({}, [{"at": 1, "partition": [["S1"], ["S2", "S3"]]}], [{"action": 1}, {"lose": 1}]),
+])
+def test_a_loss_or_duplicate_the_network_allows_replays(tiny, network, events, schedule):
+    data = tiny(network={"delay": {"fixed": 1}, **network},
+                events=[{"at": 0, "propose": {"node": "S1", "value": "X"}}, *events],
+                schedule=[{"action": 0}, *schedule])
+    result = pl.run_scenario(data)
+    kinds = [e.kind for e in result.trace.events]
+    assert ("drop" if "lose" in schedule[-1] else "duplicate") in kinds
+
+
+def test_the_cli_refuses_an_impossible_schedule_step_with_exit_2(tiny, tmp_path, capsys):
+    from paxoslab.__main__ import main
+
+    path = tmp_path / "lossless.json"
+    path.write_text(json.dumps(tiny(schedule=[{"action": 0}, {"lose": 2}])))
+    assert main(["run", str(path)]) == 2
+    out, err = capsys.readouterr()
+    (line,) = err.strip().splitlines()
+    assert out == "" and line == (f"paxoslab: error: {path}: schedule[1]: cannot lose message 2 "
+                                  "(Prepare S1 -> S3): network.drop is 0 and no partition or rule "
+                                  "cuts S1 -> S3")

@@ -176,3 +176,42 @@ def test_a_replica_down_while_a_command_passes_stays_behind():
     summary = result.summary()
     assert summary["state"]["S2"] == {} and summary["state"]["S3"] == {"x": "1"}
     assert not summary["consistent"]
+
+
+def test_a_bank_balance_never_grows_past_printing():
+    """Compound interest past 4,300 digits crashed the summary (ValueError from repr)."""
+    import json
+
+    commands = ["deposit 999999999999", "interest 100000"] + [f"interest {10**17}"] * 300
+    data = smr(submits(*commands, step=0.1), options={"machine": "bank"})
+    result = pl.run_scenario(data)
+    s = result.summary()
+    json.dumps(s)
+    assert s["consistent"] is True and s["violations"] == []
+    assert s["state"] == dict.fromkeys(NODES, {"balance": 1000999999998999})
+    assert "balance" in result.describe()
+
+
+def test_a_bank_amount_at_the_limit_is_refused_when_the_scenario_loads():
+    data = smr(submits("deposit 1000000000000000000"), options={"machine": "bank"})
+    try:
+        pl.run_scenario(data)
+    except pl.ScenarioError as exc:
+        assert "events[0].submit.command" in str(exc) and "below 1,000,000,000,000,000,000" in str(exc)
+    else:
+        raise AssertionError("a deposit of 10**18 was accepted")
+
+
+def test_a_command_that_resolves_to_no_command_is_refused_and_the_run_goes_on():
+    """``deposit $now`` at t=0.5 is 'deposit 0.5': it used to crash the run (HandlerError)."""
+    data = smr([{"at": 0.5, "submit": {"command": "deposit $now"}},
+                {"at": 1, "submit": {"command": "deposit 7"}},
+                {"at": 30, "crash": "S2"}, {"at": 40, "recover": "S2"}],
+               options={"machine": "bank", "resolve_at_sequencer": True})
+    result = pl.run_scenario(data)
+    s = result.summary()
+    assert s["state"] == dict.fromkeys(NODES, {"balance": 7}) and s["consistent"] is True
+    assert s["applied"]["S2"] == ["deposit 0.5", "deposit 7"]
+    refused = [e for e in result.trace.of_kind("applied") if e.payload.get("refused")]
+    assert len(refused) == 3 and "not a whole number in 'deposit 0.5'" in refused[0].payload["refused"]
+    assert "(refused: not a whole number" in result.narrate()

@@ -166,3 +166,35 @@ def test_check_validates_without_side_effects():
 
 def test_machines_registry():
     assert MACHINES == {"kv": KeyValueStore, "bank": BankAccount}
+
+
+# ---- a bounded balance (issue 19: past 4,300 digits it could not even be printed) -------------
+def test_bank_refuses_to_take_the_balance_to_the_limit_and_keeps_it():
+    from paxoslab.statemachine import BALANCE_LIMIT
+
+    acct = BankAccount(BALANCE_LIMIT // 2)
+    assert acct.apply("interest 100") == "balance limit"  # would be exactly the limit
+    assert acct.apply(f"deposit {BALANCE_LIMIT // 2}") == "balance limit"
+    assert acct.snapshot() == {"balance": BALANCE_LIMIT // 2}
+    assert acct.apply("interest 99") == "ok" and acct.snapshot()["balance"] < BALANCE_LIMIT
+    assert acct.apply("withdraw 1") == "ok"
+
+
+def test_bank_compound_interest_stays_printable():
+    """Interest of 10**17 % adds 15 digits each time: past 4,300 digits after 300 commands."""
+    acct = BankAccount()
+    answers = [acct.apply(c) for c in ["deposit 9"] + [f"interest {10**17}"] * 300]
+    assert answers[:2] == ["ok", "ok"] and set(answers[2:]) == {"balance limit"}
+    assert str(acct.snapshot()) == "{'balance': 9000000000000009}"
+
+
+@pytest.mark.parametrize("command", [
+    f"deposit {10**18}", f"withdraw {10**18}", f"interest {10**18}", "deposit " + "9" * 5000,
+    "deposit " + "0" * 40 + "5x",
+])
+def test_bank_amounts_at_the_limit_are_no_commands(command):
+    acct = BankAccount(10)
+    with pytest.raises(CommandError, match="amount|whole number") as info:
+        acct.apply(command)
+    assert len(str(info.value)) < 200
+    assert acct.snapshot() == {"balance": 10}

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..checks import Monitor, Violation
 from ..node import Node, canonical
-from ..statemachine import MACHINES, CommandError, replay
+from ..statemachine import MACHINES, CommandError
 from ..wording import show
 from .spec import Core, Mark, ProtocolSpec, Story
 
@@ -81,7 +81,8 @@ class ReplicaNode(Node):
         recovered replica stays behind (the sequencer is no consensus protocol).
         """
         self.machine = MACHINES[self.options["machine"]]()
-        replay(self.machine, self.applied)
+        for command in self.applied:
+            carry_out(self.machine, command)
 
     def resolve(self, command: str) -> str:
         """Replace ``$now`` and ``$random`` with this node's own clock and dice."""
@@ -119,10 +120,29 @@ class ReplicaNode(Node):
         while len(self.applied) + 1 in self.pending:
             index = len(self.applied) + 1
             command = self.resolve(self.pending.pop(index))
-            self.machine.apply(command)
+            refused = carry_out(self.machine, command)
             self.applied.append(command)
             self.persist(applied=self.applied)
-            self.note("applied", index=index, command=command, state=self.machine.snapshot())
+            if refused is None:
+                self.note("applied", index=index, command=command, state=self.machine.snapshot())
+            else:
+                self.note("applied", index=index, command=command, state=self.machine.snapshot(),
+                          refused=refused)
+
+
+def carry_out(machine, command: str) -> str | None:
+    """Apply ``command``; None, or why the machine refused it (its state then unchanged).
+
+    Every command was checked when the scenario loaded, but ``$now`` and ``$random`` are
+    filled in only as a replica applies it (``deposit $now`` at t=2.5 is ``deposit 2.5``,
+    no whole number): such a command takes its place in the log and changes nothing,
+    as a state machine answers a request it cannot carry out, and the run goes on.
+    """
+    try:
+        machine.apply(command)
+    except CommandError as exc:
+        return str(exc)
+    return None
 
 
 # ---- scenario validation ----------------------------------------------------
@@ -246,7 +266,8 @@ SPEC = ProtocolSpec(
     story=Story(
         describe=_describe,
         sentences={
-            "applied": lambda e, p: f"{e.node} applies #{p['index']} {p['command']!r} -> {p['state']}",
+            "applied": lambda e, p: (f"{e.node} applies #{p['index']} {p['command']!r} -> {p['state']}"
+                                     + (f" (refused: {p['refused']})" if p.get("refused") else "")),
         },
         colors={"Append": "#1f77b4", "Forward": "#7f7f7f"},
         marks={"applied": Mark("s", "#ff7f0e", lambda p: f"{p['command']}", "applied")},

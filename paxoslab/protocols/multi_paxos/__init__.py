@@ -1,7 +1,8 @@
 """Multi-Paxos as a leader-based replicated log, in the Raft formulation.
 
-The lecture is :mod:`.node` (the essay, the messages, the timers, the rules and the
-node); :mod:`.safety` holds the Raft paper's four safety properties as monitors and the
+The lecture is :mod:`.node`: the essay, the messages, the timers, the rules a bug can
+break (:func:`grant_vote`, :func:`merge_entries`, :func:`commit_index`) and the node.
+:mod:`.safety` holds the Raft paper's four safety properties as monitors and the
 search's goals; :mod:`.story` tells a run (summary, narration, colours, marks, state
 tables, :func:`replay_logs`); :mod:`.options` validates the protocol's options and
 actions and performs them.
@@ -27,7 +28,14 @@ from .node import (
     RequestVote,
     RequestVoteReply,
     VoteWritten,
+    back_up_to,
+    changed_key,
+    commit_index,
+    conflict_hint,
+    grant_vote,
+    merge_entries,
     session_of,
+    up_to_date,
 )
 from .options import ACTIONS, OPTION_VALIDATORS, current_leader, perform
 from .safety import (
@@ -81,6 +89,7 @@ __all__ = [
     "MARKS", "MESSAGES", "MONITORS", "OPTION_VALIDATORS", "SENTENCES", "SPEC",
     "AppendEntries", "AppendEntriesReply", "ElectionSafety", "ElectionTimeout", "Entry", "Forward",
     "Heartbeat", "LeaderCompleteness", "LogMatching", "MultiPaxosNode", "RequestVote",
-    "RequestVoteReply", "StateMachineSafety", "VoteWritten", "commands", "current_leader",
-    "describe_summary", "perform", "replay_logs", "session_of", "state_changes", "summarize",
+    "RequestVoteReply", "StateMachineSafety", "VoteWritten", "back_up_to", "changed_key", "commands",
+    "commit_index", "conflict_hint", "current_leader", "describe_summary", "grant_vote",
+    "merge_entries", "perform", "replay_logs", "session_of", "state_changes", "summarize", "up_to_date",
 ]

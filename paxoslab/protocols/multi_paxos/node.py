@@ -156,6 +156,21 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 Entry = tuple
 
 
+def changed_key(command: str, answer: Any) -> str | None:
+    """The key an executed key-value command changed, or None (a read, a ``del`` of a
+    missing key, a no-op).
+
+    >>> changed_key("set x 1", "ok"), changed_key("append x b", "ok"), changed_key("del x", "ok")
+    ('x', 'x', 'x')
+    >>> changed_key("get x", "1"), changed_key("del y", "missing"), changed_key(NOOP, None)
+    (None, None, None)
+    """
+    verb, _, rest = command.partition(" ")
+    if verb in ("set", "append") or (verb == "del" and answer == "ok"):
+        return rest.partition(" ")[0]
+    return None
+
+
 def session_of(entry: Entry) -> tuple[str | None, int | None]:
     """The ``(client, seq)`` an entry carries, or ``(None, None)``."""
     return (entry[2], entry[3]) if len(entry) > 2 else (None, None)
@@ -677,15 +692,19 @@ class MultiPaxosNode(Node):
         """Apply committed entries in index order to the key-value state machine.
 
         A no-op changes nothing; a request whose client session shows it executed
-        already is answered from the session, not executed again."""
+        already is answered from the session, not executed again.  The ``applied`` note
+        says what changed (``key`` and its new ``value``, None once deleted), not the
+        whole state: a copy of it per command would make a long run quadratic."""
         while self.last_applied < self.commit_index:
             self.last_applied += 1
             entry = self.log[self.last_applied - 1]
             client, seq = session_of(entry)
             answer, executed = self.machine.apply(entry[1], client, seq)
             session = {} if client is None else {"client": client, "seq": seq}
+            key = changed_key(entry[1], answer) if executed else None
+            change = {} if key is None else {"key": key, "value": self.machine.machine.data.get(key)}
             self.note("applied", index=self.last_applied, command=entry[1], answer=answer,
-                      executed=executed, **session, state=self.machine.snapshot())
+                      executed=executed, **session, **change)
 
     # ---- replication (follower) -----------------------------------------------------
     def on_append_entries(self, msg: AppendEntries, src: str) -> None:

@@ -237,8 +237,12 @@ def _applied(e, p) -> str:
     if p.get("executed") is False:
         return (f"{e.node} applies #{p['index']} {_said(p)}: executed already, answered "
                 f"{p['answer']!r} from the session, not again")
-    read = f" = {p['answer']!r}" if p["command"].startswith("get ") else ""
-    return f"{e.node} applies #{p['index']} {p['command']!r}{read} -> {p['state']}"
+    if p["command"].startswith("get "):
+        return f"{e.node} applies #{p['index']} {p['command']!r} = {p['answer']!r}"
+    if "key" not in p:
+        return f"{e.node} applies #{p['index']} {p['command']!r}: nothing changes"
+    change = f"{p['key']} deleted" if p["value"] is None else f"{p['key']} = {p['value']!r}"
+    return f"{e.node} applies #{p['index']} {p['command']!r} -> {change}"
 
 
 SENTENCES = {
