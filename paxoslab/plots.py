@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping, Sequence
 from statistics import median
+from types import SimpleNamespace
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -30,6 +31,7 @@ from matplotlib.patches import FancyArrowPatch, Patch
 from matplotlib.text import Annotation
 
 from .protocols import merged
+from .protocols.multi_paxos import replay_logs
 from .report import cluster_of, moments
 from .trace import Trace
 
@@ -469,9 +471,10 @@ def term_color(term: int) -> str:
 def log_state(result_or_trace: Any, at: float | None = None) -> dict[str, dict[str, Any]]:
     """Every server's log, commit index, role, term and liveness at time ``at``.
 
-    Replays the notes up to and including ``at`` (the end when None): ``appended``
-    puts ``(term, command)`` at its index, ``truncated`` removes the suffix from its
-    index on, ``committed`` moves the commit index, ``role`` sets role and term.  A
+    Replays the notes up to and including ``at`` (the end when None): the logs as
+    :func:`~paxoslab.protocols.multi_paxos.replay_logs` rebuilds them (``appended``,
+    ``truncated``, ``recover``), ``committed`` moves the commit index, ``role`` sets
+    role and term.  A
     crash marks the server down (its persisted log stays); a recovery restarts it
     from what the ``recover`` event says was persisted (commit index 0 unless it
     was persisted), as a follower.
@@ -486,21 +489,15 @@ def log_state(result_or_trace: Any, at: float | None = None) -> dict[str, dict[s
     trace, nodes = _trace_of(result_or_trace)
     state = {n: {"log": [], "commit_index": 0, "role": "follower", "term": 0, "up": True}
              for n in nodes}
-    for e in trace.events:
-        if at is not None and e.time > at:
-            break
+    until = SimpleNamespace(events=[e for e in trace.events if at is None or e.time <= at])
+    final: dict[str, list] = {n: [] for n in nodes}
+    for e, logs in replay_logs(until, nodes):
+        final = logs  # the same dict each time, changed in place
         s = state.get(e.node) if e.node is not None else None
         if s is None:
             continue
         p = e.payload or {}
-        if e.kind == "appended":
-            index = int(p["index"])
-            del s["log"][index - 1:]
-            s["log"].extend([(0, None)] * (index - 1 - len(s["log"])))
-            s["log"].append((int(p["term"]), p.get("command")))
-        elif e.kind == "truncated":
-            del s["log"][int(p["index"]) - 1:]
-        elif e.kind == "committed":
+        if e.kind == "committed":
             s["commit_index"] = int(p["index"])
         elif e.kind == "role":
             s["role"], s["term"] = p.get("role", s["role"]), int(p.get("term", s["term"]))
@@ -508,10 +505,10 @@ def log_state(result_or_trace: Any, at: float | None = None) -> dict[str, dict[s
             s["up"] = False
         elif e.kind == "recover":
             s.update(up=True, role="follower", commit_index=int(p.get("commit_index", 0) or 0))
-            if "log" in p:
-                s["log"] = [(int(entry[0]), entry[1]) for entry in p["log"]]  # (term, command, ...)
             if "current_term" in p:
                 s["term"] = int(p["current_term"])
+    for node in nodes:
+        state[node]["log"] = list(final[node])
     return state
 
 
