@@ -158,7 +158,7 @@ def _timer_payload(item: tuple[Any, float]) -> dict[str, Any]:
     return {"fires_at": fires_at, **jsonable(timer)}
 
 
-def _describe(item: Any) -> str:
+def _label(item: Any) -> str:
     label = getattr(item, "label", None)
     return f"{type(item).__name__} ({label()})" if label is not None else repr(item)
 
@@ -378,7 +378,7 @@ class Simulation:
         except MissingHandler:
             raise
         except Exception as exc:
-            raise HandlerError(node_id, f"timer {_describe(timer)}", self.now, exc) from None
+            raise HandlerError(node_id, f"timer {_label(timer)}", self.now, exc) from None
         if effects:
             self._carry_out(node_id, effects)
         return node, effects
@@ -411,7 +411,7 @@ class Simulation:
         except MissingHandler:
             raise
         except Exception as exc:
-            raise HandlerError(dst, f"{_describe(msg)} from {src}", self.now, exc) from None
+            raise HandlerError(dst, f"{_label(msg)} from {src}", self.now, exc) from None
         if effects:
             self._carry_out(dst, effects)
         return node, effects

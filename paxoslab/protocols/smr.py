@@ -193,7 +193,7 @@ def _summarize(sim) -> dict[str, Any]:
     }
 
 
-def _describe(summary: Mapping[str, Any]) -> list[str]:
+def describe_summary(summary: Mapping[str, Any]) -> list[str]:
 
     lines = ["state"]
     lines += [f"  {node:<8} {show(state)}" for node, state in summary["state"].items()]
@@ -264,7 +264,7 @@ SPEC = ProtocolSpec(
         validate_scenario=_validate_commands,
     ),
     story=Story(
-        describe=_describe,
+        describe=describe_summary,
         sentences={
             "applied": lambda e, p: (f"{e.node} applies #{p['index']} {p['command']!r} -> {p['state']}"
                                      + (f" (refused: {p['refused']})" if p.get("refused") else "")),
