@@ -442,7 +442,9 @@ def overlapping_labels(ax: Axes, gap: float = 4.0) -> list[tuple[str, str]]:
     figure = ax.figure
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()
-    texts = [t for t in ax.texts if t.get_visible() and t.get_text().strip()]
+    texts = [t for t in ax.texts if t.get_visible() and t.get_text().strip()
+             and not (isinstance(t, Annotation) and t.xycoords == "data"
+                      and not ax.viewLim.contains(*t.xy))]  # an annotation off the axes is not drawn
     half = gap / 2 * figure.dpi / 100
     boxes = []
     for t in texts:
@@ -520,6 +522,12 @@ def log_state(result_or_trace: Any, at: float | None = None) -> dict[str, dict[s
     return state
 
 
+#: The log grid's legend: what a solid and a hatched cell say (about one server's knowledge).
+KNOWN_COMMITTED = "known committed here\n(within this server's\ncommit index)"
+NOT_KNOWN_COMMITTED = ("not known committed here\n(beyond this server's\ncommit index; it may\n"
+                       "already be committed)")
+
+
 def _short(command: Any, width: int) -> str:
     text = "" if command is None else str(command)
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -529,8 +537,14 @@ def log_grid(result_or_trace: Any, at: float | None = None, ax: Axes | None = No
              title: str | None = None, legend: bool = True) -> Axes:
     """Servers × log index at time ``at``: one cell per entry, coloured by its term.
 
-    A committed entry is a solid cell; an entry not (yet) committed on that server
-    is pale and hatched with a dashed border.  Each cell shows ``t<term>`` and the
+    A solid cell is an entry within that server's commit index: the server knows it is
+    committed.  A pale cell, hatched with a dashed border, lies beyond that server's
+    commit index: the server does not know it to be committed — which does not mean it
+    is not.  In Raft an entry is committed once the leader of its term has stored it on
+    a majority (§5.3), a fact about the cluster; each server learns it later (the leader
+    on counting the acknowledgements, a follower from the next AppendEntries' leader
+    commit).  So between a majority storing an entry and the leader counting, every row
+    shows it hatched although it can never be lost.  Each cell shows ``t<term>`` and the
     command.  The row label gives the server's role and term at ``at``; a crashed
     server's row is greyed out (its log is what it persisted).  ``legend=False``
     leaves the legend out (for all but one of several panels).
@@ -551,13 +565,13 @@ def log_grid(result_or_trace: Any, at: float | None = None, ax: Axes | None = No
         s = state[node]
         for i, (term, command) in enumerate(s["log"], start=1):
             terms_seen.add(term)
-            committed = i <= s["commit_index"]
+            committed = i <= s["commit_index"]  # known committed by this server
             color = term_color(term)
             ax.add_patch(Rectangle(
                 (i - 0.46, row - 0.4), 0.92, 0.8, facecolor=color if committed else "white",
                 edgecolor=color, lw=1.6, linestyle="-" if committed else "--",
                 hatch=None if committed else "///", alpha=1.0 if s["up"] else 0.35,
-                gid=f"entry-{node}-{i}-{'committed' if committed else 'uncommitted'}"))
+                gid=f"entry-{node}-{i}-{'known' if committed else 'beyond'}"))
             ink = "white" if committed else "#222222"
             label = f"t{term}" + (f"\n{_short(command, text_width)}" if text_width else "")
             ax.text(i, row, label, ha="center", va="center", fontsize=9, color=ink,
@@ -582,9 +596,10 @@ def log_grid(result_or_trace: Any, at: float | None = None, ax: Axes | None = No
         ax.spines[side].set_visible(False)
     handles = [Patch(facecolor=term_color(t), edgecolor=term_color(t), label=f"term {t}")
                for t in sorted(terms_seen)]
-    handles += [Patch(facecolor="#777777", edgecolor="#777777", label="committed"),
+    handles += [Patch(facecolor="#777777", edgecolor="#777777",
+                      label=KNOWN_COMMITTED),
                 Patch(facecolor="white", edgecolor="#777777", hatch="///", linestyle="--",
-                      label="not committed")]
+                      label=NOT_KNOWN_COMMITTED)]
     if legend:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9,
                   frameon=False)
@@ -639,26 +654,96 @@ def role_segments(result_or_trace: Any, until: float | None = None) -> list[dict
     return segments
 
 
+class _TermLabels:
+    """The term labels of one role timeline, each put in its lane's first free row when it is
+    drawn: above the bar, below it, or higher above.  Deciding at draw time keeps labels
+    apart at whatever time axis the figure ends up with (a lesson zooms in after drawing)."""
+
+    def __init__(self) -> None:
+        self.labels: list[_TermLabel] = []
+        self.taken: dict[tuple[str, int], list[tuple[float, float]]] = {}
+
+    def label(self, text: str, node: str, start: float, y: float, height: float) -> _TermLabel:
+        label = _TermLabel(self, node, start, y, height, text)
+        self.labels.append(label)
+        return label
+
+
+class _TermLabel(Annotation):
+    def __init__(self, group: _TermLabels, node: str, start: float, y: float, height: float,
+                 text: str) -> None:
+        super().__init__(text, (start, y - height / 2), xytext=(1, 1.5),
+                         textcoords="offset points", fontsize=9, color="#222222", va="bottom",
+                         gid="term")
+        self.group, self.node = group, node
+        self.rows = [(y - height / 2, (1, 1.5), "bottom"), (y + height / 2, (1, -1.5), "top"),
+                     (y - height / 2 - 0.22, (1, 1.5), "bottom")]
+
+    def draw(self, renderer: Any) -> None:
+        if self.group.labels and self is self.group.labels[0]:
+            self.group.taken.clear()  # a new drawing of the figure
+        if renderer is not None:
+            left = self.axes.transData.transform((self.xy[0], self.rows[0][0]))[0]
+            left += self.figure.dpi / 72
+            span = (left, left + super().get_window_extent(renderer).width + 3)
+            row = next((k for k in range(len(self.rows)) if all(
+                span[1] <= a or b <= span[0] for a, b in self.group.taken.get((self.node, k), ()))),
+                len(self.rows) - 1)
+            self.group.taken.setdefault((self.node, row), []).append(span)
+            anchor, self.xyann, va = self.rows[row]
+            self.xy = (self.xy[0], anchor)
+            self.set_va(va)
+        super().draw(renderer)
+
+
+#: Events that change what a role timeline shows (messages and heartbeats do not).
+ROLE_EVENTS = frozenset({"role", "crash", "recover", "partition", "heal"})
+
+
+def role_timeline_end(result_or_trace: Any) -> float:
+    """Where a role timeline ends by default: its last change of role, crash, recovery,
+    partition or heal, plus a quarter of that time (at least 10 ms) to show what held after
+    it, but never past the run's last event.  A Raft run's heartbeats go on to the
+    scenario's ``until``; drawing all of them leaves a long tail in which nothing changes.
+    """
+    trace, _ = _trace_of(result_or_trace)
+    last_event = max((e.time for e in trace.events), default=1.0)
+    changes = [e.time for e in trace.events if e.kind in ROLE_EVENTS and e.time > 0]
+    if not changes:
+        return last_event
+    last = max(changes)
+    return min(last_event, last + max(0.25 * last, 10.0)) if last_event > last else last_event
+
+
 def role_timeline(result_or_trace: Any, ax: Axes | None = None, until: float | None = None,
                   title: str | None = None) -> Axes:
     """Each server's role over time (one lane per server) with its term written on the bar.
 
     Followers are a thin grey bar, candidates a medium orange one, leaders a thick
-    blue one; ``t3`` marks the term where a segment starts.  A crashed server's
-    lane is hatched and marked ``×`` at the crash; a partition tints the
-    background and names its groups.
+    blue one; ``t3`` marks where a server enters term 3 — every term a server enters
+    is written on its lane, even a candidacy of a few milliseconds (a label that would
+    run into the one before it goes below the bar, or higher up).  A crashed server's
+    lane is hatched and marked ``×`` at the crash; a partition tints the background
+    and names its groups.  The time axis ends at ``until``, by default at
+    :func:`role_timeline_end` (shortly after the last change).
     """
     from matplotlib.patches import Patch, Rectangle
 
     trace, nodes = _trace_of(result_or_trace)
-    horizon = until if until is not None else max((e.time for e in trace.events), default=1.0)
+    horizon = until if until is not None else role_timeline_end(result_or_trace)
     horizon = max(horizon, 1e-9)
     lane = {n: i for i, n in enumerate(nodes)}
-    own_figure = ax is None
     if ax is None:
         _, ax = plt.subplots(figsize=(12, 0.6 * len(nodes) + 1.8))
-    min_label = horizon * 0.03  # a segment shorter than this gets no term label
-    last_label: dict[str, tuple[float, int]] = {}
+        height = ax.figure.get_figheight()
+        ax.figure.subplots_adjust(left=0.06, right=0.84, top=1 - 0.45 / height,
+                                  bottom=0.6 / height)
+    ax.set_yticks(range(len(nodes)), nodes)
+    ax.set_ylim(len(nodes) - 0.4, -1.0)
+    ax.set_xlim(0, horizon * 1.01)
+    lane_labels = _TermLabels()
+    last_term: dict[str, int] = {}
+    terms: list[int] = []
     for seg in role_segments(result_or_trace, until=horizon):
         y, width = lane[seg["node"]], seg["end"] - seg["start"]
         if seg["role"] == "down":
@@ -669,14 +754,11 @@ def role_timeline(result_or_trace: Any, ax: Axes | None = None, until: float | N
         color, height = ROLE_STYLE.get(seg["role"], ("#999999", 0.3))
         ax.add_patch(Rectangle((seg["start"], y - height / 2), width, height, facecolor=color,
                                edgecolor="none", gid=f"role-{seg['role']}"))
-        previous = last_label.get(seg["node"])
-        fresh = previous is None or previous[1] != seg["term"]
-        if seg["term"] and fresh and (width >= min_label or seg["role"] == "leader"):
-            if previous is None or seg["start"] - previous[0] >= min_label:
-                ax.annotate(f"t{seg['term']}", (seg["start"], y - height / 2), xytext=(1, 1.5),
-                            textcoords="offset points", fontsize=9, color="#222222",
-                            va="bottom")
-                last_label[seg["node"]] = (seg["start"], seg["term"])
+        if not seg["term"] or last_term.get(seg["node"]) == seg["term"]:
+            continue
+        last_term[seg["node"]] = seg["term"]
+        terms.append(seg["term"])
+        ax._add_text(lane_labels.label(f"t{seg['term']}", seg["node"], seg["start"], y, height))
     cut_since, groups = None, None
     for e in trace.events:
         if e.time > horizon:
@@ -690,29 +772,28 @@ def role_timeline(result_or_trace: Any, ax: Axes | None = None, until: float | N
             cut_since = None
     if cut_since is not None:
         _partition_band(ax, cut_since, horizon, groups)
-    ax.set_yticks(range(len(nodes)), nodes)
-    ax.set_ylim(len(nodes) - 0.4, -1.0)
-    ax.set_xlim(0, horizon * 1.01)
     ax.set_xlabel("simulated time (ms)")
-    handles = [Patch(facecolor=ROLE_STYLE[r][0], label=r) for r in ROLE_STYLE]
-    handles += [Patch(facecolor="white", edgecolor="#555555", hatch="xx", label="down (crashed)"),
-                Line2D([], [], marker="X", color="#d62728", lw=0, markersize=8, label="crash"),
-                Patch(facecolor="#fde0dd", label="network partitioned")]
+    # only what the figure shows
+    drawn = {p.get_gid() for p in ax.patches}
+    handles: list[Any] = [Patch(facecolor=ROLE_STYLE[r][0], label=r) for r in ROLE_STYLE
+                          if f"role-{r}" in drawn]
+    if "down" in drawn:
+        handles += [Patch(facecolor="white", edgecolor="#555555", hatch="xx", label="down (crashed)"),
+                    Line2D([], [], marker="X", color="#d62728", lw=0, markersize=8, label="crash")]
+    if "partition" in drawn:
+        handles.append(Patch(facecolor="#fde0dd", label="network partitioned"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9,
               frameon=False)
     if title is None and hasattr(result_or_trace, "scenario"):
-        title = f"{result_or_trace.scenario.get('name')}: roles and terms (t3 = term 3)"
+        example = f" (t{max(terms)} = term {max(terms)})" if terms else ""
+        title = f"{result_or_trace.scenario.get('name')}: roles and terms{example}"
     if title:
         ax.set_title(title, loc="left", fontsize=11)
-    if own_figure:
-        height = ax.figure.get_figheight()
-        ax.figure.subplots_adjust(left=0.06, right=0.84, top=1 - 0.45 / height,
-                                  bottom=0.6 / height)
     return ax
 
 
 def _partition_band(ax: Axes, start: float, end: float, groups: Any) -> None:
-    ax.axvspan(start, end, color="#fde0dd", alpha=0.7, zorder=0)
+    ax.axvspan(start, end, color="#fde0dd", alpha=0.7, zorder=0, gid="partition")
     if groups:
         text = " | ".join("{" + ",".join(g if isinstance(g, list) else [g]) + "}" for g in groups)
         ax.text((start + end) / 2, -0.75, text, ha="center", va="center", fontsize=9,

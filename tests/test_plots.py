@@ -320,13 +320,14 @@ def story() -> Trace:
 
 
 def cells(ax) -> dict[str, str]:
-    """``{"S1-2": "committed" | "uncommitted"}`` for every log cell drawn."""
+    """``{"S1-2": "committed" | "uncommitted"}`` for every log cell drawn: whether the entry is
+    within (``committed``: known committed here) or beyond that server's commit index."""
     out = {}
     for p in ax.patches:
         gid = p.get_gid() or ""
         if gid.startswith("entry-"):
             _, node, index, status = gid.split("-")
-            out[f"{node}-{index}"] = status
+            out[f"{node}-{index}"] = {"known": "committed", "beyond": "uncommitted"}[status]
     return out
 
 
@@ -358,7 +359,17 @@ def test_log_grid_shows_uncommitted_entries_differently(story):
     assert rows == ["S1 leader, term 1", "S2 follower, term 1", "S3 leader, term 2",
                     "S4 follower, term 2", "S5 (down)"]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["term 1", "term 2", "committed", "not committed"]
+    assert legend == ["term 1", "term 2", pl.plots.KNOWN_COMMITTED, pl.plots.NOT_KNOWN_COMMITTED]
+
+
+def test_log_grid_says_the_hatch_is_about_this_servers_commit_index():
+    """Raft: an entry is committed once stored on a majority by its term's leader; the hatch
+    only says this server does not know it yet (issue 16, 04 cells 16-22)."""
+    legend = pl.plots.NOT_KNOWN_COMMITTED.replace("\n", " ")
+    assert legend.startswith("not known committed here (beyond this server's commit index")
+    assert "not committed" not in pl.plots.KNOWN_COMMITTED + legend.replace("not known committed", "")
+    doc = " ".join(pl.plots.log_grid.__doc__.split())
+    assert "beyond that server's commit index" in doc and "majority" in doc
 
 
 def test_log_grid_at_the_end_after_the_rollback(story):
@@ -390,6 +401,54 @@ def test_role_timeline_marks_leaders_partition_and_crash(story):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["S1", "S2", "S3", "S4", "S5"]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert {"leader", "candidate", "follower", "crash", "network partitioned"} <= set(legend)
+
+
+def sliver_story() -> Trace:
+    """04 cell 28's failover: S5 is a candidate in term 2 for 7 ms of a 1,750 ms run, then a
+    follower in term 3; heartbeats go on to the end."""
+    t = Trace()
+    for n in ("S1", "S2"):
+        t.add(5, "role", node=n, payload={"role": "follower", "term": 1})
+    t.add(1050, "role", node="S2", payload={"role": "candidate", "term": 2})
+    t.add(1057, "role", node="S2", payload={"role": "follower", "term": 3})
+    t.add(1056, "role", node="S1", payload={"role": "candidate", "term": 3})
+    t.add(1071, "role", node="S1", payload={"role": "leader", "term": 3})
+    for k in range(1, 15):
+        t.add(1071 + 50 * k, "appended", node="S1", payload={"index": k, "term": 3, "command": "x"})
+    return t
+
+
+def term_labels(ax) -> list[tuple[str, float]]:
+    ax.figure.canvas.draw()
+    return [(t.get_text(), round(t.xy[1])) for t in ax.texts if t.get_gid() == "term"]
+
+
+def test_role_timeline_labels_every_term_even_a_sliver():
+    ax = pl.plots.role_timeline(sliver_story())
+    assert sorted(term_labels(ax)) == [("t1", 0), ("t1", 1), ("t2", 1), ("t3", 0), ("t3", 1)]
+    assert overlapping_labels(ax) == []
+    ax.set_xlim(1040, 1080)  # zoomed in afterwards: the labels are placed again, still apart
+    assert overlapping_labels(ax) == []
+
+
+def test_role_timeline_ends_shortly_after_the_last_change_not_at_the_last_heartbeat():
+    trace = sliver_story()
+    assert pl.plots.role_timeline_end(trace) == pytest.approx(1071 * 1.25)
+    assert pl.plots.role_timeline(trace).get_xlim()[1] == pytest.approx(1071 * 1.25 * 1.01)
+    assert pl.plots.role_timeline(trace, until=1500).get_xlim()[1] == pytest.approx(1500 * 1.01)
+
+
+def test_role_timeline_title_names_a_term_that_occurs(scenario):
+    election = {"name": "election", "protocol": "multi-paxos", "nodes": ["S1", "S2", "S3"],
+                "network": {"delay": {"fixed": 5}},
+                "options": {"election_timeout": [150, 300], "heartbeat": 50}, "events": [],
+                "until": 400}
+    result = pl.run_scenario(election)
+    top = max(s["term"] for s in pl.plots.role_segments(result))
+    ax = pl.plots.role_timeline(result)
+    assert ax.get_title(loc="left") == f"election: roles and terms (t{top} = term {top})"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "crash" not in legend and "network partitioned" not in legend  # none occurs
 
 
 def test_cdf_one_line_per_group_and_unfinished_trials_stay_below_100():
