@@ -18,7 +18,7 @@ scenario, so the protocol itself confirms the answer.  A file maps each id to
 >>> q.check(None)
 No answer yet: put your prediction in the cell (one of 'a', 'b') and run it again.
 >>> q.check("a")
-Not quite: 'a' is not it. Think again, or call .reveal() to see the answer.
+Not quite: 'a' is not it. Think again, or run pl.quiz.reveal('demo') to see the answer.
 >>> q.check("B")
 Right: 'b'. because b.
 """
@@ -71,7 +71,8 @@ class Question:
         hint = next((h for c, h in self.hints.items() if self._same(guess, c)), None)
         print(f"Not quite: {guess!r} is not it. "
               + (f"{hint} " if hint else "Think again, ")
-              + ("or call .reveal() to see the answer." if not hint else "Call .reveal() to see the answer."))
+              + (f"or run pl.quiz.reveal({self.id!r}) to see the answer." if not hint
+                 else f"Run pl.quiz.reveal({self.id!r}) to see the answer."))
         return False
 
     def reveal(self) -> None:
