@@ -188,23 +188,23 @@ def test_explorer_round_trip_in_jupyterlab(chromium, jupyterlab, tmp_path):
             outcome = explorer.locator(".paxoslab-outcome")
 
             # The cell after the explorer drives it from code and leaves it at
-            # "S5 starts at 5, accept to S3 takes 5 ms": S5's prepare wins S3 and Y is decided.
-            expect(handle).to_have_attribute("aria-valuenow", value_is(5), timeout=left())
+            # "S5 starts at 3, accept to S3 takes 3 ms": S5's prepare wins S3 and Y is decided.
+            expect(handle).to_have_attribute("aria-valuenow", value_is(3), timeout=left())
             expect(outcome).to_have_text(decided("Y"), timeout=left())
             expect(diagram).to_have_attribute("src", re.compile(r"."), timeout=left())
 
-            # One step left (4 ms): S1's accept reaches S3 first and X is decided.
+            # One step left (2 ms): S1's accept reaches S3 first and X is decided.
             src = diagram.get_attribute("src")
             handle.focus(timeout=left())
             handle.press("ArrowLeft", timeout=left())
-            expect(handle).to_have_attribute("aria-valuenow", value_is(4), timeout=left())
+            expect(handle).to_have_attribute("aria-valuenow", value_is(2), timeout=left())
             expect(outcome).to_have_text(decided("X"), timeout=left())
             expect(diagram).not_to_have_attribute("src", src, timeout=left())
 
             # One step right again: from a decided X to a decided Y, with a new diagram.
             src = diagram.get_attribute("src")
             handle.press("ArrowRight", timeout=left())
-            expect(handle).to_have_attribute("aria-valuenow", value_is(5), timeout=left())
+            expect(handle).to_have_attribute("aria-valuenow", value_is(3), timeout=left())
             expect(outcome).to_have_text(decided("Y"), timeout=left())
             expect(diagram).not_to_have_attribute("src", src, timeout=left())
             expect(diagram).to_have_js_property("complete", True, timeout=left())
