@@ -4,20 +4,27 @@ An :class:`Explorer` binds each control (a slider, a dropdown...) to one field
 of a scenario, named by a path such as ``"events[1].at"`` or
 ``"network.rules[0].delay"``.  Moving a control copies the base scenario, sets
 the field, re-runs it and redraws the diagram with the outcome printed below.
-Nothing here decides an outcome: every redraw is a fresh simulation.
+Nothing here decides an outcome: every redraw is a simulation of the current settings
+(the last runs are kept, so that moving a slider back to a value shows its run again
+without redoing it — the same scenario always gives the same run).  While a run takes
+time the status line says "running…"; then it names the run ("run 7") and echoes the
+settings, so a new setting that leads to the same outcome still visibly changes the
+widget.  Pictures are rendered at most :data:`SHOWN_WIDTH` pixels wide and shown at
+their own size, never stretched.
 
 The diagram is rendered to a PNG held by an ``Image`` widget and the outcome
 text by an ``HTML`` widget, so a redraw only updates widget state and never
 writes cell output — the same in JupyterLab, under nbconvert and under nbval.
 The diagram keeps one time axis for all runs (it only grows if a run is
-longer), and its legend is fixed, so what moves is the run, not the frame.  If
+longer) and its legend sits beside it, so what moves is the run, not the frame.  If
 a run fails (a bad value, a student's handler raising), the error is one line
 in the widget and the last good diagram is shown struck through as *stale*.
 
 :func:`player` replays a finished run: a Play button and a time slider, the
 diagram up to time t with the messages in flight highlighted, and each node's
 state at t (the protocol's ``state_changes`` hook, read once; stepping never
-re-runs the simulation).
+re-runs the simulation).  Its slider counts steps from 1, as its clock does; a panel
+(e.g. the log grid) and the state table sit side by side below the diagram.
 """
 
 from __future__ import annotations
@@ -26,7 +33,9 @@ import bisect
 import copy
 import html
 import io
+import json
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -39,19 +48,73 @@ from .runner import Result, run_scenario
 from .scenario import load, set_path
 from .wording import show
 
+#: Widest picture a widget shows (pixels): about a notebook's width on a laptop.  Pictures are
+#: rendered at most this wide and shown at their own size, never stretched.
+SHOWN_WIDTH = 960
+#: Resolution of widget pictures (dots per inch) when the figure is narrow enough.
+DPI = 90
+#: A player's panel (beside the state table, below the diagram) is at most this big.
+PANEL_WIDTH, PANEL_HEIGHT = 560, 330
 
-def render_png(drawn: Any) -> bytes:
+
+def render_png(drawn: Any, max_width: int = SHOWN_WIDTH, max_height: int | None = None) -> bytes:
     """PNG bytes of the figure behind ``drawn`` (a Figure or Axes; None: the current
-    figure); closes it."""
+    figure), at most ``max_width`` (and ``max_height``) pixels; closes it."""
     figure = getattr(drawn, "figure", drawn) if drawn is not None else plt.gcf()
+    width, height = figure.get_size_inches()
+    dpi = min(DPI, max_width / width, (max_height or math.inf) / height)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, pil_kwargs={"compress_level": 1})  # fast to encode
+    figure.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})  # fast to encode
     plt.close(figure)
     return buffer.getvalue()
 
 
+def png_size(png: bytes) -> tuple[int, int]:
+    """Width and height in pixels of a PNG, from its header."""
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def show_png(image: widgets.Image, png: bytes) -> None:
+    """Put ``png`` in ``image`` at its own size (scaled down, never up, to fit the page)."""
+    width, _ = png_size(png)
+    image.layout.width = f"{width}px"
+    image.value = png
+
+
+def picture(**layout: Any) -> widgets.Image:
+    """An Image widget that shows its PNG at the PNG's own width: a flex box stretches
+    its children to its width unless told not to (810 px pictures were shown 964 px wide)."""
+    return widgets.Image(format="png", layout={"max_width": "100%", "height": "auto",
+                                               "align_self": "flex-start",
+                                               "object_fit": "contain", **layout})
+
+
+def ms(t: float) -> str:
+    """A time for reading: at most two decimals (``4.11034`` -> ``4.11``, ``5.0`` -> ``5``).
+
+    >>> ms(4.11034), ms(5.0), ms(1052.4769), ms(0.004)
+    ('4.11', '5', '1052.48', '0')
+    """
+    text = f"{t:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _text_bundle(widget: widgets.Widget, text: str) -> None:
+    """Display ``widget`` with ``text`` as its plain-text form (what a notebook shows before
+    the widget runs, instead of the widget's ``VBox(children=...`` repr)."""
+    from IPython.display import display
+
+    bundle = widget._repr_mimebundle_() or {}
+    bundle = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+    bundle["text/plain"] = text
+    display(bundle, raw=True)
+
+
 class Explorer:
     """Controls bound to scenario fields, a diagram and the run's outcome."""
+
+    #: how many recent runs are kept (their result, picture and report)
+    CACHE = 64
 
     def __init__(
         self,
@@ -76,11 +139,17 @@ class Explorer:
         self.frame: tuple[float, float] | None = xlim
         self._fixed = xlim is not None
         self.draw = draw or self._diagram
-        self.image = widgets.Image(format="png", layout={"max_width": "100%"})
+        self.image = picture()
         self.text = widgets.HTML().add_class("paxoslab-outcome")
         self.status = widgets.HTML().add_class("paxoslab-status")
         self.result: Result | None = None
         self.error: str | None = None
+        #: runs shown so far; the status line names the run and its settings, so that a new
+        #: setting with the same outcome still visibly changes something
+        self.runs = 0
+        #: (scenario, frame) -> (result, picture, report) of recent runs: a run is a pure
+        #: function of its scenario, so dragging a slider back to a value redraws nothing
+        self._cache: OrderedDict[str, tuple[Result, bytes, str]] = OrderedDict()
         self.widget = widgets.VBox([*self.controls.values(), self.status, self.image, self.text])
         self.run()
 
@@ -110,10 +179,23 @@ class Explorer:
         the run, such as a student's handler — becomes one line above the
         diagram, and the last good diagram is shown marked *stale*.
         """
+        settings = self.settings()
+        self.status.value = f"<pre style='color:#555555'>running… ({html.escape(settings)})</pre>"
         try:
-            result = run_scenario(self.scenario())
-            picture = render_png(self.draw(result))
-            report = self.report(result)
+            scenario = self.scenario()
+            key = json.dumps([scenario, self.frame], sort_keys=True, default=str)
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                result, png, report = self._cache[key]
+            else:
+                result = run_scenario(scenario)
+                png = render_png(self.draw(result))
+                report = self.report(result)
+                # the frame may have grown for this run: file it under the frame it was drawn in
+                key = json.dumps([scenario, self.frame], sort_keys=True, default=str)
+                self._cache[key] = (result, png, report)
+                if len(self._cache) > self.CACHE:
+                    self._cache.popitem(last=False)
         except Exception as exc:  # shown to the student, not raised into the log console
             plt.close("all")
             self.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -121,14 +203,27 @@ class Explorer:
                                  f"{html.escape(self.error)}</pre>")
             self.text.value = "<pre>(stale: the diagram shows the last run that worked)</pre>"
             if self.result is not None:
-                self.image.value = render_png(stale(self.draw(self.result)))
+                show_png(self.image, render_png(stale(self.draw(self.result))))
             self.result = None
             return None
+        self.runs += 1
         self.result, self.error = result, None
-        self.status.value = ""
-        self.image.value = picture
+        self.status.value = (f"<pre style='color:#555555'>run {self.runs}: "
+                             f"{html.escape(settings)}</pre>")
+        show_png(self.image, png)
         self.text.value = f"<pre>{html.escape(report)}</pre>"
         return result
+
+    def settings(self) -> str:
+        """The controls' current values, as the status line echoes them."""
+        def value(widget: widgets.ValueWidget) -> str:
+            v = widget.value
+            label = getattr(widget, "label", None)  # a dropdown's option as it reads
+            if label is not None and not isinstance(v, str | int | float):
+                return str(label)
+            return ms(v) if isinstance(v, float) else str(v)
+
+        return ", ".join(f"{label} = {value(widget)}" for label, widget in self.controls.items())
 
     def set(self, **values: Any) -> Result | None:
         """Move controls by label (``set(**{"S5 starts at": 4})``) and run once."""
@@ -145,9 +240,8 @@ class Explorer:
         self.run()
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        _text_bundle(self.widget, f"(an explorer of {self.base.get('name', 'a scenario')}: "
+                                  "run the notebook to use its controls)")
 
 
 def explorer(
@@ -206,19 +300,24 @@ class Player:
         self.changes = state_changes(result)
         self._change_times = [c[0] for c in self.changes]
         self._base, self._to_pixels, self._box = self._draw_once(until)
-        self.slider = widgets.IntSlider(value=0, min=0, max=len(self.times) - 1,
+        # the slider counts steps from 1, as the clock does ("step 4 of 41" at 4)
+        self.slider = widgets.IntSlider(value=1, min=1, max=len(self.times),
                                         description="step", continuous_update=True,
                                         layout={"width": "480px"})
-        self.play = widgets.Play(value=0, min=0, max=len(self.times) - 1, interval=interval_ms,
+        self.play = widgets.Play(value=1, min=1, max=len(self.times), interval=interval_ms,
                                  description="Play")
         widgets.jslink((self.play, "value"), (self.slider, "value"))
         self.clock = widgets.HTML()
-        self.image = widgets.Image(format="png", layout={"max_width": "100%"})
-        self.table = widgets.HTML()
-        self.panel_image = widgets.Image(format="png", layout={"max_width": "100%"})
-        self.slider.observe(lambda change: self.show(change["new"]), names="value")
+        self.image = picture()
+        self.table = widgets.HTML(layout={"margin": "0 0 0 12px"})
+        self.panel_image = picture()
+        self.slider.observe(lambda change: self.show(change["new"] - 1), names="value")
+        # the diagram on top, the panel and the state table side by side below it: all three
+        # on one screen
+        below = widgets.HBox([self.panel_image, self.table] if panel else [self.table],
+                             layout={"align_items": "flex-start"})
         self.widget = widgets.VBox([widgets.HBox([self.play, self.slider, self.clock]),
-                                    self.image, *([self.panel_image] if panel else []), self.table])
+                                    self.image, below])
         self.show(0)
 
     def _draw_once(self, until: float | None) -> tuple[Any, Callable, tuple[int, int, int, int]]:
@@ -228,7 +327,7 @@ class Player:
         ax = sequence_diagram(self.result, until=until,
                               title=f"{self.result.scenario.get('name', '')}  (replay)")
         figure = ax.figure
-        figure.set_dpi(90)
+        figure.set_dpi(min(DPI, SHOWN_WIDTH / figure.get_figwidth()))  # shown at its own width
         figure.canvas.draw()
         pixels = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
         height = pixels.shape[0]
@@ -278,7 +377,7 @@ class Player:
             pen.ellipse([here[0] - 5, here[1] - 5, here[0] + 5, here[1] + 5],
                         fill=(255, 127, 14, 230))
         pen.line([(now_x, top), (now_x, bottom)], fill=(40, 40, 40, 255), width=2)
-        pen.text((now_x + 4, top + 2), f"now t={t:g}", fill=(40, 40, 40, 255))
+        pen.text((now_x + 4, top + 2), f"now t={ms(t)}", fill=(40, 40, 40, 255))
         image = Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
         buffer = io.BytesIO()
         image.save(buffer, format="png", compress_level=1)
@@ -287,18 +386,20 @@ class Player:
     def show(self, step: int) -> None:
         """Show step ``step`` (what the slider does)."""
         t = self.times[step]
-        self.clock.value = f"<b>t = {t:g} ms</b> (step {step + 1} of {len(self.times)})"
-        self.image.value = self.picture(step)
+        self.clock.value = f"<b>t = {ms(t)} ms</b> (step {step + 1} of {len(self.times)})"
+        show_png(self.image, self.picture(step))
         if self.panel is not None:
             if step not in self._panels:
-                self._panels[step] = render_png(self.panel(self.result, at=t))
-            self.panel_image.value = self._panels[step]
+                self._panels[step] = render_png(self.panel(self.result, at=t),
+                                                max_width=PANEL_WIDTH, max_height=PANEL_HEIGHT)
+            show_png(self.panel_image, self._panels[step])
         self.table.value = self.state_html(t)
 
     def state_html(self, t: float) -> str:
         """Each node's state at ``t`` as an HTML table, and the messages in flight."""
         states = self.state_at(t)
-        fields = list(self.fields or next((list(s) for s in states.values() if s), []))
+        # the columns of every step, the first included (before anything happened)
+        fields = list(self.fields or next((list(c[3]) for c in self.changes if c[3]), []))
         fields = [f for f in fields if f != "down"]
         cell = "style='padding:2px 12px;text-align:left'"
         head = "".join(f"<th {cell}>{html.escape(f)}</th>" for f in fields)
@@ -311,13 +412,12 @@ class Player:
             rows.append(f"<tr><th {cell}>{node}</th>{cells}</tr>")
         flying = ", ".join(f"{m['src']}→{m['dst']} {(m['payload'] or {}).get('label', m['msg_type'])}"
                            for m in self.in_flight(t)) or "none"
-        return (f"<table><tr><th {cell}>t={t:g}</th>{head}</tr>{''.join(rows)}</table>"
+        return (f"<table><tr><th {cell}>t={ms(t)}</th>{head}</tr>{''.join(rows)}</table>"
                 f"<div>in flight (orange): {html.escape(flying)}</div>")
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        _text_bundle(self.widget, f"(a replay of {self.result.scenario.get('name', 'a run')}: "
+                                  "run the notebook to step through it)")
 
 
 def player(result: Result, **options: Any) -> Player:

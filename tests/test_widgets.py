@@ -99,7 +99,8 @@ def test_invalid_value_is_one_line_in_the_widget_and_the_diagram_is_marked_stale
     assert "stale" in case2.text.value
     assert case2.image.value[:8] == PNG and case2.image.value != good
     case2.controls["S1->S3 accept delay"].value = 1
-    assert case2.status.value == "" and case2.error is None and case2.result is not None
+    assert "cannot run" not in case2.status.value and case2.error is None and case2.result is not None
+    assert "S1-&gt;S3 accept delay = 1, S5 starts at = 2" in case2.status.value
 
 
 def test_an_exception_inside_the_run_is_shown_not_raised(case2, monkeypatch):
@@ -112,18 +113,19 @@ def test_an_exception_inside_the_run_is_shown_not_raised(case2, monkeypatch):
     assert plt.get_fignums() == []
 
 
-def test_the_time_axis_and_legend_stay_put_across_runs(case2):
-    """The frame only grows (for a longer run), never shrinks or jumps back."""
+def test_the_time_axis_and_the_plot_stay_put_across_runs(case2):
+    """The frame only grows (for a longer run), never shrinks or jumps back; the legend sits
+    beside the plot and lists what each run shows (a lost message only where one is lost)."""
     case2.set(**{"S1->S3 accept delay": 6})  # the longest run: S1 retries with 5.1
     frames, legends = [], []
     for delay in (1, 6, 2):
         case2.set(**{"S1->S3 accept delay": delay})
         ax = case2._diagram(case2.result)
-        frames.append(ax.get_xlim())
+        frames.append((ax.get_xlim(), ax.get_position().bounds))
         legends.append([t.get_text() for t in ax.get_legend().get_texts()])
         plt.close(ax.figure)
     assert frames[0] == frames[1] == frames[2]
-    assert legends[0] == legends[1] == legends[2]
+    assert ("message lost" in legends[1]) == any(m["dropped"] for m in case2.result.trace.message_rows())
 
 
 def test_reruns_leave_no_figures_open(case2):
@@ -179,7 +181,8 @@ def replay(scenario):
 
 def test_player_steps_through_every_moment_of_the_run(replay):
     assert replay.times[0] == 0 and replay.times[-1] == replay.result.end_time
-    assert replay.slider.max == replay.play.max == len(replay.times) - 1
+    assert replay.slider.max == replay.play.max == len(replay.times)
+    assert replay.slider.min == replay.play.min == 1
     assert replay.image.value[:8] == PNG
 
 
@@ -189,7 +192,7 @@ def test_player_shows_each_acceptors_state_at_t(replay):
                           "down": False}
     assert at_5["S1"]["accepted"] is None
     assert replay.state_at(12)["S1"]["learned"] == "X"
-    replay.slider.value = replay.times.index(5.0)
+    replay.slider.value = replay.times.index(5.0) + 1
     assert "<b>t = 5 ms</b>" in replay.clock.value
     assert "(3.1, X)" in replay.table.value
 
@@ -228,7 +231,8 @@ def test_player_panel_draws_the_log_grid_at_each_step_once(scenarios_dir):
     replay.show(step)
     assert calls == [0.0, 410.0]  # the first step at construction, then 410 once
     assert bytes(replay.panel_image.value).startswith(b"\x89PNG")
-    assert replay.panel_image in replay.widget.children
+    below = replay.widget.children[2]
+    assert list(below.children) == [replay.panel_image, replay.table]  # side by side
 
 
 def test_multi_paxos_state_at_t_follows_the_partition_story(scenarios_dir):
@@ -240,3 +244,78 @@ def test_multi_paxos_state_at_t_follows_the_partition_story(scenarios_dir):
     assert before["S3"]["role"] == "leader" and before["S3"]["commit"] == 5
     assert after["S1"] == after["S4"] == {"role": "follower", "term": 2, "log": "5 (term 2)",
                                           "commit": 5, "applied": 5, "down": False}
+
+
+# ---- in the browser (issue 16 §5) -------------------------------------------------------------
+def test_explorer_pictures_are_shown_at_their_own_width_never_stretched(case2):
+    from paxoslab.widgets import SHOWN_WIDTH, png_size
+
+    width, _ = png_size(case2.image.value)
+    assert width <= SHOWN_WIDTH
+    assert case2.image.layout.width == f"{width}px"  # not the VBox's width (810 px shown at 964)
+    assert case2.image.layout.align_self == "flex-start" and case2.image.layout.max_width == "100%"
+
+
+def test_explorer_says_running_then_names_the_run_and_its_settings(case2):
+    seen = []
+    case2.status.observe(lambda change: seen.append(change["new"]), names="value")
+    case2.set(**{"S1->S3 accept delay": 2})
+    assert "running…" in seen[0] and "S5 starts at = 3" in seen[0]
+    assert case2.status.value == seen[-1]
+    assert "run 2: S1-&gt;S3 accept delay = 2, S5 starts at = 3" in case2.status.value
+    before = case2.status.value
+    case2.set(**{"S1->S3 accept delay": 3})  # whatever the outcome, the status line changes
+    assert case2.status.value != before
+    assert "run 3: S1-&gt;S3 accept delay = 3" in case2.status.value
+
+
+def test_explorer_keeps_recent_runs_and_shows_them_again_without_rerunning(case2, monkeypatch):
+    case2.set(**{"S1->S3 accept delay": 6})  # the longest run: the time axis grows once
+    case2.set(**{"S1->S3 accept delay": 1})
+    first = (case2.image.value, case2.text.value)
+    case2.set(**{"S1->S3 accept delay": 6})
+    monkeypatch.setattr("paxoslab.widgets.run_scenario", lambda *a, **k: pytest.fail("re-ran"))
+    case2.set(**{"S1->S3 accept delay": 1})
+    assert (case2.image.value, case2.text.value) == first
+    assert "run 5:" in case2.status.value
+
+
+def test_player_slider_and_clock_agree_and_times_are_rounded(scenario):
+    import re
+
+    data = scenario("basic-paxos-case-2")
+    data["network"] = {"delay": {"uniform": [1, 3]}}
+    data.pop("expect", None)
+    replay = player(pl.run_scenario(data, seed=3))
+    assert any(t != round(t, 2) for t in replay.times)  # times such as 4.11034
+    for step in (1, 4, len(replay.times)):
+        replay.slider.value = step
+        assert f"(step {step} of {len(replay.times)})" in replay.clock.value
+        assert not re.search(r"\d\.\d{3}", replay.clock.value + replay.table.value)
+
+
+def test_player_state_table_has_its_column_headers_at_t0(replay):
+    assert replay.slider.value == 1
+    for field in ("promised", "accepted", "learned"):
+        assert f">{field}</th>" in replay.table.value
+
+
+def test_player_fits_one_screen(scenarios_dir):
+    """The diagram on top, the log grid and the state table side by side below it."""
+    from paxoslab.widgets import png_size
+
+    story = pl.run_scenario(scenarios_dir / "multi-paxos-partition.json")
+    replay = pl.widgets.player(story, panel=pl.plots.log_grid)
+    diagram, panel = png_size(replay.image.value), png_size(replay.panel_image.value)
+    assert diagram[0] <= 960 and panel[0] <= 560
+    assert 40 + diagram[1] + panel[1] <= 900  # the table (5 rows) is shorter than the panel
+
+
+def test_a_widget_reads_as_text_before_it_runs(case2, replay, monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: shown.append(a[0]))
+    case2._ipython_display_()
+    replay._ipython_display_()
+    assert shown[0]["text/plain"].startswith("(an explorer of basic-paxos-case-2")
+    assert shown[1]["text/plain"].startswith("(a replay of basic-paxos-case-2")
+    assert all("application/vnd.jupyter.widget-view+json" in bundle for bundle in shown)
