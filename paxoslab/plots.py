@@ -137,6 +137,7 @@ def sequence_diagram(
     renderer = ax.figure.canvas.get_renderer()
     pending: list[tuple[Annotation, list[tuple[float, float]]]] = []
     any_lost = any_in_flight = False
+    crosses: list[tuple[float, float]] = []  # one line of ✗ marks: one artist, not one per loss
 
     for m in rows:
         color = _color(m["msg_type"], colors, extra_colors)
@@ -175,7 +176,7 @@ def sequence_diagram(
             color=color, lw=1.1, linestyle="--" if lost else "-", shrinkA=0, shrinkB=0,
             connectionstyle=style, alpha=0.85, gid=f"message-{m['msg_id']}", zorder=3))
         if lost:
-            ax.plot(t1, y1, marker="x", color=LOST, markersize=8, mew=2, zorder=4)
+            crosses.append((t1, y1))
         label = _label(m)
         key = (m["src"], t0, label)
         if key in broadcasts:
@@ -202,7 +203,11 @@ def sequence_diagram(
                                      "alpha": 0.8})
         pending.append((text, spots))
 
+    if crosses:
+        ax.plot(*zip(*crosses, strict=True), ls="none", marker="x", color=LOST, markersize=8,
+                mew=2, zorder=4)
     message_labels = len(pending)  # the marks' words come after them
+    mark_points: dict[str, list[tuple[float, float]]] = {}  # kind -> its marks: one line each
     mark_kinds: list[str] = []
     stacked: dict[tuple[float, str], int] = {}
     for e in trace.events:
@@ -211,8 +216,7 @@ def sequence_diagram(
         mark = marks[e.kind]
         if e.kind not in mark_kinds:
             mark_kinds.append(e.kind)
-        ax.plot(e.time, lane[e.node], marker=mark.marker, color=mark.color, markersize=10,
-                mew=2, zorder=5)
+        mark_points.setdefault(e.kind, []).append((e.time, lane[e.node]))
         words = mark.text(e.payload)
         if words:
             below = stacked.get((e.time, e.node), 0)
@@ -222,6 +226,9 @@ def sequence_diagram(
                                fontsize=FONT, color=mark.color, fontweight="bold", va="center")
             pending.append((text, [(e.time, y), (e.time, y + 0.2), (e.time, y - 0.48)]))
 
+    for kind, points in mark_points.items():
+        ax.plot(*zip(*points, strict=True), ls="none", marker=marks[kind].marker,
+                color=marks[kind].color, markersize=10, mew=2, zorder=5)
     chosen = [m for m in moments(trace, nodes, protocol)
               if m["kind"] == "chosen" and not m.get("again") and m["time"] <= horizon]
     headline: list[tuple[Annotation, list[tuple]]] = []  # placed first: they name the outcome
@@ -245,8 +252,10 @@ def sequence_diagram(
     ax.set_yticks(range(len(nodes)), nodes, fontsize=10)
     ax.tick_params(axis="x", labelsize=FONT)
     ax.set_xlabel("simulated time (ms)", fontsize=10)
-    for i in range(len(nodes)):
-        ax.axhline(i, color="#cccccc", lw=0.8, zorder=0)
+    # the lanes: one line across the axes' width at every node (one artist, not one per lane)
+    ax.add_line(Line2D([0, 1, math.nan] * len(nodes), [y for i in range(len(nodes)) for y in (i, i, i)],
+                       transform=ax.get_yaxis_transform(), color="#cccccc", lw=0.8, zorder=0,
+                       gid="lane"))
     _legend(ax, protocol, {m["msg_type"] for m in rows}, colors, extra_colors, marks, mark_kinds,
             bool(chosen), any_lost, down, any_in_flight or until is not None and now is not None)
     if title is None and hasattr(result_or_trace, "scenario"):
