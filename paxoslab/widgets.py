@@ -51,6 +51,9 @@ from .wording import show
 #: Widest picture a widget shows (pixels): about a notebook's width on a laptop.  Pictures are
 #: rendered at most this wide and shown at their own size, never stretched.
 SHOWN_WIDTH = 960
+#: Tallest picture an explorer shows (pixels), so that its controls, picture and outcome fit
+#: one laptop screen.
+SHOWN_HEIGHT = 540
 #: Resolution of widget pictures (dots per inch) when the figure is narrow enough.
 DPI = 90
 #: A player's panel (beside the state table, below the diagram) is at most this big.
@@ -102,13 +105,14 @@ class FrameCache:
                 ax.get_title(loc="right"), tuple(t.get_text() for t in ax.get_yticklabels()),
                 entries)
 
-    def render(self, ax: Any, max_width: int = SHOWN_WIDTH) -> bytes:
+    def render(self, ax: Any, max_width: int = SHOWN_WIDTH, max_height: int = SHOWN_HEIGHT
+               ) -> bytes:
         """PNG bytes of the figure behind ``ax`` (as :func:`render_png`, which it closes)."""
         import numpy as np
         from PIL import Image
 
         figure = ax.figure
-        dpi = min(DPI, max_width / figure.get_figwidth())
+        dpi = min(DPI, max_width / figure.get_figwidth(), max_height / figure.get_figheight())
         figure.set_dpi(dpi)
         canvas = figure.canvas
         key = self.key(ax, dpi)
@@ -264,7 +268,7 @@ class Explorer:
                 result = run_scenario(scenario)
                 drawn = self.draw(result)
                 png = (self._frames.render(drawn) if self.draw == self._diagram
-                       else render_png(drawn))
+                       else render_png(drawn, max_height=SHOWN_HEIGHT))
                 report = self.report(result)
                 # the frame may have grown for this run: file it under the frame it was drawn in
                 key = json.dumps([scenario, self.frame], sort_keys=True, default=str)
@@ -278,7 +282,8 @@ class Explorer:
                                  f"{html.escape(self.error)}</pre>")
             self.text.value = "<pre>(stale: the diagram shows the last run that worked)</pre>"
             if self.result is not None:
-                show_png(self.image, render_png(stale(self.draw(self.result))))
+                show_png(self.image, render_png(stale(self.draw(self.result)),
+                                                max_height=SHOWN_HEIGHT))
             self.result = None
             return None
         self.runs += 1

@@ -319,3 +319,19 @@ def test_a_widget_reads_as_text_before_it_runs(case2, replay, monkeypatch):
     assert shown[0]["text/plain"].startswith("(an explorer of basic-paxos-case-2")
     assert shown[1]["text/plain"].startswith("(a replay of basic-paxos-case-2")
     assert all("application/vnd.jupyter.widget-view+json" in bundle for bundle in shown)
+
+
+def test_a_tall_explorer_picture_fits_one_screen_with_its_controls(scenarios_dir):
+    """05's explorer (roles above logs, 11 x 6.8 in) was 789 px tall: its outcome fell below the fold."""
+    from paxoslab.widgets import SHOWN_HEIGHT, png_size
+
+    def draw(result):
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.8))
+        pl.plots.role_timeline(result, ax=top)
+        pl.plots.log_grid(result, ax=bottom)
+        return fig
+
+    ex = Explorer(scenarios_dir / "multi-paxos-partition.json",
+                  {"heal at": ("events[7].at", widgets.IntSlider(value=400, min=290, max=800))}, draw=draw)
+    width, height = png_size(ex.image.value)
+    assert height <= SHOWN_HEIGHT and width <= 960
