@@ -242,11 +242,14 @@ def sequence_diagram(
     if now is not None:
         ax.axvline(now, color="#333333", lw=1.2, zorder=1)
 
-    if every == 1:
-        _place(headline + pending, placed, renderer, ax)
-    else:  # a long run: the marks' words first, then the message labels that find room
-        _place(headline + pending[message_labels:] + pending[:message_labels], placed, renderer,
-               ax, optional={text for text, _ in pending[:message_labels]})
+    # a message label that finds no free spot is left out, never drawn over another label or
+    # cut off at the edge ("HB t1 c1HB t1 c2", "Reject 13.5<14." in a long Multi-Paxos replay)
+    # the marks' words first (each has only a few spots beside its mark), then the message
+    # labels that find room
+    optional = {text for text, _ in pending[:message_labels]}
+    _place(headline + pending[message_labels:] + pending[:message_labels], placed, renderer, ax,
+           optional=optional)
+    left_out = sum(1 for text in optional if text not in placed)
     down = _shade_faults(ax, trace, lane, horizon)
 
     ax.set_yticks(range(len(nodes)), nodes, fontsize=10)
@@ -265,6 +268,9 @@ def sequence_diagram(
     if every > 1:  # a long run: say that most messages go unlabelled
         ax.set_title(f"labels on every {ordinal(every)} message where there is room", loc="right",
                      fontsize=FONT, color="#555555")
+    elif left_out:  # say that some are
+        ax.set_title(f"{left_out} of {message_labels} message labels left out: no room",
+                     loc="right", fontsize=FONT, color="#555555")
     ax.grid(axis="x", color="#eeeeee")
     return ax
 

@@ -503,6 +503,24 @@ def test_a_short_run_labels_every_message_and_says_nothing(case1):
     assert len(message_labels(case1, ax)) >= 10
 
 
+def test_a_crowded_run_leaves_out_labels_rather_than_piling_them_up(scenario):
+    """Multi-Paxos' partition (05, and its replay): "HB t1 c1HB t1 c2" overlapped along S1's
+    lane and "Reject 13.5<14.1" was cut at the edge; now such a label is left out, and said so."""
+    result = pl.run_scenario(scenario("multi-paxos-partition"))
+    ax = sequence_diagram(result)
+    assert overlapping_labels(ax) == []
+    shown = message_labels(result, ax)
+    note = ax.get_title(loc="right")
+    assert note.endswith(" message labels left out: no room")
+    left_out, total = int(note.split()[0]), int(note.split()[2])
+    assert 0 < left_out < total / 4 and len(shown) == total - left_out
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    for text in ax.texts:
+        box = text.get_window_extent(renderer)
+        assert frame.x0 - 1 <= box.x0 and box.x1 <= frame.x1 + 1, text.get_text()
+
+
 def test_a_long_run_diagram_takes_seconds_not_minutes(long_run, tmp_path):
     """3,200 messages took minutes when each label was compared with every label placed."""
     import signal
