@@ -6,14 +6,16 @@ from its send to its delivery, labelled the way the course writes them
 (``P3.1``, ``Promise 3.1 (2.1,X)``, ``A3.1 X``).  A broadcast is labelled once,
 at its sender.  Every other label sits beside its own arrow, within a third of
 a lane of the sender or the receiver, so it never reads as belonging to a lane
-in between; labels that would overlap are moved along their arrow or stacked.
-A lost message's dashed arrow runs along its own path towards its destination
-and ends in a red ✗ half a lane short of it.  The legend lists every message
-type of the protocol and every mark in a fixed order, so that diagrams of
-different runs (an explorer's, a player's) share one frame.  A long run (more
-than :data:`MAX_LABELS` labels) labels only every k-th message, where there is
-room, and says so above the plot; label placement takes time in proportion to
-the labels.
+in between; a broadcast's label starts at its send, above the lane.  Labels
+that would overlap are moved along their arrow or stacked; the marks' words are
+placed first, and a message label that finds no free spot is left out (the
+figure says how many) rather than drawn over another label.  A lost message's
+dashed arrow runs along its own path towards its destination and ends in a red
+✗ half a lane short of it.  The legend lists the message types and marks that
+occur in the figure, in the protocol's order.  A long run (more than
+:data:`MAX_LABELS` labels) labels only every k-th message, where there is room,
+and says so above the plot; label placement takes time in proportion to the
+labels.
 """
 
 from __future__ import annotations
