@@ -75,35 +75,50 @@ def render_png(drawn: Any, max_width: int = SHOWN_WIDTH, max_height: int | None 
 class FrameCache:
     """Renders a sequence diagram's PNG drawing only what changes between an explorer's runs.
 
-    An explorer's diagrams share their frame: the axes, ticks, lanes and title, and — most
-    runs — the legend.  Drawing those takes about half the time of a diagram (tick labels
-    and legend text are glyphs to render).  So the frame, with the legend, is drawn once
-    and kept as pixels; a run's diagram starts from a copy of them, and only its arrows,
-    marks and labels are drawn on top.  A run whose legend or frame differs gets a new
-    frame (a few are kept).
+    An explorer's diagrams share their frame: the axes, ticks, lanes and title; and most
+    runs share their legend.  Drawing those takes about half the time of a diagram (tick
+    labels and legend text are glyphs to render).  So the frame is drawn once and kept as
+    pixels, and so is each legend (beside the axes, where nothing else is drawn); a run's
+    diagram starts from a copy of them, and only its arrows, marks and labels are drawn on
+    top.  A run whose frame (a longer time axis) or legend differs gets its own, drawn
+    once (a few of each are kept).
     """
 
     def __init__(self, size: int = 8) -> None:
         self.size = size
         self.frames: OrderedDict[tuple, Any] = OrderedDict()
+        self.legends: OrderedDict[tuple, tuple[int, int, Any]] = OrderedDict()
 
     @staticmethod
     def changing(ax: Any) -> list[Any]:
-        """The artists a run draws: everything on the axes but its lanes."""
+        """The artists a run draws: everything on the axes but its lanes, and the note above
+        it on the right (how many labels were left out)."""
         artists = [*ax.patches, *ax.texts, *ax.collections,
                    *(line for line in ax.lines if line.get_gid() != "lane")]
-        return sorted(artists, key=lambda a: a.get_zorder())
+        note = getattr(ax, "_right_title", None)
+        return sorted(artists, key=lambda a: a.get_zorder()) + ([note] if note is not None else [])
 
     @staticmethod
     def key(ax: Any, dpi: float) -> tuple:
-        legend = ax.get_legend()
-        entries = () if legend is None else tuple(
-            (text.get_text(), type(handle).__name__, str(getattr(handle, "get_color", str)()))
-            for text, handle in zip(legend.get_texts(), legend.legend_handles, strict=False))
+        """What the frame's pixels depend on."""
         return (tuple(ax.figure.get_size_inches()), dpi, ax.get_xlim(), ax.get_ylim(),
                 tuple(ax.get_position().bounds), ax.get_title(loc="left"),
-                ax.get_title(loc="right"), tuple(t.get_text() for t in ax.get_yticklabels()),
-                entries)
+                tuple(t.get_text() for t in ax.get_yticklabels()))
+
+    @staticmethod
+    def legend_key(ax: Any, dpi: float) -> tuple:
+        """What the legend's pixels depend on."""
+        legend = ax.get_legend()
+        entries = tuple(
+            (text.get_text(), type(handle).__name__, str(getattr(handle, "get_color", str)()))
+            for text, handle in zip(legend.get_texts(), legend.legend_handles, strict=False))
+        return (tuple(ax.figure.get_size_inches()), dpi, tuple(ax.get_position().bounds), entries)
+
+    @staticmethod
+    def _keep(store: OrderedDict, key: tuple, value: Any, size: int) -> None:
+        store[key] = value
+        if len(store) > size:
+            store.popitem(last=False)
 
     def render(self, ax: Any, max_width: int = SHOWN_WIDTH, max_height: int = SHOWN_HEIGHT
                ) -> bytes:
@@ -115,25 +130,41 @@ class FrameCache:
         dpi = min(DPI, max_width / figure.get_figwidth(), max_height / figure.get_figheight())
         figure.set_dpi(dpi)
         canvas = figure.canvas
-        key = self.key(ax, dpi)
+        legend = ax.get_legend()
         artists = self.changing(ax)
+        key = self.key(ax, dpi)
         frame = self.frames.get(key)
         if frame is None:
-            shown = [a.get_visible() for a in artists]
-            for artist in artists:
+            hidden = [a for a in [*artists, legend] if a is not None and a.get_visible()]
+            for artist in hidden:
                 artist.set_visible(False)
             canvas.draw()
             frame = np.asarray(canvas.buffer_rgba()).copy()
-            for artist, visible in zip(artists, shown, strict=True):
-                artist.set_visible(visible)
-            self.frames[key] = frame
-            if len(self.frames) > self.size:
-                self.frames.popitem(last=False)
+            for artist in hidden:
+                artist.set_visible(True)
+            self._keep(self.frames, key, frame, self.size)
         else:
             self.frames.move_to_end(key)
         renderer = canvas.get_renderer()
         pixels = np.asarray(renderer.buffer_rgba())
         pixels[...] = frame
+        if legend is not None and legend.get_visible():
+            legend_key = self.legend_key(ax, dpi)
+            kept = self.legends.get(legend_key)
+            if kept is None:
+                legend.draw(renderer)
+                box = legend.get_window_extent(renderer)
+                height = pixels.shape[0]
+                top = max(int(math.floor(height - box.y1)) - 2, 0)
+                left = max(int(math.floor(box.x0)) - 2, 0)
+                bottom = min(int(math.ceil(height - box.y0)) + 2, height)
+                right = min(int(math.ceil(box.x1)) + 2, pixels.shape[1])
+                kept = (top, left, pixels[top:bottom, left:right].copy())
+                self._keep(self.legends, legend_key, kept, self.size)
+            else:
+                self.legends.move_to_end(legend_key)
+                top, left, patch = kept
+                pixels[top:top + patch.shape[0], left:left + patch.shape[1]] = patch
         for artist in artists:
             if artist.get_visible():
                 artist.draw(renderer)

@@ -335,3 +335,31 @@ def test_a_tall_explorer_picture_fits_one_screen_with_its_controls(scenarios_dir
                   {"heal at": ("events[7].at", widgets.IntSlider(value=400, min=290, max=800))}, draw=draw)
     width, height = png_size(ex.image.value)
     assert height <= SHOWN_HEIGHT and width <= 960
+
+
+def test_frame_cache_draws_what_savefig_draws(scenario):
+    """The kept frame and legend, with a run's arrows, marks and labels drawn on them, is the
+    picture savefig makes (up to the antialiasing of a few arrow pixels)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from paxoslab.plots import sequence_diagram
+    from paxoslab.widgets import FrameCache
+
+    def pixels(png):
+        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+    cache = FrameCache()
+    for delay in (1, 6, 1):  # a second legend, then the first frame and legend again
+        data = scenario("basic-paxos-case-2")
+        data.pop("expect")
+        data["network"]["rules"][0]["delay"] = delay
+        result = pl.run_scenario(data)
+        kept = pixels(cache.render(sequence_diagram(result, xlim=(-0.3, 30))))
+        drawn = pixels(render_png(sequence_diagram(result, xlim=(-0.3, 30))))
+        assert kept.shape == drawn.shape
+        assert (np.abs(kept - drawn).sum(axis=2) > 30).mean() < 0.01
+    assert len(cache.frames) == 1 and len(cache.legends) == 2
+    assert plt.get_fignums() == []
