@@ -288,8 +288,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             writer.add(row)
             failed += bool(row.get("error"))
     except KeyboardInterrupt:
-        if pool:
-            pool.shutdown(wait=False, cancel_futures=True)
         writer.close()  # rows still held for stdout's header are printed
         kept = f"the {writer.count} finished runs are in {args.csv}" if args.csv else \
             f"{writer.count} runs finished"
@@ -298,7 +296,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     finally:
         writer.close()
         if pool:
-            pool.shutdown(wait=False, cancel_futures=True)
+            shut_down(pool)
     if args.csv:
         print(f"{writer.count} runs written to {args.csv}"
               + (f" ({failed} failed: see the error column)" if failed else ""), file=sys.stderr)
@@ -310,6 +308,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
               f"{RowWriter.HOLD} rows and is not in the table (--csv keeps every column)",
               file=sys.stderr)
     return EXIT_RUN_FAILED if failed else EXIT_OK
+
+
+def shut_down(pool) -> None:
+    """Cancel what has not started, let the workers finish their run and join the pool's thread
+    (a second Ctrl-C meanwhile is ignored).  Joining matters: Python 3.11 may otherwise wake
+    the pool's closed pipe at exit and print a traceback (``Bad file descriptor``)."""
+    import signal
+
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: signals are not ours to set
+        previous = None
+    try:
+        pool.shutdown(wait=True, cancel_futures=True)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def memory_bound(text: str) -> float | str | None:
