@@ -45,7 +45,9 @@ def measure(passes: int) -> dict[str, list[float]]:
         start = time.perf_counter()
         player = pl.widgets.player(result)
         build.append((time.perf_counter() - start) * 1000)
-        steps = list(range(1, len(player.times))) + list(range(len(player.times) - 2, -1, -1))
+        # the slider counts steps from 1 (like the clock): forwards from the second, then back
+        last = len(player.times)
+        steps = list(range(2, last + 1)) + list(range(last - 1, 0, -1))
         step += [timed(lambda s=s, p=player: setattr(p.slider, "value", s)) for s in steps]
         rerun += [timed(lambda: render_png(sequence_diagram(pl.run_scenario(SCENARIO))))
                   for _ in range(4)]
