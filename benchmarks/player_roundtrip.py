@@ -29,7 +29,7 @@ from paxoslab.plots import sequence_diagram  # noqa: E402
 from paxoslab.widgets import render_png  # noqa: E402
 
 SCENARIO = Path(__file__).resolve().parents[1] / "data" / "scenarios" / "basic-paxos-case-2.json"
-TARGET_MS = 250.0
+TARGET_MS = 150.0
 
 
 def timed(action) -> float:
