@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .wording import show
+from .wording import ms, show
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -33,7 +33,7 @@ def describe(summary: Mapping[str, Any], expectations: bool = True) -> str:
     types = ", ".join(f"{t} {n}" for t, n in m["by_type"].items())
     lines = [
         f"{summary['scenario']}  ({summary['protocol']}, seed {summary['seed']}, "
-        f"ran to t={summary['end_time']:g})",
+        f"ran to t={ms(summary['end_time'])})",
         f"messages   {m['sent']} sent, {m['delivered']} delivered, {m['dropped']} dropped"
         + (f"  ({types})" if types else ""),
     ]
@@ -43,7 +43,7 @@ def describe(summary: Mapping[str, Any], expectations: bool = True) -> str:
         lines += PROTOCOLS[summary["protocol"]].story.describe(summary)
     violations = summary["violations"]
     lines.append("violations " + ("none" if not violations else f"{len(violations)}"))
-    lines += [f"  t={v['time']:g} {v['property']}: {v['detail']}" for v in violations]
+    lines += [f"  t={ms(v['time'])} {v['property']}: {v['detail']}" for v in violations]
     expect = summary["expect"]
     if expectations:
         lines.append("expect     " + ("ok" if expect["ok"] else "FAILED"))
@@ -89,10 +89,10 @@ def narrate(trace: Any, nodes: Any = None, kinds: Any = None, until: float | Non
         kind = f"send:{e.msg_type}" if e.kind == "send" else e.kind
         if (kind in sentences and (nodes is None or e.node in nodes)
                 and (kinds is None or kind in kinds)):
-            lines.append(f"t={e.time:<5g} {sentences[kind](e, e.payload or {})}")
+            lines.append(f"t={ms(e.time):<5} {sentences[kind](e, e.payload or {})}")
         for moment in after.get(e.seq, []):
             if kinds is None or moment["kind"] in kinds:
-                lines.append(f"t={moment['time']:<5g} >> {moment['text']}")
+                lines.append(f"t={ms(moment['time']):<5} >> {moment['text']}")
     return "\n".join(lines)
 
 

@@ -102,6 +102,15 @@ class SimulationStalled(RuntimeError):
         return _restore, (type(self), str(self), dict(self.__dict__))
 
 
+def _long_ms(time: float) -> str:
+    """``10,000,000`` for a time a person would write out, ``1e+300`` for one nobody would.
+
+    >>> _long_ms(76765.123), _long_ms(1e7), _long_ms(1e300)
+    ('76,765.1', '10,000,000', '1e+300')
+    """
+    return f"{time:,.1f}".removesuffix(".0") if abs(time) < 1e15 else f"{time:g}"
+
+
 class EventLimitReached(RuntimeError):
     """A run reached its ``max_events`` with events still due before ``until``: it stops
     rather than grow without bound (a recorded run keeps about 1 KB per event)."""
@@ -109,8 +118,9 @@ class EventLimitReached(RuntimeError):
     def __init__(self, events: int, time: float, until: float) -> None:
         self.events, self.time, self.until = events, time, until
         super().__init__(
-            f"stopped after max_events={events:,} events at t={time:,.1f} ms of until={until:,.1f}: "
-            "raise it (--max-events N; max_events=N or None in Python) or lower until")
+            f"stopped after max_events={events:,} events at t={_long_ms(time)} ms of "
+            f"until={_long_ms(until)}: raise it (--max-events N; max_events=N or None in Python) "
+            "or lower until")
 
     def __reduce__(self) -> tuple:
         return _restore, (type(self), str(self), dict(self.__dict__))

@@ -4,6 +4,8 @@
 ('-', 'X', '[1, "a"]')
 >>> per_node({"S1": "X", "S2": None})
 'S1=X  S2=-'
+>>> ms(4.11034), ms(3.0), ms(0.5)
+('4.11', '3', '0.5')
 """
 
 from __future__ import annotations
@@ -21,3 +23,8 @@ def show(v: Any) -> str:
 def per_node(mapping: Mapping[str, Any]) -> str:
     """``node=value`` pairs, two spaces apart."""
     return "  ".join(f"{node}={show(v)}" for node, v in mapping.items())
+
+
+def ms(time: float) -> str:
+    """A simulated time as the reports write it: milliseconds to two decimals, no trailing zeros."""
+    return f"{round(time, 2):g}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ...wording import per_node, show
+from ...wording import ms, per_node, show
 from ..spec import Mark
 
 if TYPE_CHECKING:
@@ -99,11 +99,11 @@ def describe_summary(summary: Mapping[str, Any]) -> list[str]:
     at = summary["decided_at"]
     when = {n: t for n, t in summary["learned_at"].items() if t is not None}
     learned = "  ".join(
-        f"{node}={show(v)}" + (f" (t={when[node]:g})" if node in when else "")
+        f"{node}={show(v)}" + (f" (t={ms(when[node])})" if node in when else "")
         for node, v in summary["learned"].items())
     return [
         f"decided    {show(summary['decided'])}"
-        + (f"  (chosen at t={at:g})" if at is not None else ""),
+        + (f"  (chosen at t={ms(at)})" if at is not None else ""),
         f"learned    {learned if when else per_node(summary['learned'])}",
         f"ballots    {', '.join(summary['ballots']) or '-'}",
     ]
@@ -161,7 +161,7 @@ def moments(trace, nodes) -> list[dict[str, Any]]:
         again = m["value"] in first
         if again:
             text = (f"({m['ballot']}, {m['value']}) now has a majority too ({majority}); "
-                    f"{m['value']} was already chosen at t={first[m['value']]:g}")
+                    f"{m['value']} was already chosen at t={ms(first[m['value']])}")
         else:
             first[m["value"]] = m["at"]
             text = (f"{m['value']} is chosen: a majority ({majority}) has now accepted "

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ...statemachine import NOOP
-from ...wording import show
+from ...wording import ms, show
 from ..spec import Mark
 from .node import CANDIDATE, FOLLOWER, LEADER, Entry
 
@@ -195,7 +195,7 @@ def summarize(sim) -> dict[str, Any]:
 
 def describe_summary(summary: Mapping[str, Any]) -> list[str]:
     """The summary's lines of ``Result.describe()``: leaders, logs, states, commands."""
-    leaders = ", ".join(f"{x['node']}@t{x['term']} (t={x['at']:g})" for x in summary["leaders"])
+    leaders = ", ".join(f"{x['node']}@t{x['term']} (t={ms(x['at'])})" for x in summary["leaders"])
     lines = [f"leaders    {leaders or '-'}", "logs       (term:command, | after the commit index)"]
     for node, log in summary["logs"].items():
         cut = summary["commit_index"][node]
@@ -208,7 +208,7 @@ def describe_summary(summary: Mapping[str, Any]) -> list[str]:
     lines += [f"  {node:<8} {show(s) if s is not None else 'down'}" for node, s in summary["state"].items()]
     for c in summary["commands"]:
         where = f" #{c['index']} t{c['term']}" if c["index"] is not None else ""
-        when = f" at t={c['committed_at']:g}" if c["committed"] else ""
+        when = f" at t={ms(c['committed_at'])}" if c["committed"] else ""
         answer = ""
         if c["executed"] is False:
             answer = f", a retry answered {c['result']!r} from the client session"
