@@ -125,6 +125,9 @@ def sequence_diagram(
     rows = [m for m in trace.message_rows() if m["sent_at"] <= horizon]
     delays = [m["delivered_at"] - m["sent_at"] for m in rows if m["delivered_at"] is not None]
     typical = median(delays) if delays else 1.0
+    # only what the time axis shows is drawn, labelled, counted and put in the legend
+    lo, hi = min(xlim), max(xlim)
+    rows = [m for m in rows if m["sent_at"] <= hi and _message_end(m, typical) >= lo]
     senders: dict[tuple, int] = {}
     for m in rows:
         key = (m["src"], m["sent_at"], _label(m))
@@ -213,7 +216,8 @@ def sequence_diagram(
     mark_kinds: list[str] = []
     stacked: dict[tuple[float, str], int] = {}
     for e in trace.events:
-        if e.time > horizon or e.node not in lane or e.kind not in marks or e.payload is None:
+        if (e.time > horizon or not lo <= e.time <= hi or e.node not in lane or e.kind not in marks
+                or e.payload is None):
             continue
         mark = marks[e.kind]
         if e.kind not in mark_kinds:
@@ -232,7 +236,8 @@ def sequence_diagram(
         ax.plot(*zip(*points, strict=True), ls="none", marker=marks[kind].marker,
                 color=marks[kind].color, markersize=10, mew=2, zorder=5)
     chosen = [m for m in moments(trace, nodes, protocol)
-              if m["kind"] == "chosen" and not m.get("again") and m["time"] <= horizon]
+              if m["kind"] == "chosen" and not m.get("again") and m["time"] <= horizon
+              and lo <= m["time"] <= hi]
     headline: list[tuple[Annotation, list[tuple]]] = []  # placed first: they name the outcome
     for m in chosen:
         ax.axvline(m["time"], color=CHOSEN, lw=1.6, ls=(0, (4, 2)), zorder=1)
@@ -275,6 +280,14 @@ def sequence_diagram(
                      loc="right", fontsize=FONT, color="#555555")
     ax.grid(axis="x", color="#eeeeee")
     return ax
+
+
+def _message_end(m: Mapping[str, Any], typical: float) -> float:
+    """When a message row ends on the time axis: delivered, lost, or (in flight) a typical
+    delay after its send."""
+    if m["delivered_at"] is not None:
+        return m["delivered_at"]
+    return m.get("dropped_at") or m["sent_at"] + typical
 
 
 def _spots_beside(t0: float, y0: float, t1: float, y1: float) -> list[tuple[float, float, str]]:
