@@ -26,6 +26,7 @@ Right: 'b'. because b.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -33,6 +34,12 @@ from pathlib import Path
 from typing import Any
 
 QUESTIONS_DIR = Path(__file__).parent / "questions"
+#: verdicts are wrapped at this width, between words, so a notebook never breaks one mid-word
+WIDTH = 100
+
+
+def _say(text: str) -> None:
+    print(textwrap.fill(text, WIDTH, break_long_words=False, break_on_hyphens=False))
 
 
 @dataclass
@@ -60,16 +67,16 @@ class Question:
     def _verdict(self, guess: Any) -> bool | None:
         if guess is None or guess == "":
             options = f" (one of {', '.join(repr(c) for c in self.choices)})" if self.choices else ""
-            print(f"No answer yet: put your prediction in the cell{options} and run it again.")
+            _say(f"No answer yet: put your prediction in the cell{options} and run it again.")
             return None
         if self.choices and not any(self._same(guess, c) for c in self.choices):
-            print(f"{guess!r} is not one of the choices: {', '.join(repr(c) for c in self.choices)}.")
+            _say(f"{guess!r} is not one of the choices: {', '.join(repr(c) for c in self.choices)}.")
             return None
         if self._same(guess, self.answer):
-            print(f"Right: {self.answer!r}. {self.why}")
+            _say(f"Right: {self.answer!r}. {self.why}")
             return True
         hint = next((h for c, h in self.hints.items() if self._same(guess, c)), None)
-        print(f"Not quite: {guess!r} is not it. "
+        _say(f"Not quite: {guess!r} is not it. "
               + (f"{hint} " if hint else "Think again, ")
               + (f"or run pl.quiz.reveal({self.id!r}) to see the answer." if not hint
                  else f"Run pl.quiz.reveal({self.id!r}) to see the answer."))
@@ -77,7 +84,7 @@ class Question:
 
     def reveal(self) -> None:
         """Print the answer and the reason."""
-        print(f"Answer: {self.answer!r}. {self.why}")
+        _say(f"Answer: {self.answer!r}. {self.why}")
 
     def _repr_markdown_(self) -> str:
         choices = "".join(f"\n- `{c!r}`" for c in self.choices)
