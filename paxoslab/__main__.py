@@ -33,6 +33,7 @@ goal is never reached in a complete search; 2 for bad input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import math
@@ -310,10 +311,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_RUN_FAILED if failed else EXIT_OK
 
 
-def shut_down(pool) -> None:
-    """Cancel what has not started, let the workers finish their run and join the pool's thread
-    (a second Ctrl-C meanwhile is ignored).  Joining matters: Python 3.11 may otherwise wake
-    the pool's closed pipe at exit and print a traceback (``Bad file descriptor``)."""
+@contextlib.contextmanager
+def sigint_ignored():
+    """A second Ctrl-C while this block runs does nothing (no traceback half-way through)."""
     import signal
 
     try:
@@ -321,10 +321,18 @@ def shut_down(pool) -> None:
     except ValueError:  # not the main thread: signals are not ours to set
         previous = None
     try:
-        pool.shutdown(wait=True, cancel_futures=True)
+        yield
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+
+
+def shut_down(pool) -> None:
+    """Cancel what has not started, let the workers finish their run and join the pool's thread
+    (a second Ctrl-C meanwhile is ignored).  Joining matters: Python 3.11 may otherwise wake
+    the pool's closed pipe at exit and print a traceback (``Bad file descriptor``)."""
+    with sigint_ignored():
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def memory_bound(text: str) -> float | str | None:
@@ -364,8 +372,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    import signal
-
     from .search import SearchArgumentError, counterexample_file, search
 
     try:
@@ -375,15 +381,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     except SearchArgumentError as exc:
         raise ScenarioError(args.file, "--" + exc.argument.replace("_", "-"), exc.problem) from None
     if result.interrupted:  # it proved nothing: one line, and the shell's code for Ctrl-C
-        try:  # a second Ctrl-C while it is written must not end in a traceback
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        except ValueError:  # not the main thread: signals are not ours to set
-            previous = None
-        try:
+        with sigint_ignored():  # a second Ctrl-C while it is written must not end in a traceback
             print(f"paxoslab: interrupted, nothing is proved: {result.headline()}", file=sys.stderr)
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
         return EXIT_INTERRUPTED
     if result.counterexample is not None:
         path = args.save or counterexample_file(result.scenario["name"])
