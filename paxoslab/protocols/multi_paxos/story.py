@@ -63,10 +63,23 @@ def _log_of(sim, node_id: str) -> tuple[Entry, ...]:
 
 
 def commands(sim) -> list[dict[str, Any]]:
-    """One record per client request: where it went, whether and when it was committed,
-    when each server applied it, and the answer.  Rebuilt from the run's notes,
-    replaying each server's log over time (an entry is known by index, term and
+    """One record per client request: where it went, whether and when a server knew it
+    was committed, when each server applied it, and the answer.  Rebuilt from the run's
+    notes, replaying each server's log over time (an entry is known by index, term and
     command).  A new leader's no-op is no client's request and has no record.
+
+    ``committed`` and ``committed_at`` say what the servers KNEW: ``committed_at`` is the
+    first moment any server's commit index covered the entry -- a leader's, once the
+    acknowledgements showed it a majority storing an entry of its own term at or after
+    this one (the followers learn it later, from the leader's ``AppendEntries``).  The
+    entry itself was committed earlier, the moment the leader of its term had it stored
+    on a majority (Raft 5.3) -- a fact no server can see when it happens.  So an entry
+    stored on a majority just before the run ends, or before its leader crashed, reads
+    ``committed: False`` (status ``"not committed"``) until some server's commit index
+    covers it.  ``status`` is ``"committed"`` (known committed, as above), ``"not
+    committed"`` (in a log, no commit index covers it), ``"rolled back"`` (deleted from
+    every log, never known committed), ``"lost"`` (never taken into a log), ``"no leader"``
+    or ``"rejected"``.
 
     ``result`` is the state machine's answer to the client (``'ok'``, ``'missing'``,
     a read's value; None before the command is applied anywhere and for a read of a
@@ -208,7 +221,7 @@ def describe_summary(summary: Mapping[str, Any]) -> list[str]:
     lines += [f"  {node:<8} {show(s) if s is not None else 'down'}" for node, s in summary["state"].items()]
     for c in summary["commands"]:
         where = f" #{c['index']} t{c['term']}" if c["index"] is not None else ""
-        when = f" at t={ms(c['committed_at'])}" if c["committed"] else ""
+        when = f", known at t={ms(c['committed_at'])}" if c["committed"] else ""
         answer = ""
         if c["executed"] is False:
             answer = f", a retry answered {c['result']!r} from the client session"
@@ -245,6 +258,24 @@ def _applied(e, p) -> str:
     return f"{e.node} applies #{p['index']} {p['command']!r} -> {change}"
 
 
+def _committed(e, p) -> str:
+    """A server's commit index moves: it now KNOWS the entries up to it are committed.
+
+    The entries were committed earlier, when the leader of their term had them stored on
+    a majority (Raft 5.3); this is the moment one server learns it, as a Basic Paxos node
+    learns a value that was chosen before.
+
+    >>> from types import SimpleNamespace
+    >>> _committed(SimpleNamespace(node="S1"), {"index": 2})
+    'S1 advances its commit index to 2: it knows #1-#2 are committed'
+    >>> _committed(SimpleNamespace(node="S4"), {"index": 1})
+    'S4 advances its commit index to 1: it knows #1 is committed'
+    """
+    index = p["index"]
+    known = "#1 is" if index == 1 else f"#1-#{index} are"
+    return f"{e.node} advances its commit index to {index}: it knows {known} committed"
+
+
 SENTENCES = {
     "role": lambda e, p: (f"{e.node} becomes leader of term {p['term']}" if p["role"] == LEADER
                           else f"{e.node} starts an election for term {p['term']}"
@@ -254,7 +285,7 @@ SENTENCES = {
     "leader": lambda e, p: f"{e.node} hears from leader {p['leader']} of term {p['term']}",
     "appended": _appended,
     "truncated": lambda e, p: f"{e.node} deletes its conflicting entries from #{p['index']} on",
-    "committed": lambda e, p: f"{e.node} commits up to #{p['index']}",
+    "committed": _committed,
     "applied": _applied,
     "backup": lambda e, p: f"{e.node} backs up {p['follower']} to #{p['next_index']}",
     "submit": lambda e, p: (f"a client submits {_said(p)} to {e.node}"
