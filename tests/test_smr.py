@@ -108,6 +108,30 @@ def test_nondeterministic_command_diverges_and_is_reported():
     assert len(tokens) > 1
 
 
+def test_a_divergence_names_the_first_command_the_replicas_applied_differently(scenario):
+    # lesson 01's run: S3 holds #3 back until #2 arrives and applies both in one step, so its
+    # last command, 'set x 3', is the same as S1's; the report must name #2, the token
+    s = pl.run_scenario(scenario("smr-nondeterministic")).summary()
+    details = [v["detail"] for v in s["violations"]]
+    assert details[1].startswith("after command #3 S3 has ")
+    assert details[1].endswith("they first differ at command #2 ('set token 887' vs 'set token 989')")
+    assert details[0].endswith("they first differ at command #2 ('set token 873' vs 'set token 989')")
+
+
+def test_every_divergence_names_the_command_that_differs():
+    # whatever the delays, only the $random command (#2) can differ; it is named even when a
+    # replica applies several commands in one step
+    held_back = 0
+    for seed in range(30):
+        s = pl.run_scenario(smr(submits("set x 1", "set token $random", "set x 3", "set y 4", step=0.5),
+                                network={"delay": {"uniform": [1, 8]}}), seed=seed).summary()
+        assert s["violations"]
+        for v in s["violations"]:
+            assert "they first differ at command #2 ('set token " in v["detail"]
+            held_back += not v["detail"].startswith("after command #2 ")
+    assert held_back  # some replica got past #2 in the same step that made it diverge
+
+
 def test_now_is_local_too_unless_resolved_at_the_sequencer():
     events = submits("set stamp $now")
     local = pl.run_scenario(smr(events)).summary()

@@ -207,15 +207,18 @@ class ReplicaConsistency(Monitor):
 
     Read from each replica's ``applied`` commands and state machine after every
     step; reports the moment each replica first diverges from the first
-    replica to reach that many commands.
+    replica to reach that many commands, naming the first command (index and
+    text) at which the two replicas' applied commands differ.  A replica may
+    apply several commands in one step (an early one held back, then released),
+    so that command can come before the one the replica applied last.
     """
 
     property = "replica-consistency"
 
     def __init__(self, node_ids, options) -> None:
         super().__init__(node_ids, options)
-        #: commands applied -> (first replica there, its state, its last command)
-        self.first: tuple[tuple[int, str, Any, Any, str], ...] = ()
+        #: commands applied -> (first replica there, its state, its commands applied)
+        self.first: tuple[tuple[int, str, Any, Any, tuple[str, ...]], ...] = ()
         self.diverged: frozenset[str] = frozenset()
 
     def key(self):
@@ -229,7 +232,7 @@ class ReplicaConsistency(Monitor):
             return []
         count, snapshot = len(applied), node.machine.snapshot()
         state = canonical(snapshot)
-        for n, first, first_state, shown, command in self.first:
+        for n, first, first_state, shown, commands in self.first:
             if n != count:
                 continue
             if first_state == state or node_id in self.diverged:
@@ -237,12 +240,26 @@ class ReplicaConsistency(Monitor):
             self.diverged = self.diverged | {node_id}
             return [Violation(
                 self.property, sim.now,
-                f"after command #{count} {node_id} has {snapshot} but {first} has {shown} "
-                f"({applied[-1]!r} vs {command!r})",
+                f"after command #{count} {node_id} has {snapshot} but {first} has {shown}; "
+                + first_difference(applied, commands),
                 (first, node_id),
             )]
-        self.first += ((count, node_id, state, snapshot, applied[-1]),)
+        self.first += ((count, node_id, state, snapshot, tuple(applied)),)
         return []
+
+
+def first_difference(mine: Sequence[str], theirs: Sequence[str]) -> str:
+    """Where two replicas' applied commands first differ, for a violation's detail.
+
+    >>> first_difference(["set x 1", "set token 873", "set x 3"], ["set x 1", "set token 989", "set x 3"])
+    "they first differ at command #2 ('set token 873' vs 'set token 989')"
+    >>> first_difference(["set x 1"], ["set x 1"])
+    "yet both applied the same commands (last: #1 'set x 1')"
+    """
+    for index, (a, b) in enumerate(zip(mine, theirs, strict=True), start=1):
+        if a != b:
+            return f"they first differ at command #{index} ({a!r} vs {b!r})"
+    return f"yet both applied the same commands (last: #{len(mine)} {mine[-1]!r})"
 
 
 SPEC = ProtocolSpec(
