@@ -744,6 +744,48 @@ def test_monitors_name_what_they_see():
     assert world.step(applied, "S1") == [] and world.step(applied, "S2") == ["state-machine-safety"]
 
 
+class OverwritingLeader(MultiPaxosNode):
+    """A broken leader: a client's command takes the place of its last entry (its no-op)."""
+
+    def accept_command(self, command, request, client=None, seq=None):
+        self.log = self.log[:-1]
+        super().accept_command(command, request, client, seq)
+
+
+LEADER_APPEND_ONLY = {
+    "name": "leader-append-only", "protocol": "multi-paxos", "nodes": THREE,
+    "network": {"delay": {"fixed": 1}},
+    "options": {"election_timeout": None, "heartbeat": None},
+    "events": [{"at": 0, "timeout": "S1"}, {"at": 10, "submit": {"command": "set x 1"}}],
+    "until": 50,
+}
+
+
+def test_leader_append_only_fires_when_a_leader_overwrites_an_entry_of_its_log():
+    broken = pl.run_scenario(LEADER_APPEND_ONLY, node_class=OverwritingLeader).summary()
+    assert broken["violations"][0] == {
+        "property": "leader-append-only", "time": 10.0,
+        "detail": "S1, leader of term 1, held (1, 'no-op') at #1 and now holds (1, 'set x 1') there"}
+    assert pl.run_scenario(LEADER_APPEND_ONLY).summary()["violations"] == []
+
+
+def test_leader_append_only_forgets_a_leader_that_steps_down_and_lets_followers_truncate():
+    from paxoslab.protocols.multi_paxos import LeaderAppendOnly
+
+    a = node("S1", current_term=2, role="leader", log=((1, "set a 1"), (2, "set b 2")))
+    world = World(S1=a, S2=node("S2"), S3=None)
+    monitor = LeaderAppendOnly(THREE, {})
+    assert world.step(monitor, "S1") == [] and monitor.key() == (("S1", 2, a.log),)
+    a.log = a.log + ((2, "set c 3"),)
+    assert world.step(monitor, "S1") == []
+    a.log = a.log[:1]
+    assert world.step(monitor, "S1") == ["leader-append-only"]
+    a.role, a.current_term, a.log = "follower", 3, ()  # a follower's log may be cut back
+    assert world.step(monitor, "S1") == [] and monitor.key() == ()
+    a.role = "leader"  # leading a new term: judged from here on
+    assert world.step(monitor, "S1") == [] and monitor.key() == (("S1", 3, ()),)
+
+
 def test_a_duplicated_forward_is_appended_once():
     n = node("S1", current_term=1)
     n.become_leader()

@@ -2,7 +2,7 @@
 
 The lecture is :mod:`.node`: the essay, the messages, the timers, the rules a bug can
 break (:func:`grant_vote`, :func:`merge_entries`, :func:`commit_index`) and the node.
-:mod:`.safety` holds the Raft paper's four safety properties as monitors and the
+:mod:`.safety` holds the Raft paper's five safety properties as monitors and the
 search's goals; :mod:`.story` tells a run (summary, narration, colours, marks, state
 tables, :func:`replay_logs`); :mod:`.options` validates the protocol's options and
 actions and performs them.
@@ -42,6 +42,7 @@ from .safety import (
     GOALS,
     MONITORS,
     ElectionSafety,
+    LeaderAppendOnly,
     LeaderCompleteness,
     LogMatching,
     StateMachineSafety,
@@ -88,7 +89,7 @@ __all__ = [
     "ACTIONS", "BUGS", "CANDIDATE", "COLORS", "DEFAULT_OPTIONS", "FOLLOWER", "GOALS", "LEADER",
     "MARKS", "MESSAGES", "MONITORS", "OPTION_VALIDATORS", "SENTENCES", "SPEC",
     "AppendEntries", "AppendEntriesReply", "ElectionSafety", "ElectionTimeout", "Entry", "Forward",
-    "Heartbeat", "LeaderCompleteness", "LogMatching", "MultiPaxosNode", "RequestVote",
+    "Heartbeat", "LeaderAppendOnly", "LeaderCompleteness", "LogMatching", "MultiPaxosNode", "RequestVote",
     "RequestVoteReply", "StateMachineSafety", "VoteWritten", "back_up_to", "changed_key", "commands",
     "commit_index", "conflict_hint", "current_leader", "describe_summary", "grant_vote",
     "merge_entries", "perform", "replay_logs", "session_of", "state_changes", "summarize", "up_to_date",

@@ -1,7 +1,8 @@
-"""Multi-Paxos safety: the Raft paper's four properties as monitors, and the search's goals.
+"""Multi-Paxos safety: the Raft paper's five properties as monitors, and the search's goals.
 
-Election Safety, Log Matching, Leader Completeness and State Machine Safety (the Raft
-paper, Figure 3) are judged on the servers' state after every step, never on notes.
+Election Safety, Leader Append-Only, Log Matching, Leader Completeness and State Machine
+Safety (the Raft paper, Figure 3) are judged on the servers' state after every step, never
+on notes.
 """
 
 from __future__ import annotations
@@ -60,6 +61,53 @@ class ElectionSafety(Monitor):
 
     def key(self):
         return self.leaders
+
+
+class LeaderAppendOnly(Monitor):
+    """A leader never overwrites or deletes entries in its log; it only appends new ones.
+
+    What it remembers is each server's log as it was last seen while it led its term:
+    after each step of a leader of the same term, that log must be a prefix of the new
+    one.  A server seen not leading (it stepped down, or came back from a crash as a
+    follower) is forgotten: a follower's log may lose entries, which is how a leader
+    repairs it, and a server leads a term at most once.
+    """
+
+    property = "leader-append-only"
+
+    def __init__(self, node_ids: Sequence[str], options: Mapping[str, Any]) -> None:
+        super().__init__(node_ids, options)
+        #: server -> (term, its log when last seen leading that term), for leaders only
+        self.led: tuple[tuple[str, int, tuple], ...] = ()
+
+    def after_step(self, world: World) -> list[Violation]:
+        n = world.step_node
+        if n is None:
+            return []
+        node = world.node(n)
+        before = next((entry for entry in self.led if entry[0] == n), None)
+        leading = node is not None and node.role == LEADER
+        if not leading:
+            if before is not None:
+                self.led = tuple(entry for entry in self.led if entry[0] != n)
+            return []
+        term, log = node.current_term, node.log
+        if before is not None and before[1] == term and before[2] is log:
+            return []
+        out = []
+        if before is not None and before[1] == term:
+            old = before[2]
+            if log[:len(old)] != old:
+                bad = next(j for j in range(len(old)) if j >= len(log) or log[j] != old[j])
+                now = f"{tuple(log[bad])}" if bad < len(log) else "nothing"
+                out.append(Violation(self.property, world.now,
+                                     f"{n}, leader of term {term}, held {tuple(old[bad])} at "
+                                     f"#{bad + 1} and now holds {now} there"))
+        self.led = tuple(sorted((*(entry for entry in self.led if entry[0] != n), (n, term, log))))
+        return out
+
+    def key(self):
+        return self.led
 
 
 class LogMatching(Monitor):
@@ -187,7 +235,7 @@ class StateMachineSafety(Monitor):
         return self.applied, self.checked, self.reported
 
 
-MONITORS = (ElectionSafety, LogMatching, LeaderCompleteness, StateMachineSafety)
+MONITORS = (ElectionSafety, LeaderAppendOnly, LogMatching, LeaderCompleteness, StateMachineSafety)
 
 
 def a_leader_is_elected(world: World) -> bool:
