@@ -47,6 +47,8 @@ CHOSEN = "#e6550d"
 IN_FLIGHT = "#ff7f0e"
 #: Most message labels on one diagram: a longer run labels every k-th message (and says so).
 MAX_LABELS = 400
+#: The gid of a sequence diagram's note above the plot, on the right, on labels left out.
+NOTE = "labels-note"
 
 
 def _trace_of(result_or_trace: Any) -> tuple[Trace, list[str]]:
@@ -273,11 +275,13 @@ def sequence_diagram(
     if title:
         ax.set_title(title, loc="left", fontsize=11)
     if every > 1:  # a long run: say that most messages go unlabelled
-        ax.set_title(f"labels on every {ordinal(every)} message where there is room", loc="right",
-                     fontsize=FONT, color="#555555")
+        note = ax.set_title(f"labels on every {ordinal(every)} message where there is room",
+                            loc="right", fontsize=FONT, color="#555555")
+        note.set_gid(NOTE)
     elif left_out:  # say that some are
-        ax.set_title(f"{left_out} of {message_labels} message labels left out: no room",
-                     loc="right", fontsize=FONT, color="#555555")
+        note = ax.set_title(f"{left_out} of {message_labels} message labels left out: no room",
+                            loc="right", fontsize=FONT, color="#555555")
+        note.set_gid(NOTE)
     ax.grid(axis="x", color="#eeeeee")
     return ax
 
@@ -788,7 +792,9 @@ def role_timeline(result_or_trace: Any, ax: Axes | None = None, until: float | N
             continue
         last_term[seg["node"]] = seg["term"]
         terms.append(seg["term"])
-        ax._add_text(lane_labels.label(f"t{seg['term']}", seg["node"], seg["start"], y, height))
+        term_label = ax.add_artist(lane_labels.label(f"t{seg['term']}", seg["node"], seg["start"], y,
+                                                     height))
+        term_label.set_clip_path(None)  # as a text: add_artist clips to the axes, a text is not
     cut_since, groups = None, None
     for e in trace.events:
         if e.time > horizon:

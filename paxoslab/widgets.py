@@ -42,7 +42,7 @@ from typing import Any
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
-from .plots import sequence_diagram
+from .plots import NOTE, sequence_diagram
 from .report import cluster_of, state_changes
 from .runner import Result, run_scenario
 from .scenario import load, set_path
@@ -95,8 +95,8 @@ class FrameCache:
         it on the right (how many labels were left out)."""
         artists = [*ax.patches, *ax.texts, *ax.collections,
                    *(line for line in ax.lines if line.get_gid() != "lane")]
-        note = getattr(ax, "_right_title", None)
-        return sorted(artists, key=lambda a: a.get_zorder()) + ([note] if note is not None else [])
+        notes = [a for a in ax.get_children() if a.get_gid() == NOTE]
+        return sorted(artists, key=lambda a: a.get_zorder()) + notes
 
     @staticmethod
     def key(ax: Any, dpi: float) -> tuple:

@@ -200,8 +200,9 @@ def test_legend_explains_every_mark_and_only_what_occurs(lesson_diagram):
     assert ("message lost" in legend) == any(m["dropped"] for m in rows)
     assert ("node down (crashed)" in legend) == any(e.kind == "crash" for e in result.trace.events)
     if result.protocol == "basic-paxos":
-        assert {"accepted (a vote)", "learned (knows the\nchosen value)",
-                "chosen (a majority\naccepted one ballot)"} <= set(legend)
+        marks = pl.protocols.merged("marks", result.protocol)
+        chosen = pl.protocols.merged("moment_legend", result.protocol)["chosen"]
+        assert {marks["accepted"].legend, marks["learned"].legend, chosen} <= set(legend)
 
 
 def test_case_1_legend_has_no_reject_and_no_ask(case1):
@@ -576,7 +577,7 @@ def test_a_window_of_the_time_axis_draws_counts_and_explains_only_what_it_shows(
     late = pl.plots.sequence_diagram(result, xlim=(5, 12))  # after X was chosen at t=3
     late_legend = [t.get_text() for t in late.get_legend().get_texts()]
     assert not any(text.startswith("chosen") for text in late_legend)
-    early = pl.plots.sequence_diagram(result, xlim=(0, 4))  # before anyone has learned
+    early = pl.plots.sequence_diagram(result, xlim=(0, 3.5))  # before anyone has learned (t=4)
     early_legend = [t.get_text() for t in early.get_legend().get_texts()]
     assert not any(text.startswith("learned") for text in early_legend)
     lanes = {round(x) for line in late.lines for x in line.get_xdata() if line.get_marker() == "*"}
