@@ -683,7 +683,8 @@ def message_cost(commands: int = 10, n: int = 5, delay: float = 5.0) -> pd.DataF
 
     basic_run = run_scenario(basic_paxos_instance(n, delay), detailed=False)
     basic = basic_run.summary()
-    known = [e.time for e in basic_run.trace.of_kind("chosen")]  # the proposer hears a majority
+    # the proposer learns when it counts a majority of Accepted
+    known = [e.time for e in basic_run.trace.of_kind("learned") if e.payload.get("counted")]
     basic_latency = known[0] if known else (basic["decided_at"] or float("nan"))
     busy = run_scenario(multi_paxos_stable(commands, n, delay), detailed=False)
     idle_scenario = multi_paxos_stable(commands, n, delay)

@@ -36,10 +36,11 @@ Learning.  Acceptors answer ``Accepted`` to the proposer of the ballot, which
 acts as that ballot's *distinguished learner* (Paxos Made Simple §2.3): it
 counts the answers for every ballot it proposed, including ballots it has
 since given up, and once a majority accepted one proposal it knows the value
-is chosen and tells every learner.  (The other option of §2.3, every acceptor
-telling every learner, lets learners hear one message delay sooner but costs
-n² messages per ballot instead of 2n; one distinguished learner per ballot is
-the cheaper choice §2.3 describes, and it keeps the diagrams readable.)
+is chosen — it has *learned* it — and tells every other learner.  (The other
+option of §2.3, every acceptor telling every learner, lets learners hear one
+message delay sooner but costs n² messages per ballot instead of about 2n; one
+distinguished learner per ballot is the cheaper choice §2.3 describes, and it
+keeps the diagrams readable.)
 Giving a ballot up never "unchooses" it: a value accepted by a majority stays
 chosen, and its proposer still learns it when the replies arrive.
 
@@ -54,7 +55,7 @@ fires, so that it soon exceeds the network's round trip whatever that is
 (:meth:`PaxosNode.backoff_delay`).
 
 Learning is retried too.  The proposer that saw its value chosen tells every
-node once; a node that has taken part (promised, accepted, proposed) or has
+other node once; a node that has taken part (promised, accepted, proposed) or has
 just recovered and still does not know the outcome asks its peers (``Ask``)
 at growing intervals, and a peer that knows answers with ``Learn``.  So a lost
 ``Learn`` or a crash does not leave a live node ignorant for ever.
@@ -426,8 +427,9 @@ class PaxosNode(Node):
         """Learning (*Paxos Made Simple* §2.3): the proposer of a ballot is its
         distinguished learner.  It counts ``Accepted`` per proposal for every ballot
         it proposed, the ones it has since left too: a majority that accepted one
-        proposal chose its value, whatever the proposer did since.  Then it stops
-        proposing and tells every learner (itself included)."""
+        proposal chose its value, whatever the proposer did since.  Counting that
+        majority is how the proposer learns the value; then it tells every other
+        learner."""
         if self.learned is not None:
             return
         proposal = (msg.ballot, msg.value)
@@ -436,11 +438,10 @@ class PaxosNode(Node):
             return
         voters |= {src}
         self.accepts = {**self.accepts, proposal: voters}
-        if len(voters) != self.majority:  # past it: already told
+        if len(voters) != self.majority:
             return
-        self.stop_proposing()
-        self.note("chosen", ballot=msg.ballot, value=msg.value)
-        self.broadcast(Learn(msg.ballot, msg.value))
+        self.learn(msg.ballot, msg.value, counted=True)
+        self.broadcast(Learn(msg.ballot, msg.value), include_self=False)
 
     def stop_proposing(self) -> None:
         """The outcome is known: no more ballots, time-outs or back-offs."""
@@ -450,10 +451,15 @@ class PaxosNode(Node):
             self.phase = "done"
 
     def on_learn(self, msg: Learn, src: str) -> None:
-        """A peer reports a chosen value; remember it and stop proposing and asking."""
-        if self.learned != msg.value or self.learned_ballot is None:
-            self.learned, self.learned_ballot = msg.value, msg.ballot
-            self.note("learned", value=msg.value, ballot=msg.ballot)
+        """A peer reports a chosen value."""
+        self.learn(msg.ballot, msg.value)
+
+    def learn(self, ballot: Ballot, value: Any, counted: bool = False) -> None:
+        """This node now knows ``value`` was chosen (``counted``: it counted the
+        majority of ``Accepted`` itself): remember it on disk, stop proposing and asking."""
+        if self.learned != value or self.learned_ballot is None:
+            self.learned, self.learned_ballot = value, ballot
+            self.note("learned", value=value, ballot=ballot, counted=counted)
             self.persist(learned=self.learned, learned_ballot=self.learned_ballot)
         self.stop_proposing()
         self.accepts = {}  # read only until something is learned

@@ -183,9 +183,11 @@ SENTENCES = {
     "phase2": lambda e, p: f"{e.node} has promises from a majority for {p['ballot']}: "
                            f"sends Accept {p['ballot']} {p['value']} ({_ballot_source(p)})",
     "accepted": lambda e, p: f"{e.node} accepts ({p['ballot']}, {p['value']})",
-    "chosen": lambda e, p: f"{e.node} has Accepted {p['ballot']} from a majority, so it knows "
-                           f"{p['value']} was chosen: it sends Learn {p['value']} to every learner",
-    "learned": lambda e, p: f"{e.node} learns {p['value']} (now it knows {p['value']} was chosen)",
+    "learned": lambda e, p: (f"{e.node} has Accepted {p['ballot']} from a majority: it learns "
+                             f"{p['value']} was chosen and sends Learn {p['value']} to the other learners"
+                             if p.get("counted") else
+                             f"{e.node} learns {p['value']} from a Learn (now it knows {p['value']} "
+                             f"was chosen)"),
     "preempted": lambda e, p: f"{e.node} abandons {p['ballot']} (higher ballot {p['by']} seen), "
                               f"retries in {p['wait']:.3g} ms",
     "timeout": lambda e, p: f"{e.node} hears no majority for {p['ballot']} within {p['waited']:.3g} ms: "
@@ -202,7 +204,7 @@ COLORS = {
 }
 
 MARKS = {
-    "accepted": Mark("|", "#2ca02c", lambda p: "", "accepted (a vote)"),
+    "accepted": Mark("|", "#2ca02c", lambda p: "", "accepted"),
     "learned": Mark("*", "#9467bd", lambda p: f"learned {p['value']}",
                     "learned (knows the\nchosen value)"),
 }
