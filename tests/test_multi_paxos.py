@@ -534,6 +534,7 @@ def test_each_bug_breaks_a_property_in_its_scenario_and_the_rule_keeps_it(bug, s
     ("vote-without-log-check", "leader-completeness"),
     ("commit-old-term-by-count", "leader-completeness"),
     ("append-without-consistency-check", "log-matching"),
+    ("vote-forgotten-on-crash", "election-safety"),
 ])
 def test_each_bug_is_named_by_the_property_it_breaks(bug, property, scenario):
     found = {v["property"] for v in pl.run_scenario(scenario(f"multi-paxos-bug-{bug}"))
@@ -801,6 +802,7 @@ SEARCH_PROPERTIES = {
     "vote-without-log-check": {"leader-completeness", "state-machine-safety", "log-matching"},
     "append-without-consistency-check": {"state-machine-safety", "log-matching"},
     "commit-old-term-by-count": {"leader-completeness", "state-machine-safety"},
+    "vote-forgotten-on-crash": {"election-safety"},
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from paxoslab.protocols.multi_paxos import BUGS, MultiPaxosNode
+from paxoslab.protocols.multi_paxos import BUGS, MultiPaxosNode, RequestVote
 from paxoslab.protocols.multi_paxos.node import (
     back_up_to,
     commit_index,
@@ -17,6 +17,7 @@ from paxoslab.protocols.multi_paxos.node import (
     merge_entries,
     up_to_date,
 )
+from paxoslab.sim import Simulation
 
 LOG = ((1, "set x 1"), (1, "set y 2"), (2, "set z 3"))
 
@@ -70,9 +71,34 @@ def test_the_hint_and_the_back_up_skip_a_whole_term():
     assert back_up_to(leader, 1, 1) == 2 and back_up_to(leader, 2, 2) == 2
 
 
+def voter_after_a_crash(bugs: frozenset[str] = frozenset()) -> tuple[dict, int, str | None]:
+    """S3 votes for S1 in term 1, crashes and recovers: (its disk before the crash, and the
+    term and vote it comes back with)."""
+    sim = Simulation(["S3"], make_node=lambda n: MultiPaxosNode(n, ["S1", "S2", "S3"],
+                                                                {"bugs": sorted(bugs)}))
+    sim.start()
+    sim.invoke("S3", "on_request_vote", RequestVote(1, "S1", 0, 0), "S1")
+    disk = dict(sim.stable["S3"])
+    sim.crash("S3")
+    sim.recover("S3")
+    back = sim.node("S3")
+    return disk, back.current_term, back.voted_for
+
+
+def test_vote_forgotten_on_crash_answers_before_writing_the_vote():
+    disk, term, vote = voter_after_a_crash()
+    assert (disk["current_term"], disk["voted_for"], term, vote) == (1, "S1", 1, "S1")
+    disk, term, vote = voter_after_a_crash(frozenset({"vote-forgotten-on-crash"}))
+    assert "voted_for" not in disk and (term, vote) == (0, None)
+    # back in term 0 with no vote, it grants S2 a vote in term 1 too
+    again = MultiPaxosNode("S3", ["S1", "S2", "S3"], {"bugs": ["vote-forgotten-on-crash"]})
+    again.on_request_vote(RequestVote(1, "S2", 0, 0), "S2")
+    assert again.voted_for == "S2"
+
+
 def test_every_bug_has_its_rule_test():
     tested = {"vote-twice-in-term", "vote-without-log-check", "append-without-consistency-check",
-              "commit-old-term-by-count"}
+              "commit-old-term-by-count", "vote-forgotten-on-crash"}
     assert set(BUGS) == tested
 
 

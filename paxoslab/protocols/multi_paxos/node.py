@@ -52,7 +52,10 @@ Persistence and crashes.  Current term, vote and log are written to stable
 storage before a server answers (``options.persist_ms`` is how long that
 takes).  A crash loses everything else — role, commit index, the state machine,
 timers; a recovered server rebuilds from its disk as a follower and re-applies
-its log once it learns the commit index again.
+its log once it learns the commit index again.  A voter that answered before
+writing could, after a crash, come back not knowing it voted, and vote again in
+the same term for another candidate: two leaders of one term (the bug
+``vote-forgotten-on-crash``).
 
 The candidate's write.  A candidate must write its new term and its vote for
 itself too.  By default (``candidate_writes_first: true``, what LogCabin and
@@ -116,9 +119,9 @@ Simplifications.  For small scripted scenarios (and the search),
 AppendEntries only when it has news (an election won, a new entry, a commit, a
 refused append to repair).
 
-The four switchable bugs each break exactly one of these rules (see ``BUGS``); each rule
-is one function below (:func:`grant_vote`, :func:`merge_entries`, :func:`commit_index`),
-with its bug switch inside it.
+The five switchable bugs each break exactly one of these rules (see ``BUGS``); each rule
+is one function below (:func:`grant_vote`, :func:`merge_entries`, :func:`commit_index`,
+and the voter's write, :meth:`MultiPaxosNode.save_vote`), with its bug switch inside it.
 """
 
 from __future__ import annotations
@@ -139,6 +142,8 @@ BUGS = {
                           "another candidate",
     "append-without-consistency-check": "a follower appends entries without checking that "
                                         "its log matches the leader's at the previous index",
+    "vote-forgotten-on-crash": "a server answers RequestVote without first writing its "
+                               "current term and vote to stable storage",
 }
 
 DEFAULT_OPTIONS: dict[str, Any] = {
@@ -487,6 +492,26 @@ class MultiPaxosNode(Node):
         """
         self.persist(current_term=self.current_term, voted_for=self.voted_for)
 
+    def save_vote(self) -> None:
+        """A voter's write (Raft Figure 2: persistent state is updated on stable storage
+        before responding to RPCs): the term it adopted and the vote it cast are written
+        before the ``RequestVoteReply`` leaves, so a crash cannot make it forget them and
+        vote again, for someone else, in the same term.
+
+        Bug ``vote-forgotten-on-crash``: the reply leaves without the write; after a crash
+        the server comes back with the term and vote it wrote before (or none), and may
+        grant a second vote in a term it already voted in.
+
+        >>> from paxoslab.sim import Simulation
+        >>> sim = Simulation(["S3"], make_node=lambda n: MultiPaxosNode(n, ["S1", "S2", "S3"]))
+        >>> sim.start(); sim.invoke("S3", "on_request_vote", RequestVote(1, "S1", 0, 0), "S1")
+        True
+        >>> sim.crash("S3"); sim.recover("S3"); sim.node("S3").voted_for
+        'S1'
+        """
+        if "vote-forgotten-on-crash" not in self.bugs:
+            self.save()
+
     def restore(self, stable: Mapping[str, Any]) -> None:
         """Term, vote and log back from disk (the log as a tuple of entries)."""
         super().restore(stable)
@@ -585,7 +610,7 @@ class MultiPaxosNode(Node):
             self.note("voted", candidate=msg.candidate, term=self.current_term)
             self.reset_election_timer(after=self.vote_leaves_in(changed))
         if changed:
-            self.save()
+            self.save_vote()
         self.send(src, RequestVoteReply(self.current_term, granted))
 
     def vote_leaves_in(self, written: bool) -> float:
