@@ -83,8 +83,34 @@ class Result:
         return narrate(self.trace, protocol=self.protocol, **narrow)
 
 
+#: an expected object with exactly one of these keys is a test, not a value to equal
+OPERATORS = ("not", "in")
+
+
+def operator_of(expected: Any) -> str | None:
+    """``"not"`` for ``{"not": v}``, ``"in"`` for ``{"in": [...]}``, else None."""
+    if isinstance(expected, dict) and len(expected) == 1:
+        (key,) = expected
+        if key in OPERATORS:
+            return key
+    return None
+
+
 def matches(expected: Any, actual: Any) -> bool:
-    """Equality, except that an expected object only constrains the keys it names."""
+    """Equality, except that an expected object only constrains the keys it names, and
+    ``{"not": v}`` means "anything that ``v`` does not match", ``{"in": [a, b]}`` "matches
+    one of them".
+
+    >>> matches({"not": None}, "X"), matches({"not": None}, None)
+    (True, False)
+    >>> matches({"in": ["X", "Y"]}, "Y"), matches({"S1": {"in": [1, 2]}}, {"S1": 3, "S2": 9})
+    (True, False)
+    """
+    operator = operator_of(expected)
+    if operator == "not":
+        return not matches(expected["not"], actual)
+    if operator == "in":
+        return any(matches(option, actual) for option in expected["in"])
     if isinstance(expected, dict) and isinstance(actual, dict):
         return all(k in actual and matches(v, actual[k]) for k, v in expected.items())
     return expected == actual

@@ -301,10 +301,27 @@ def validate(data: dict[str, Any], v: Validator) -> None:
         if key not in known:
             raise v.fail(f"expect.{key}", f"not a summary key of {spec.name} "
                                           f"(known: {', '.join(sorted(known))})")
+        validate_expected(f"expect.{key}", expect[key], v)
     if "schedule" in data:
         validate_schedule(data["schedule"], v)
     if spec.core.validate_scenario:
         spec.core.validate_scenario(v, data)
+
+
+def validate_expected(field: str, expected: Any, v: Validator) -> None:
+    """An expected value may nest ``{"not": value}`` and ``{"in": [values]}`` anywhere."""
+    if isinstance(expected, dict):
+        if "in" in expected and len(expected) == 1 and not isinstance(expected["in"], list):
+            raise v.fail(f"{field}.in", f"{_show(expected['in'])} is not a list of the values allowed")
+        for key, value in expected.items():
+            if key == "in" and len(expected) == 1:
+                for i, option in enumerate(value):
+                    validate_expected(f"{field}.in[{i}]", option, v)
+            else:
+                validate_expected(f"{field}.{key}", value, v)
+    elif isinstance(expected, list):
+        for i, item in enumerate(expected):
+            validate_expected(f"{field}[{i}]", item, v)
 
 
 STEP_KEYS = ("deliver", "lose", "duplicate", "timer", "action")

@@ -297,3 +297,19 @@ def test_the_cli_refuses_an_impossible_schedule_step_with_exit_2(tiny, tmp_path,
     assert out == "" and line == (f"paxoslab: error: {path}: schedule[1]: cannot lose message 2 "
                                   "(Prepare S1 -> S3): network.drop is 0 and no partition or rule "
                                   "cuts S1 -> S3")
+
+
+def test_expect_can_say_not_and_in(case2):
+    """A grader must be able to say "something was decided" and "one of these values"."""
+    s = case2.summary()
+    assert compare_expectations({"decided": {"not": None}, "learned": {"S1": {"in": ["X", "Y"]}}},
+                                s) == {"ok": True, "failed": []}
+    failed = compare_expectations({"decided": {"in": ["Y", "Z"]}, "decided_at": {"not": 6.0}}, s)
+    assert [f["key"] for f in failed["failed"]] == ["decided", "decided_at"]
+
+
+def test_expect_in_must_list_the_values(scenario):
+    sc = scenario("basic-paxos-case-1")
+    sc["expect"] = {"learned": {"S2": {"in": "X"}}}
+    with pytest.raises(pl.ScenarioError, match=r"expect\.learned\.S2\.in: 'X' is not a list"):
+        pl.run_scenario(sc)
