@@ -43,6 +43,8 @@ import typing
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
+from .watchdog import CALLS, ENTRIES
+
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
@@ -387,6 +389,7 @@ class Node:
         whatever the handler raises.
         """
         self._now = now
+        CALLS[0] += 1
         handler = self._handlers.get(type(msg)) or self.handler_for(msg)
         handler(msg, src)
         effects = self._effects
@@ -398,6 +401,7 @@ class Node:
     def fire(self, timer: Any, now: float) -> list[Effect]:
         """Handle ``timer`` firing at time ``now``; the effects it asked for, in order."""
         self._now = now
+        CALLS[0] += 1
         handler = self._handlers.get(type(timer)) or self.handler_for(timer)
         handler(timer)
         return self.take_effects()
@@ -406,6 +410,7 @@ class Node:
         """Call ``method(*args)`` at time ``now`` (``on_start``, ``on_recover``, a client
         request); the effects it asked for, in order."""
         self._now = now
+        CALLS[0] += 1
         getattr(self, method)(*args)
         return self.take_effects()
 
@@ -479,6 +484,8 @@ class Node:
         twin._effects = []
         return twin
 
+
+ENTRIES.update({Node.receive.__code__, Node.fire.__code__, Node.call.__code__})
 
 #: class -> its STATE fields without the TIMING ones (search_key's field list)
 _SEARCH_FIELDS: dict[type, tuple[str, ...]] = {}

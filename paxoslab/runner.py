@@ -23,6 +23,7 @@ from .report import describe, narrate
 from .scenario import DEFAULT_UNTIL, ScenarioError, Validator, _show, build_network, load
 from .sim import Simulation, rng_stream
 from .trace import Trace
+from .watchdog import DEFAULT_SECONDS, handler_time_limit
 
 #: Events a run may process by default: a recorded run keeps about 1 KB per event
 #: (trace and summary), so this keeps one under about 1 GB.
@@ -133,6 +134,7 @@ def run_scenario(
     node_class: type[Node] | None = None,
     max_events: int | None = DEFAULT_MAX_EVENTS,
     progress: bool | None = None,
+    max_handler_seconds: float | None = DEFAULT_SECONDS,
 ) -> Result:
     """Validate and run ``scenario`` (a dict or a JSON file path).
 
@@ -155,7 +157,13 @@ def run_scenario(
     :class:`~paxoslab.sim.EventLimitReached`, saying how to raise it.  A run
     that takes more than a second shows a progress bar on a terminal
     (``progress=True``: anywhere, ``False``: never).
+
+    ``max_handler_seconds`` (default 5; ``None``: no limit) stops a node's handler
+    that runs longer than that in wall time — a rewritten handler that loops for
+    ever — with a :class:`~paxoslab.sim.HandlerError` naming it (see
+    :mod:`paxoslab.watchdog`).
     """
+    check_seconds("max_handler_seconds", max_handler_seconds)
     if max_events is not None and (isinstance(max_events, bool)
                                    or not isinstance(max_events, numbers.Integral) or max_events < 1):
         raise ValueError(f"max_events must be a whole number of at least 1 (or None), "
@@ -166,13 +174,21 @@ def run_scenario(
         raise ScenarioError(str(source), "seed", f"must be a whole number, got {seed!r}")
     seed = data.get("seed", 0) if seed is None else int(seed)
     schedule = data.get("schedule")
-    sim = build_simulation(data, seed, detailed=detailed, node_class=node_class,
-                           timed=schedule is None)
-    if schedule is not None:
-        return Result(data, seed, replay(sim, schedule, str(source)), sim.now, sim.violations)
-    until = data.get("until", DEFAULT_UNTIL)
-    end_time = run_in_slices(sim, until, max_events, progress, data["name"])
+    with handler_time_limit(max_handler_seconds):
+        sim = build_simulation(data, seed, detailed=detailed, node_class=node_class,
+                               timed=schedule is None)
+        if schedule is not None:
+            return Result(data, seed, replay(sim, schedule, str(source)), sim.now, sim.violations)
+        until = data.get("until", DEFAULT_UNTIL)
+        end_time = run_in_slices(sim, until, max_events, progress, data["name"])
     return Result(data, seed, sim, end_time, sim.violations)
+
+
+def check_seconds(name: str, seconds: float | None) -> None:
+    """A time limit must be a positive number of seconds, or None."""
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, numbers.Real)
+                                or not seconds > 0 or seconds == float("inf")):
+        raise ValueError(f"{name} must be a positive number of seconds (or None), got {seconds!r}")
 
 
 def build_simulation(data: dict[str, Any], seed: int, detailed: bool = True,

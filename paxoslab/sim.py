@@ -63,6 +63,7 @@ from .node import (
     isolated,
 )
 from .trace import NoTrace, Trace, jsonable, message_payload
+from .watchdog import HandlerTimeLimit
 
 __all__ = ["EventLimitReached", "HandlerError", "Simulation", "SimulationStalled", "jsonable",
            "message_payload", "rng_stream"]
@@ -315,7 +316,7 @@ class Simulation:
         self.step_node = node_id
         try:
             effects = node.call("on_recover", (), self.now)
-        except Exception as exc:
+        except (Exception, HandlerTimeLimit) as exc:
             raise HandlerError(node_id, "on_recover()", self.now, exc) from None
         if effects:
             self._carry_out(node_id, effects)
@@ -361,7 +362,7 @@ class Simulation:
         self.step_node = node_id
         try:
             effects = node.call(method, args, self.now)
-        except Exception as exc:
+        except (Exception, HandlerTimeLimit) as exc:
             raise HandlerError(node_id, f"{method}{tuple(args)!r}", self.now, exc) from None
         if effects:
             self._carry_out(node_id, effects)
@@ -387,7 +388,7 @@ class Simulation:
             effects = node.fire(timer, self.now)
         except MissingHandler:
             raise
-        except Exception as exc:
+        except (Exception, HandlerTimeLimit) as exc:
             raise HandlerError(node_id, f"timer {_label(timer)}", self.now, exc) from None
         if effects:
             self._carry_out(node_id, effects)
@@ -420,7 +421,7 @@ class Simulation:
             effects = node.receive(msg, src, self.now)
         except MissingHandler:
             raise
-        except Exception as exc:
+        except (Exception, HandlerTimeLimit) as exc:
             raise HandlerError(dst, f"{_label(msg)} from {src}", self.now, exc) from None
         if effects:
             self._carry_out(dst, effects)
