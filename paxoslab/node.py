@@ -241,9 +241,17 @@ class Node:
     ``STATE`` names the fields that are protocol state (what the search
     copies, compares and shows in a counterexample's diffs).  A class that
     declares none has every public field except ``options`` as its state.
+    A class that declares it may also have ``CONFIG`` fields (set when the node
+    is built, never changed) and ``DERIVED`` ones (rebuilt from the state, e.g.
+    a state machine replayed from the log); any other field a handler changes is
+    undeclared state, which the search refuses (:meth:`watched`).
     """
 
     STATE: ClassVar[tuple[str, ...]] = ()
+    #: set when the node is built and never changed (``options`` always is)
+    CONFIG: ClassVar[tuple[str, ...]] = ("options",)
+    #: a function of the state (a cache of it): may change, is not state
+    DERIVED: ClassVar[tuple[str, ...]] = ()
     #: fields of the state that only decide when something happens or count what happened
     #: (time-outs, back-off counters, statistics): left out of :meth:`search_key`
     TIMING: ClassVar[tuple[str, ...]] = ()
@@ -423,6 +431,23 @@ class Node:
         if self.STATE:
             return self.STATE
         return tuple(sorted(k for k in vars(self) if not k.startswith("_") and k != "options"))
+
+    def watched(self) -> dict[str, Hashable]:
+        """Every public field that is neither state nor derived, by value: what a handler must
+        leave as it found it.  Empty for a class that declares no ``STATE``.
+
+        >>> class Counter(Node):
+        ...     STATE = ("n",)
+        ...     def __init__(self, *args):
+        ...         super().__init__(*args)
+        ...         self.n, self.seen = 0, 0
+        >>> Counter("S1", ["S1"]).watched()
+        {'seen': 0}
+        """
+        if not self.STATE:
+            return {}
+        skip = (*self.STATE, *self.DERIVED, "options")
+        return {k: canonical(v) for k, v in vars(self).items() if k[0] != "_" and k not in skip}
 
     def state(self) -> dict[str, Any]:
         """A copy of the protocol state: field -> value (changing it changes nothing)."""

@@ -65,6 +65,7 @@ class ReplicaNode(Node):
     """A replica; the sequencer is the replica that numbers the commands."""
 
     STATE = ("machine", "log", "pending", "applied")
+    CONFIG = ("options", "sequencer")
 
     def __init__(self, node_id: str, cluster: Sequence[str], options: Mapping[str, Any] | None = None):
         super().__init__(node_id, cluster, {**DEFAULT_OPTIONS, **(options or {})})

@@ -267,7 +267,6 @@ class PaxosNode(Node):
              "failures", "timeout", "learned", "learned_ballot", "ask_wait")
     #: they only set delays (time-out, back-off): the search skips them
     TIMING = ("failures", "timeout")
-    #: set once from the options when the node is built; not state
     CONFIG = ("options", "bugs", "index", "backoff_policy")
 
     def __init__(self, node_id: str, cluster: Sequence[str], options: Mapping[str, Any] | None = None):
