@@ -9,7 +9,10 @@ a lane of the sender or the receiver, so it never reads as belonging to a lane
 in between; a broadcast's label starts at its send, above the lane.  Labels
 that would overlap are moved along their arrow or stacked; the marks' words are
 placed first, and a message label that finds no free spot is left out (the
-figure says how many) rather than drawn over another label.  A lost message's
+figure says how many) rather than drawn over another label.  No label is
+crossed by a chosen line or lies on a mark's symbol, two labels on one line
+stand at least :data:`GAP` apart, a message label keeps clear of other arrows
+where it can, and every label lies on a white ground above all arrows.  A lost message's
 dashed arrow runs along its own path towards its destination and ends in a red
 ✗ half a lane short of it.  The legend lists the message types and marks that
 occur in the figure, in the protocol's order.  A long run (more than
@@ -49,6 +52,16 @@ IN_FLIGHT = "#ff7f0e"
 MAX_LABELS = 400
 #: The gid of a sequence diagram's note above the plot, on the right, on labels left out.
 NOTE = "labels-note"
+#: Labels are drawn above every arrow, line and mark, on a white ground, so that nothing drawn
+#: later runs through them.
+LABEL_Z = 6
+#: The white ground under every label of a sequence diagram (all drawn as one artist).
+GROUND = {"facecolor": "white", "edgecolor": "none", "alpha": 0.85}
+#: Least space between two labels on one line (pixels at 100 dpi): a word space is about 4 px,
+#: so two labels 9 px apart still read as one phrase ("set token 989 set x 3").
+GAP = 10.0
+#: Least space between a label and a mark's symbol or a chosen line (pixels at 100 dpi).
+CLEAR = 3.0
 
 
 def _trace_of(result_or_trace: Any) -> tuple[Trace, list[str]]:
@@ -145,6 +158,9 @@ def sequence_diagram(
     pending: list[tuple[Annotation, list[tuple[float, float]]]] = []
     any_lost = any_in_flight = False
     crosses: list[tuple[float, float]] = []  # one line of ✗ marks: one artist, not one per loss
+    # what labels keep clear of: arrows (t0, y0, t1, y1, bend, whose) where there is room,
+    # the marks' symbols and the chosen lines always
+    paths: list[tuple[float, float, float, float, float, Any]] = []
 
     for m in rows:
         color = _color(m["msg_type"], colors, extra_colors)
@@ -170,8 +186,9 @@ def sequence_diagram(
         any_in_flight |= flying and until is not None
         any_lost |= lost
         # a node's message to itself: a low arc along its own lane
-        style = (f"arc3,rad={-min(0.4, 0.5 / max(t1 - t0, 0.1)):.3f}"
-                 if y0 == y1 and not flying else "arc3")
+        bend = -min(0.4, 0.5 / max(t1 - t0, 0.1)) if y0 == y1 and not flying else 0.0
+        style = f"arc3,rad={bend:.3f}" if bend else "arc3"
+        paths.append((t0, y0, t1, y1, bend, (m["src"], t0, _label(m))))
         # add_artist, not add_patch: the limits are set above, and measuring each arrow's
         # path to widen them costs more than drawing it on a long run
         if flying and until is not None:
@@ -197,18 +214,16 @@ def sequence_diagram(
             continue  # a long run: only every k-th message is labelled
         if key in broadcasts:  # starting at its send, read left to right from its own mark
             spots = [(t0, y, side) for side in ("left", "right")
-                     for y in (y0 - 0.22, y0 - 0.42, y0 + 0.22, y0 + 0.42)]
+                     for y in (y0 - 0.25, y0 - 0.45, y0 + 0.25, y0 + 0.45)]
             text = ax.annotate(label, spots[0][:2], ha="left", va="center", fontsize=FONT,
                                color=color, fontweight="bold", xytext=(4, 0),
-                               textcoords="offset points")
+                               textcoords="offset points", zorder=LABEL_Z)
         else:
             spots = _spots_beside(t0, y0, t1, y1)
             text = ax.annotate(label, spots[0][:2], fontsize=FONT, color=color, ha="center",
                                va="center", fontweight="bold", xytext=(0, 0),
-                               textcoords="offset points",
-                               bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none",
-                                     "alpha": 0.8})
-        pending.append((text, spots))
+                               textcoords="offset points", zorder=LABEL_Z)
+        pending.append((text, spots, key))
 
     if crosses:
         ax.plot(*zip(*crosses, strict=True), ls="none", marker="x", color=LOST, markersize=8,
@@ -231,35 +246,45 @@ def sequence_diagram(
             stacked[(e.time, e.node)] = below + 1
             y = lane[e.node] + 0.24 + 0.2 * below
             text = ax.annotate(words, (e.time, y), xytext=(4, 0), textcoords="offset points",
-                               fontsize=FONT, color=mark.color, fontweight="bold", va="center")
-            pending.append((text, [(e.time, y), (e.time, y + 0.2), (e.time, y - 0.48)]))
+                               fontsize=FONT, color=mark.color, fontweight="bold", va="center",
+                               zorder=LABEL_Z)
+            spots = [(e.time, y), (e.time, y + 0.2), (e.time, y - 0.48)]
+            pending.append((text, spots + [(*spot, "right") for spot in spots], None))
 
     for kind, points in mark_points.items():
         ax.plot(*zip(*points, strict=True), ls="none", marker=marks[kind].marker,
-                color=marks[kind].color, markersize=10, mew=2, zorder=5)
+                color=marks[kind].color, markersize=10, mew=2, zorder=5, gid=f"mark-{kind}")
+    # (time, lane, half the symbol's size in points): a ✗ is 8 points wide, a mark 10, plus edges
+    symbols = [(t, y, 5.0) for t, y in crosses]
+    symbols += [(t, y, 6.0) for points in mark_points.values() for t, y in points]
     chosen = [m for m in moments(trace, nodes, protocol)
               if m["kind"] == "chosen" and not m.get("again") and m["time"] <= horizon
               and lo <= m["time"] <= hi]
-    headline: list[tuple[Annotation, list[tuple]]] = []  # placed first: they name the outcome
+    headline: list[tuple[Annotation, list[tuple], Any]] = []  # placed first: they name the outcome
     for m in chosen:
-        ax.axvline(m["time"], color=CHOSEN, lw=1.6, ls=(0, (4, 2)), zorder=1)
+        ax.axvline(m["time"], color=CHOSEN, lw=1.6, ls=(0, (4, 2)), zorder=1, gid="chosen")
         text = ax.annotate(f"{m['value']} chosen ({m['ballot']})", (m["time"], -0.78),
                            xytext=(4, 0), textcoords="offset points", fontsize=FONT,
-                           color=CHOSEN, fontweight="bold", va="center")
+                           color=CHOSEN, fontweight="bold", va="center", zorder=LABEL_Z)
         spots = [(m["time"], y, side) for y in (-0.78, -0.56) for side in ("left", "right")]
-        headline.append((text, spots))
+        headline.append((text, spots, None))
+    verticals = [m["time"] for m in chosen]
     if now is not None:
         ax.axvline(now, color="#333333", lw=1.2, zorder=1)
+        verticals.append(now)
 
     # a message label that finds no free spot is left out, never drawn over another label or
     # cut off at the edge ("HB t1 c1HB t1 c2", "Reject 13.5<14." in a long Multi-Paxos replay)
     # the marks' words first (each has only a few spots beside its mark), then the message
     # labels that find room
-    optional = {text for text, _ in pending[:message_labels]}
-    _place(headline + pending[message_labels:] + pending[:message_labels], placed, renderer, ax,
-           optional=optional)
+    optional = {text for text, *_ in pending[:message_labels]}
+    # a broadcast's label before the unicasts' labels: it names several arrows and has room only
+    # at its send ("Learn X" lost its place to an "Accepted 4.5" arriving there in case 2)
+    messages = sorted(pending[:message_labels], key=lambda item: item[2] not in broadcasts)
+    down, faults = _shade_faults(ax, trace, lane, horizon, lo)
+    _place(headline + faults + pending[message_labels:] + messages, placed, renderer, ax,
+           optional=optional, paths=paths, symbols=symbols, verticals=verticals)
     left_out = sum(1 for text in optional if text not in placed)
-    down = _shade_faults(ax, trace, lane, horizon)
 
     ax.set_yticks(range(len(nodes)), nodes, fontsize=10)
     ax.tick_params(axis="x", labelsize=FONT)
@@ -297,18 +322,23 @@ def _message_end(m: Mapping[str, Any], typical: float) -> float:
 def _spots_beside(t0: float, y0: float, t1: float, y1: float) -> list[tuple[float, float, str]]:
     """Candidate label anchors beside the arrow (t0, y0) -> (t1, y1): points on it near an
     end (never farther than a third of a lane from the sender's or the receiver's lane),
-    with the label to the right (``"left"`` aligned) or to the left of the arrow."""
+    with the label to the right (``"left"`` aligned) or to the left of the arrow; then just
+    after its arrival and just before its send, off the lane."""
     dy = y1 - y0
     if dy == 0:  # to itself: just above or below its own lane
         mid = (t0 + t1) / 2
-        return [(mid, y0 - 0.22, "center"), (mid, y0 + 0.22, "center"),
-                (mid, y0 - 0.42, "center")]
+        return [(mid, y, side) for y in (y0 - 0.22, y0 + 0.22, y0 - 0.42)
+                for side in ("center", "left", "right")]
     spots = []
     reach = min(0.33, abs(dy) / 2)
     for away in (reach, abs(dy) - reach, reach * 0.55, abs(dy) - reach * 0.55):
         frac = away / abs(dy)
         point = (t0 + (t1 - t0) * frac, y0 + dy * frac)
         spots += [(*point, "left"), (*point, "right")]
+    # where the arrow is boxed in (a chosen line on either side, 02's case 3): beside its ends,
+    # after its arrival or before its send, just off the lane
+    spots += [(t1, y1 - 0.25, "left"), (t1, y1 + 0.25, "left"),
+              (t0, y0 - 0.25, "right"), (t0, y0 + 0.25, "right")]
     return spots
 
 
@@ -330,6 +360,13 @@ class _Boxes:
         for column in self._span(box):
             self.columns.setdefault(column, []).append(box)
 
+    def near(self, x0: float, x1: float) -> list[tuple]:
+        """The boxes filed in the columns from ``x0`` to ``x1`` (a box may come more than once)."""
+        found: list[tuple] = []
+        for column in range(math.floor(x0 / self.WIDTH), math.floor(x1 / self.WIDTH) + 1):
+            found += self.columns.get(column, ())
+        return found
+
     def overlaps(self, box: tuple[float, float, float, float]) -> bool:
         x0, y0, x1, y1 = box
         for column in self._span(box):
@@ -339,65 +376,178 @@ class _Boxes:
         return False
 
 
-def _place(pending: Sequence[tuple[Annotation, list[tuple]]], placed: list[Annotation],
-           renderer: Any, ax: Axes, optional: Collection[Annotation] = ()) -> None:
-    """Put each label at its first candidate spot inside the plot that overlaps no label
-    placed before it; if none is free, try the spots again nudged up and down a little.
-    A label that still finds no free spot stays at its first one, overlapping, unless it is
-    ``optional`` (a long run's message labels): then it is left out.
+def _pixel_paths(ax: Axes, paths: Sequence[tuple[float, float, float, float, float, Any]]
+                 ) -> tuple[Any, list[Any]]:
+    """The arrows as straight pixel segments ``(x0, y0, x1, y1)`` (an arc to itself as four
+    chords of its curve, as ``arc3`` bends it) and whose each one is."""
+    import numpy as np
+
+    if not paths:
+        return np.zeros((0, 4)), []
+    ends = ax.transData.transform([(p[0], p[1]) for p in paths] + [(p[2], p[3]) for p in paths])
+    starts, stops = ends[:len(paths)], ends[len(paths):]
+    segments, owners = [], []
+    for (a, b), (c, d), path in zip(starts, stops, paths, strict=True):
+        bend = path[4]
+        if not bend:
+            segments.append((a, b, c, d))
+            owners.append(path[5])
+            continue
+        # arc3: a quadratic curve whose control point lies ``bend`` times the chord off its middle
+        cx, cy = (a + c) / 2 + bend * (d - b), (b + d) / 2 - bend * (c - a)
+        curve = [((1 - u) ** 2 * a + 2 * (1 - u) * u * cx + u * u * c,
+                  (1 - u) ** 2 * b + 2 * (1 - u) * u * cy + u * u * d) for u in (0, 0.25, 0.5, 0.75, 1)]
+        for (x0, y0), (x1, y1) in zip(curve, curve[1:], strict=False):
+            segments.append((x0, y0, x1, y1))
+            owners.append(path[5])
+    return np.asarray(segments, dtype=float), owners
+
+
+def _crossing(boxes: Any, segments: Any) -> Any:
+    """Which of ``boxes`` (n × 4: x0, y0, x1, y1) any of ``segments`` (m × 4) runs through."""
+    import numpy as np
+
+    if not len(segments):
+        return np.zeros(len(boxes), dtype=bool)
+    bx0, by0, bx1, by1 = (boxes[:, k, None] for k in range(4))
+    sx0, sy0, sx1, sy1 = (segments[None, :, k] for k in range(4))
+    near = ((np.minimum(sx0, sx1) <= bx1) & (np.maximum(sx0, sx1) >= bx0)
+            & (np.minimum(sy0, sy1) <= by1) & (np.maximum(sy0, sy1) >= by0))
+    dx, dy = sx1 - sx0, sy1 - sy0
+    sides = [dx * (cy - sy0) - dy * (cx - sx0) for cx, cy in ((bx0, by0), (bx0, by1), (bx1, by0), (bx1, by1))]
+    apart = ((sides[0] > 0) & (sides[1] > 0) & (sides[2] > 0) & (sides[3] > 0)) | (
+        (sides[0] < 0) & (sides[1] < 0) & (sides[2] < 0) & (sides[3] < 0))
+    return (near & ~apart).any(axis=1)
+
+
+def _overlapping(boxes: Any, others: Any) -> Any:
+    """Which of ``boxes`` (n × 4) overlaps any of ``others`` (m × 4), edges included."""
+    import numpy as np
+
+    if not len(others):
+        return np.zeros(len(boxes), dtype=bool)
+    return ((boxes[:, 0, None] <= others[None, :, 2]) & (others[None, :, 0] <= boxes[:, 2, None])
+            & (boxes[:, 1, None] <= others[None, :, 3]) & (others[None, :, 1] <= boxes[:, 3, None])
+            ).any(axis=1)
+
+
+def _place(pending: Sequence[tuple[Annotation, list[tuple], Any]], placed: list[Annotation],
+           renderer: Any, ax: Axes, optional: Collection[Annotation] = (),
+           paths: Sequence[tuple[float, float, float, float, float, Any]] = (),
+           symbols: Sequence[tuple[float, float, float]] = (),
+           verticals: Sequence[float] = ()) -> None:
+    """Put each label ``(text, spots, whose)`` at its first candidate spot inside the plot
+    that overlaps no label placed before it (nor stands within :data:`GAP` of one on its
+    line), no mark's symbol and no chosen line (``verticals``), and that no arrow of
+    ``paths`` but its own (``whose``) runs through; if none is free, try the spots again
+    nudged up and down a little.  Where every spot has some arrow through it, the first that
+    is otherwise free is taken: the label lies over the arrow on its white ground.  A label
+    whose ``whose`` is None (a mark's words, a chosen value) does not look for a spot clear of
+    arrows: it keeps the place its kind has on every lane.  A label
+    that still finds no spot stays at its first one, overlapping, unless it is ``optional``
+    (a message label): then it is left out.
 
     A spot is ``(t, y)`` or ``(t, y, side)``: ``side`` ``"left"`` puts the label to the
-    right of the point, ``"right"`` to its left.  Each label is measured once; its box at
-    every candidate spot is then plain arithmetic, and only the labels already placed in
-    the same columns are compared with it (:class:`_Boxes`), so the time grows with the
-    number of labels, not its square.
+    right of the point, ``"right"`` to its left.  Each label is measured once; its boxes at
+    every candidate spot are then arithmetic on arrays, compared only with what lies in the
+    same columns (:class:`_Boxes`), so the time grows with the number of labels, not its
+    square.
     """
+    import numpy as np
+
     boxes = _Boxes()
     frame = ax.get_window_extent(renderer)
-    inside = (frame.x0, frame.y0, frame.x1, frame.y1)
     to_pixels = ax.transData.transform
     points = ax.figure.dpi / 72
+    scale = ax.figure.dpi / 100
+    pad_x, pad_y, clear = (GAP / 2 + 1) * scale, 1.5, CLEAR * scale
+    segments, owners = _pixel_paths(ax, paths)
+    arrows = _Boxes()  # each arrow segment filed by the columns it spans, as a box
+    for i, (x0, y0, x1, y1) in enumerate(segments):
+        arrows.add((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1), i))
+    marks = _Boxes()
+    if symbols:
+        centres = to_pixels([(t, y) for t, y, _ in symbols])
+        for (x, y), (_, _, half) in zip(centres, symbols, strict=True):
+            size = half * points + clear
+            marks.add((x - size, y - size, x + size, y + size))
+    lines = np.sort(to_pixels([(t, 0) for t in verticals])[:, 0]) if verticals else np.zeros(0)
+    nudges = np.array([0.0] + [0.06 * k * sign for k in range(1, 7) for sign in (-1, 1)])
+    offsets = {"left": 4.0, "right": -4.0, "center": 0.0}
+    matrix = ax.transData.get_affine().get_matrix()  # linear axes: data -> pixels is affine
+    grounds: list[tuple[tuple[float, float], Any]] = []
 
-    def box_at(text: Annotation, width: float, height: float, spot: tuple, ha: str
-               ) -> tuple[float, float, float, float]:
-        x, y = to_pixels(spot[:2])
-        offset = {"left": 4, "right": -4}.get(spot[2], 0) if len(spot) > 2 else text.xyann[0]
-        x += offset * points
-        x0 = x if ha == "left" else x - width if ha == "right" else x - width / 2
-        left, bottom = x0 - 3, y - height / 2 - 1.5  # as Bbox.from_bounds adds them
-        return (left, bottom, left + (width + 6), bottom + (height + 3))
-
-    def free(box: tuple[float, float, float, float]) -> bool:
-        within = (box[0] >= inside[0] and box[2] <= inside[2] and box[1] >= inside[1]
-                  and box[3] <= inside[3])
-        return within and not boxes.overlaps(box)
-
-    for text, spots in pending:
+    for text, spots, whose in pending:
         size = text.get_window_extent(renderer)
         width, height = size.width, size.height
-        ha = text.get_ha()
-        chosen, box = spots[0], None
         # each candidate as it is, then each nudged up or down a little (at most 0.36 of a
         # lane, and never so far that another lane is nearer): still beside its own arrow
-        nudges = [0.0] + [0.06 * k * sign for k in range(1, 7) for sign in (-1, 1)]
-        tries = [(spot[0], spot[1] + nudge, *spot[2:]) for nudge in nudges for spot in spots
-                 if abs(spot[1] + nudge - round(spot[1])) < 0.49]  # never nearer another lane
-        for spot in tries:
-            box = box_at(text, width, height, spot, spot[2] if len(spot) > 2 else ha)
-            if free(box):
-                chosen = spot
-                break
-        else:
-            if text in optional:
-                text.remove()
-                continue
-            box = box_at(text, width, height, chosen, chosen[2] if len(chosen) > 2 else ha)
-        text.xy = chosen[:2]
-        if len(chosen) > 2:
-            text.set_ha(chosen[2])
-            text.xyann = {"left": (4, 0), "right": (-4, 0)}.get(chosen[2], (0, 0))
-        boxes.add(box)
+        base = np.array([spot[:2] for spot in spots], dtype=float)
+        sides = [spot[2] if len(spot) > 2 else None for spot in spots]
+        t = np.tile(base[:, 0], len(nudges))
+        y = (base[:, 1][None, :] + nudges[:, None]).ravel()
+        which = np.tile(np.arange(len(spots)), len(nudges))
+        nudge = np.repeat(nudges, len(spots))
+        lanes = np.round(base[which, 1])
+        keep = np.abs(y - lanes) < 0.49  # never nearer another lane
+        keep &= np.sign(y - lanes) * np.sign(base[which, 1] - lanes) >= 0  # nor across its own
+        t, y, which, nudge = t[keep], y[keep], which[keep], nudge[keep]
+        xy = np.column_stack([t, y, np.ones_like(t)]) @ matrix[:2].T  # to pixels
+        ha = [side or text.get_ha() for side in sides]
+        shift = np.array([(offsets[side] if side else text.xyann[0]) * points for side in sides])
+        left = np.array([0.0 if h == "left" else -width if h == "right" else -width / 2 for h in ha])
+        x0 = xy[:, 0] + shift[which] + left[which]
+        y0 = xy[:, 1] - height / 2
+        inner = np.column_stack([x0, y0, x0 + width, y0 + height])
+        outer = np.column_stack([x0 - pad_x, y0 - pad_y, x0 + width + pad_x, y0 + height + pad_y])
+        lo, hi = float(outer[:, 0].min()), float(outer[:, 2].max())
+        free = ((outer[:, 0] >= frame.x0) & (outer[:, 2] <= frame.x1)
+                & (outer[:, 1] >= frame.y0) & (outer[:, 3] <= frame.y1))
+        free &= ~_overlapping(outer, np.asarray(boxes.near(lo, hi)).reshape(-1, 4))
+        free &= ~_overlapping(inner, np.asarray(marks.near(lo, hi)).reshape(-1, 4))
+        if len(lines):
+            for x in lines[(lines >= lo - clear) & (lines <= hi + clear)]:
+                free &= ~((inner[:, 0] - clear <= x) & (x <= inner[:, 2] + clear))
+        # a message label keeps clear of other arrows where it can; a mark's words keep their
+        # place beside the mark (below it, as on every lane), over any arrow there
+        others = [] if whose is None else sorted(
+            {int(b[4]) for b in arrows.near(lo, hi) if owners[int(b[4])] != whose})
+        # clear of arrows only a little off its spot: farther, it would read as another's label
+        found = np.flatnonzero(free & (np.abs(nudge) < 0.13))
+        if others and len(found):
+            found = found[~_crossing(inner[found], segments[others])]
+        if not len(found):
+            found = np.flatnonzero(free)
+        if not len(found) and text in optional:
+            text.remove()
+            continue
+        k = int(found[0]) if len(found) else 0  # the first spot as it is, overlapping
+        text.xy = (float(t[k]), float(y[k]))
+        side = sides[int(which[k])]
+        if side:
+            text.set_ha(side)
+            text.xyann = (offsets[side], 0)
+        boxes.add(tuple(float(v) for v in outer[k]))
         placed.append(text)
+        # its ground: the box around the text in points from its anchor, a point wider
+        grounds.append(((float(t[k]), float(y[k])),
+                        (inner[k] - np.tile(xy[k], 2)) / points + (-1, -1, 1, 1)))
+    if grounds:
+        _draw_grounds(ax, grounds)
+
+
+def _draw_grounds(ax: Axes, grounds: Sequence[tuple[tuple[float, float], Any]]) -> None:
+    """The white ground under each placed label, as one artist: a box in points around each
+    label's anchor (so it stays under its label at any dpi), just below the labels and above
+    every arrow and mark."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.transforms import Affine2D
+
+    boxes = [[(x0, y0), (x1, y0), (x1, y1), (x0, y1)] for _, (x0, y0, x1, y1) in grounds]
+    ax.add_collection(PolyCollection(
+        boxes, offsets=[anchor for anchor, _ in grounds], offset_transform=ax.transData,
+        transform=Affine2D().scale(1 / 72) + ax.figure.dpi_scale_trans, zorder=LABEL_Z - 0.5,
+        gid="ground", **GROUND), autolim=False)
 
 
 def _legend(ax: Axes, protocol: str | None, seen: Collection[str], colors: Mapping[str, str],
@@ -430,11 +580,15 @@ def _legend(ax: Axes, protocol: str | None, seen: Collection[str], colors: Mappi
                   frameon=False)
 
 
-def _shade_faults(ax: Axes, trace: Trace, lane: dict[str, int], horizon: float) -> bool:
+def _shade_faults(ax: Axes, trace: Trace, lane: dict[str, int], horizon: float, lo: float = -math.inf
+                  ) -> tuple[bool, list[tuple[Annotation, list[tuple], None]]]:
     """Grey out a lane while its node is down; tint the background while partitioned.
 
-    Returns whether any node was down.
+    Returns whether any node was down, and the "down" labels with the spots they may take
+    (placed with the other labels): at the crash, or at ``lo`` (the left edge of the time
+    axis) for a node down since before it.
     """
+    labels = []
     down: dict[str, float] = {}
     cut_since: float | None = None
     any_down = False
@@ -445,51 +599,99 @@ def _shade_faults(ax: Axes, trace: Trace, lane: dict[str, int], horizon: float) 
             down[e.node] = e.time
             any_down = True
         elif e.kind == "recover" and e.node in down:
-            _down_band(ax, lane[e.node], down.pop(e.node), e.time)
+            labels.append(_down_band(ax, lane[e.node], down.pop(e.node), e.time, lo))
         elif e.kind == "partition":
             cut_since = e.time if cut_since is None else cut_since
         elif e.kind == "heal" and cut_since is not None:
             ax.axvspan(cut_since, e.time, color="#fde0dd", alpha=0.5, zorder=0)
             cut_since = None
     for node, since in down.items():
-        _down_band(ax, lane[node], since, horizon)
+        labels.append(_down_band(ax, lane[node], since, horizon, lo))
     if cut_since is not None:
         ax.axvspan(cut_since, horizon, color="#fde0dd", alpha=0.5, zorder=0)
-    return any_down
+    return any_down, [label for label in labels if label is not None]
 
 
-def _down_band(ax: Axes, y: int, start: float, end: float) -> None:
+def _down_band(ax: Axes, y: int, start: float, end: float, lo: float = -math.inf
+               ) -> tuple[Annotation, list[tuple], None] | None:
     ax.fill_between([start, end], y - 0.18, y + 0.18, color="#bbbbbb", alpha=0.6, zorder=1)
-    ax.annotate("down", (start, y), xytext=(2, -11), textcoords="offset points", fontsize=FONT,
-                color="#555555")
+    if end < lo:
+        return None  # over before the time axis begins: no label
+    start = max(start, lo)
+    text = ax.annotate("down", (start, y + 0.3), xytext=(2, 0), textcoords="offset points",
+                       fontsize=FONT, color="#555555", va="center", zorder=LABEL_Z)
+    spots = [(start, y + dy, side) for side in ("left", "right") for dy in (0.3, -0.3, 0.45, -0.45)]
+    return text, spots, None
 
 
-def overlapping_labels(ax: Axes, gap: float = 4.0) -> list[tuple[str, str]]:
+def _shown_texts(ax: Axes) -> list[Any]:
+    """The texts on ``ax`` that are drawn (an annotation whose point is off the axes is not)."""
+    return [t for t in ax.texts if t.get_visible() and t.get_text().strip()
+            and not (isinstance(t, Annotation) and t.xycoords == "data"
+                     and not ax.viewLim.contains(*t.xy))]
+
+
+def overlapping_labels(ax: Axes, gap: float = 10.0, lead: float = 2.0) -> list[tuple[str, str]]:
     """Pairs of texts on ``ax`` that overlap, or stand side by side on one line closer than
-    ``gap`` pixels (at 100 dpi); the figure is drawn first.
+    ``gap`` pixels, or one above the other closer than ``lead`` pixels (at 100 dpi); the
+    figure is drawn first.
 
-    Not overlapping is not enough: two labels on one line a hair apart read as one ("set
-    token 873set x 3"), so each box is widened by half the gap on either side (one line
-    stacked above another needs no more than not to overlap: that is how lines are set).
+    Not overlapping is not enough: two labels on one line a few pixels apart read as one
+    phrase ("set token 873set x 3", "set token 989 set x 3": a word space is about 4 px), so
+    each box is widened by half the gap on either side; two labels one above the other
+    need only a little space between their lines (that is how lines are set).
     The lesson figures must give an empty list (tests/test_plots.py checks them).
     """
     figure = ax.figure
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()
-    texts = [t for t in ax.texts if t.get_visible() and t.get_text().strip()
-             and not (isinstance(t, Annotation) and t.xycoords == "data"
-                      and not ax.viewLim.contains(*t.xy))]  # an annotation off the axes is not drawn
-    half = gap / 2 * figure.dpi / 100
+    texts = _shown_texts(ax)
+    half, rise = gap / 2 * figure.dpi / 100, lead / 2 * figure.dpi / 100
     boxes = []
     for t in texts:
         box = t.get_window_extent(renderer)
-        boxes.append(Bbox.from_extents(box.x0 - half, box.y0, box.x1 + half, box.y1))
+        boxes.append(Bbox.from_extents(box.x0 - half, box.y0 - rise, box.x1 + half, box.y1 + rise))
     pairs = []
     for i, a in enumerate(boxes):
         for j in range(i + 1, len(boxes)):
             if a.overlaps(boxes[j]):
                 pairs.append((texts[i].get_text(), texts[j].get_text()))
     return pairs
+
+
+def obstructed_labels(ax: Axes) -> list[tuple[str, str]]:
+    """Labels on ``ax`` crossed by a vertical line across the plot (a value chosen, "now") or
+    lying over a mark's symbol (a vote, a ✗, an applied command): ``(label, what)`` pairs,
+    ``what`` being ``"line at t=3"`` or ``"mark at t=4"``.  The figure is drawn first.
+
+    The lesson figures must give an empty list (tests/test_plots.py checks them).
+    """
+    figure = ax.figure
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    points = figure.dpi / 72
+    lines, symbols = [], []
+    for line in ax.lines:
+        x, y = line.get_xdata(), line.get_ydata()
+        marker = line.get_marker() not in (None, "None", "none", "", " ")
+        if (not marker and len(x) == 2 and x[0] == x[1] and list(y) == [0, 1]) or line.get_gid() == "chosen":
+            lines.append((float(x[0]), ax.transData.transform((x[0], 0))[0],
+                          line.get_linewidth() * points / 2))
+        elif marker and line.get_gid() != "lane":
+            half = (line.get_markersize() / 2 + line.get_markeredgewidth() / 2) * points
+            for px, py in zip(x, y, strict=True):
+                cx, cy = ax.transData.transform((px, py))
+                symbols.append((float(px), Bbox.from_extents(cx - half, cy - half, cx + half, cy + half)))
+    found = []
+    for t in _shown_texts(ax):
+        box = t.get_window_extent(renderer)
+        for when, x, width in lines:
+            if box.x0 - width < x < box.x1 + width:
+                found.append((t.get_text(), f"line at t={when:g}"))
+        for when, symbol in symbols:
+            if box.overlaps(symbol):
+                found.append((t.get_text(), f"mark at t={when:g}"))
+    return found
 
 
 # ---- Multi-Paxos (Raft formulation): logs, roles, failover times -------------
