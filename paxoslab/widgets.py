@@ -176,6 +176,11 @@ class FrameCache:
         return buffer.getvalue()
 
 
+def veiled(pixels: Any) -> Any:
+    """``pixels`` (RGB) behind the player's veil over what has not happened yet."""
+    return (pixels * 0.07 + 255 * 0.93).astype(pixels.dtype)
+
+
 def png_size(png: bytes) -> tuple[int, int]:
     """Width and height in pixels of a PNG, from its header."""
     return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
@@ -387,7 +392,10 @@ class Player:
     run is drawn once; a step is that picture with everything after t veiled,
     a "now" line at t and the messages in flight at t highlighted from their
     sender to where they are — pixel work on the stored picture, not a new
-    matplotlib drawing.  The node states come from the protocol's
+    matplotlib drawing.  A label shows whole or not at all: whole once the time
+    of its anchor (a broadcast's send, a mark, a point on its arrow) has come,
+    even where it reads on past the now line (which it interrupts), else veiled
+    whole.  The node states come from the protocol's
     ``state_changes`` hook, computed once.  So stepping never re-runs the
     simulation, and a step costs a few milliseconds (``benchmarks/player_roundtrip.py``).
 
@@ -410,7 +418,7 @@ class Player:
         self.messages = result.trace.message_rows()
         self.changes = state_changes(result)
         self._change_times = [c[0] for c in self.changes]
-        self._base, self._to_pixels, self._box = self._draw_once(until)
+        self._base, self._to_pixels, self._box, self.labels = self._draw_once(until)
         # the slider counts steps from 1, as the clock does ("step 4 of 41" at 4)
         self.slider = widgets.IntSlider(value=1, min=1, max=len(self.times),
                                         description="step", continuous_update=True,
@@ -431,8 +439,10 @@ class Player:
                                     self.image, below])
         self.show(0)
 
-    def _draw_once(self, until: float | None) -> tuple[Any, Callable, tuple[int, int, int, int]]:
-        """The whole run's diagram as pixels, the data -> pixel mapping and the plot box."""
+    def _draw_once(self, until: float | None
+                   ) -> tuple[Any, Callable, tuple[int, int, int, int], list[tuple[int, ...]]]:
+        """The whole run's diagram as pixels, the data -> pixel mapping, the plot box and each
+        label's box in pixels with the time of its anchor, ``(x0, y0, x1, y1, when)``."""
         import numpy as np
 
         ax = sequence_diagram(self.result, until=until,
@@ -448,9 +458,18 @@ class Player:
             x, up = transform.transform((t, y))
             return float(x), float(height - up)
 
+        renderer = figure.canvas.get_renderer()
+        labels = []
+        for text in ax.texts:  # a label (its ground reaches a point beyond it; labels are 3 px apart)
+            if not (text.get_visible() and text.get_text().strip()) or not hasattr(text, "xy"):
+                continue
+            box = text.get_window_extent(renderer)
+            labels.append((max(int(box.x0) - 2, 0), max(int(height - box.y1) - 1, 0),
+                           int(math.ceil(box.x1)) + 2, int(math.ceil(height - box.y0)) + 1,
+                           float(text.xy[0])))
         x0, y0, x1, y1 = ax.bbox.extents
         plt.close(figure)
-        return pixels, to_pixels, (int(x0), int(height - y1), int(x1), int(height - y0))
+        return pixels, to_pixels, (int(x0), int(height - y1), int(x1), int(height - y0)), labels
 
     def state_at(self, t: float) -> dict[str, dict[str, Any]]:
         """Each node's state after everything that happened up to and including ``t``."""
@@ -473,8 +492,20 @@ class Player:
         left, top, right, bottom = self._box
         now_x = int(round(self._to_pixels(t, 0)[0]))
         frame = self._base.copy()
-        veil = frame[top:bottom, max(now_x + 2, left):right]
-        veil[:] = (veil * 0.07 + 255 * 0.93).astype(frame.dtype)  # what has not happened yet
+        start = max(now_x + 2, left)
+        veil = frame[top:bottom, start:right]
+        veil[:] = veiled(veil)  # what has not happened yet
+        # a label shows whole or not at all: whole once its anchor's time has come (a label
+        # starting at its send reads on into the future), else veiled to its left edge too
+        gaps = []
+        for x0, y0, x1, y1, when in self.labels:
+            if when <= t and x1 > start:
+                frame[y0:y1, x0:x1] = self._base[y0:y1, x0:x1]
+                if x0 <= now_x <= x1:
+                    gaps.append((y0, y1))
+            elif when > t and x0 < start:
+                part = frame[y0:y1, x0:start]
+                part[:] = veiled(self._base[y0:y1, x0:start])
         image = Image.fromarray(frame)
         overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
         pen = ImageDraw.Draw(overlay)
@@ -487,7 +518,14 @@ class Player:
             pen.line([start, here], fill=(255, 127, 14, 150), width=7)
             pen.ellipse([here[0] - 5, here[1] - 5, here[0] + 5, here[1] + 5],
                         fill=(255, 127, 14, 230))
-        pen.line([(now_x, top), (now_x, bottom)], fill=(40, 40, 40, 255), width=2)
+        # the now line, broken where a label it would cross is shown
+        y = top
+        for y0, y1 in sorted(gaps):
+            if y0 > y:
+                pen.line([(now_x, y), (now_x, y0)], fill=(40, 40, 40, 255), width=2)
+            y = max(y, y1)
+        if y < bottom:
+            pen.line([(now_x, y), (now_x, bottom)], fill=(40, 40, 40, 255), width=2)
         pen.text((now_x + 4, top + 2), f"now t={ms(t)}", fill=(40, 40, 40, 255))
         image = Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
         buffer = io.BytesIO()

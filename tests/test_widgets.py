@@ -363,3 +363,43 @@ def test_frame_cache_draws_what_savefig_draws(scenario):
         assert (np.abs(kept - drawn).sum(axis=2) > 30).mean() < 0.01
     assert len(cache.frames) == 1 and len(cache.legends) == 2
     assert plt.get_fignums() == []
+
+
+def straddling_labels(replay, steps) -> list[tuple[float, float, float, float]]:
+    """For each label the now line runs through, at each of ``steps``: how much of it, away
+    from the line and the messages in flight, looks as drawn and how much as veiled."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from paxoslab.widgets import veiled
+
+    base = replay._base.astype(int)
+    found = []
+    for step in steps:
+        t = replay.times[step]
+        shown = np.asarray(Image.open(io.BytesIO(replay.picture(step))).convert("RGB")).astype(int)
+        now_x = int(round(replay._to_pixels(t, 0)[0]))
+        for x0, y0, x1, y1, _ in replay.labels:
+            columns = [c for c in range(x0, x1) if abs(c - now_x) > 4]
+            if not x0 + 4 < now_x < x1 - 4 or not columns:
+                continue
+            region = shown[y0:y1, columns]
+            orange = (np.abs(region - (255, 127, 14)).sum(axis=2) < 200)  # a message in flight
+            drawn = (np.abs(region - base[y0:y1, columns]).sum(axis=2) < 30) | orange
+            hidden = (np.abs(region - veiled(replay._base[y0:y1, columns]).astype(int)).sum(axis=2)
+                      < 30) | orange
+            found.append((t, x0, drawn.mean(), hidden.mean()))
+    return found
+
+
+def test_the_players_veil_shows_a_label_whole_or_not_at_all(scenarios_dir):
+    """The veil over what has not happened yet cut labels in half ("AE t1 #3" at t=160 in 05's
+    replay): a label the now line runs through is shown whole or veiled whole."""
+    story = pl.run_scenario(scenarios_dir / "multi-paxos-partition.json")
+    replay = pl.widgets.player(story)
+    found = straddling_labels(replay, range(0, len(replay.times), 2))
+    assert len(found) > 5
+    for t, x0, drawn, hidden in found:
+        assert drawn > 0.97 or hidden > 0.97, (t, x0, drawn, hidden)
