@@ -230,6 +230,26 @@ class Note(NamedTuple):
     payload: dict[str, Any]
 
 
+class MissingField(AttributeError):
+    """A node lacks a field that the protocol's monitors or summary read."""
+
+
+def read_field(node: Node, name: str, meaning: str) -> Any:
+    """``node.<name>``, or a one-line error saying what paxoslab reads it as.
+
+    >>> class Bare(Node): pass
+    >>> read_field(Bare("S1", ["S1"]), "learned", "what it learned")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    paxoslab.node.MissingField: S1 (a Bare) has no field 'learned', which ... as what it learned: ...
+    """
+    try:
+        return getattr(node, name)
+    except AttributeError:
+        raise MissingField(f"{node.id} (a {type(node).__name__}) has no field {name!r}, which paxoslab "
+                           f"reads as {meaning}: set it in __init__") from None
+
+
 Effect = Send | SetTimer | CancelTimer | Persist | PersistAppend | PersistTruncate | Note
 #: builds a record from a tuple without the keyword machinery (sending is the hot path)
 _record = tuple.__new__

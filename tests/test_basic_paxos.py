@@ -672,3 +672,23 @@ def test_a_proposer_in_a_minority_for_long_keeps_backing_off(tiny):
     data["options"] = {"backoff": {"max": 5}, "timeout_max": 5}
     s = pl.run_scenario(data, detailed=False).summary()
     assert s["decided"] is None and len(s["ballots"]) > 1100 and s["livelocked"]
+
+
+def test_a_node_without_the_fields_the_checks_read_gets_a_line_naming_the_field(scenario):
+    """A node written from scratch must keep ``learned``: the monitors read it, and a
+    missing field read as None would pass agreement without having checked anything."""
+    from paxoslab.node import MissingField, Node
+
+    class Scratch(Node):
+        STATE = ("value",)
+
+        def __init__(self, *args):
+            super().__init__(*args)
+            self.value = None
+
+        def propose(self, value, **kwargs):
+            self.value = value
+
+    with pytest.raises(MissingField, match=r"^S\d \(a Scratch\) has no field 'learned', which paxoslab "
+                                           r"reads as the value it knows was chosen"):
+        pl.run_scenario(scenario("basic-paxos-case-1"), node_class=Scratch)

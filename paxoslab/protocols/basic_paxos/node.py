@@ -96,6 +96,11 @@ BACKOFF_POLICIES = {
     "exponential": "wait base + uniform(0, jitter * multiplier^(failures - 1)) ms, at most max ms",
 }
 
+#: what the monitors and the summary read a node's fields as (a node written from scratch must
+#: keep them; see :func:`paxoslab.node.read_field`)
+LEARNED = "the value it knows was chosen, or None"
+PHASE = "what it is doing as a proposer: 'idle', 'prepare', 'accept', 'backoff' or 'done'"
+
 DEFAULT_OPTIONS: dict[str, Any] = {
     "proposal_timeout": 20,      # ms: the first phase timeout
     "timeout_growth": 2,         # the timeout is multiplied by this each time it fires ...

@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...checks import Monitor, Violation
+from ...node import read_field
 from ...world import World
-from .node import Accepted
+from .node import LEARNED, Accepted
 
 
 def _votes_of(world: World) -> list[tuple[Any, Any, str]]:
@@ -87,7 +88,7 @@ class Agreement(Monitor):
                 ))
         node_id = world.step_node
         node = world.node(node_id) if node_id is not None else None
-        learned = getattr(node, "learned", None) if node is not None else None
+        learned = read_field(node, "learned", LEARNED) if node is not None else None
         if (learned is not None and (node_id, learned) not in self.reported
                 and not any(c[0] == learned for c in self.chosen)):
             self.reported = self.reported | {(node_id, learned)}
@@ -119,10 +120,10 @@ class Validity(Monitor):
         node = world.node(node_id) if node_id is not None else None
         if node is None:
             return []
-        value = getattr(node, "value", None)
+        value = read_field(node, "value", "the value a client asked it to propose, or None")
         if value is not None and value not in self.proposed:
             self.proposed = self.proposed | {value}
-        learned = getattr(node, "learned", None)
+        learned = read_field(node, "learned", LEARNED)
         if learned is None or learned in self.proposed or (node_id, learned) in self.reported:
             return []
         self.reported = self.reported | {(node_id, learned)}

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ...node import read_field
 from ...wording import ms, per_node, show
 from ..spec import Mark
+from .node import LEARNED, PHASE
 
 if TYPE_CHECKING:
     from ...sim import Simulation
@@ -62,7 +64,8 @@ def summarize(sim: Simulation) -> dict[str, Any]:
     learned = {}
     for node_id in sim.node_ids:
         node = sim.node(node_id)
-        learned[node_id] = node.learned if node is not None else sim.stored(node_id).get("learned")
+        learned[node_id] = (read_field(node, "learned", LEARNED) if node is not None
+                            else sim.stored(node_id).get("learned"))
     learned_at: dict[str, float | None] = dict.fromkeys(sim.node_ids)
     for e in sim.trace.of_kind("learned"):
         if learned_at.get(e.node) is None and e.payload["value"] == learned.get(e.node):
@@ -88,7 +91,8 @@ def liveness(sim: Simulation, decided: Any) -> dict[str, Any]:
     for event in sim.trace.of_kind("ballot", "preempted"):
         (ballots if event.kind == "ballot" else preemptions)[event.node] += 1
     nodes = [sim.node(node_id) for node_id in sim.node_ids]
-    trying = any(node is not None and node.phase in ("prepare", "accept", "backoff") for node in nodes)
+    trying = any(node is not None and read_field(node, "phase", PHASE) in ("prepare", "accept", "backoff")
+                 for node in nodes)
     return {"ballots_per_node": ballots, "preemptions": preemptions,
             "livelocked": decided is None and trying}
 
