@@ -550,6 +550,25 @@ def _draw_grounds(ax: Axes, grounds: Sequence[tuple[tuple[float, float], Any]]) 
         gid="ground", **GROUND), autolim=False)
 
 
+#: Longest line of a legend entry (characters): the legend sits in the figure's right margin.
+LEGEND_LINE = 22
+
+
+def _legend_text(text: str) -> str:
+    r"""A legend entry broken into lines that fit the right margin (an entry already broken
+    is kept as it is): "leader takes a client command" ran past the figure's edge in the
+    player and in pictures saved without a tight bounding box.
+
+    >>> _legend_text("leader takes a client command"), _legend_text("role and term")
+    ('leader takes a client\ncommand', 'role and term')
+    """
+    import textwrap
+
+    if "\n" in text or len(text) <= LEGEND_LINE:
+        return text
+    return "\n".join(textwrap.wrap(text, LEGEND_LINE))
+
+
 def _legend(ax: Axes, protocol: str | None, seen: Collection[str], colors: Mapping[str, str],
             extra: Mapping[str, str], marks: Mapping[str, Any], mark_kinds: Sequence[str],
             chosen: bool, lost: bool, down: bool, flying: bool) -> None:
@@ -564,7 +583,7 @@ def _legend(ax: Axes, protocol: str | None, seen: Collection[str], colors: Mappi
     for kind, mark in marks.items():
         if kind in mark_kinds:
             handles.append(Line2D([], [], color=mark.color, marker=mark.marker, ls="none",
-                                  markersize=9, mew=2, label=mark.legend))
+                                  markersize=9, mew=2, label=_legend_text(mark.legend)))
     legend = merged("moment_legend", protocol).get("chosen")
     if legend and chosen:
         handles.append(Line2D([], [], color=CHOSEN, lw=1.6, ls=(0, (4, 2)), label=legend))

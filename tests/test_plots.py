@@ -221,6 +221,19 @@ def test_labels_are_drawn_over_the_arrows_on_a_white_ground(any_diagram):
                    for g in boxes), text.get_text()
 
 
+def test_the_legend_and_the_note_stay_inside_the_figure(any_diagram):
+    """Multi-Paxos' "leader takes a client command" ran 10 px past the figure's right edge: cut
+    off in the replay player and in any picture saved without a tight bounding box."""
+    _, ax = any_diagram
+    figure = ax.figure
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    for artist in (ax.get_legend(), ax.title, *[t for t in ax.get_children()
+                                                  if t.get_gid() == pl.plots.NOTE]):
+        box = artist.get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= figure.bbox.width and box.y1 <= figure.bbox.height
+
+
 def test_the_detector_finds_a_label_crossed_by_a_line_or_on_a_mark():
     fig, ax = plt.subplots()
     ax.set_xlim(0, 10)
