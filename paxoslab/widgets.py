@@ -526,11 +526,33 @@ class Player:
             y = max(y, y1)
         if y < bottom:
             pen.line([(now_x, y), (now_x, bottom)], fill=(40, 40, 40, 255), width=2)
-        pen.text((now_x + 4, top + 2), f"now t={ms(t)}", fill=(40, 40, 40, 255))
+        self.clock_box = self._clock_text(pen, f"now t={ms(t)}", now_x, t)
         image = Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
         buffer = io.BytesIO()
         image.save(buffer, format="png", compress_level=1)
         return buffer.getvalue()
+
+    def _clock_text(self, pen: Any, text: str, now_x: int, t: float) -> tuple[int, int, int, int]:
+        """Write ``text`` beside the now line, at the top of the plot, on white, where it
+        covers no label shown at ``t`` (it covered "Y chosen (4.5)" in case 3's replay):
+        right of the line, else left of it, else lower down.  Returns its box."""
+        left, top, right, bottom = self._box
+        x0, y0, x1, y1 = pen.textbbox((0, 0), text)
+        width, height = x1 - x0 + 4, y1 - y0 + 4
+        shown = [box[:4] for box in self.labels if box[4] <= t]
+        spots = [(x, top + 2 + k * (height + 2)) for k in range(0, 6)
+                 for x in (now_x + 3, now_x - 3 - width)]
+        box = (now_x + 3, top + 2, now_x + 3 + width, top + 2 + height)
+        for x, y in spots:
+            here = (x, y, x + width, y + height)
+            if left <= here[0] and here[2] <= right and here[3] <= bottom and not any(
+                    here[0] < b[2] and b[0] < here[2] and here[1] < b[3] and b[1] < here[3]
+                    for b in shown):
+                box = here
+                break
+        pen.rectangle(box, fill=(255, 255, 255, 230))
+        pen.text((box[0] + 2 - x0, box[1] + 2 - y0), text, fill=(40, 40, 40, 255))
+        return box
 
     def show(self, step: int) -> None:
         """Show step ``step`` (what the slider does)."""

@@ -403,3 +403,14 @@ def test_the_players_veil_shows_a_label_whole_or_not_at_all(scenarios_dir):
     assert len(found) > 5
     for t, x0, drawn, hidden in found:
         assert drawn > 0.97 or hidden > 0.97, (t, x0, drawn, hidden)
+
+
+def test_the_players_clock_covers_no_label_shown(scenario):
+    """"now t=6" was written over "Y chosen (4.5)" in case 3's replay."""
+    replay = player(pl.run_scenario(scenario("basic-paxos-case-3")))
+    for step, t in enumerate(replay.times):
+        replay.picture(step)
+        x0, y0, x1, y1 = replay.clock_box
+        for a0, b0, a1, b1, when in replay.labels:
+            if when <= t:
+                assert not (x0 < a1 and a0 < x1 and y0 < b1 and b0 < y1), (t, replay.clock_box)
