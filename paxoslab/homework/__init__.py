@@ -242,10 +242,10 @@ class Question:
                 verdict = self._runs(data, preset.seeds, node_class, facts)
             if verdict is not None:
                 return verdict
-        states = sum(s for _, s in facts["searches"])
-        text = (f"✔ correct: {ex.correct_words}\n"
-                f"  safety: {len(facts['searches'])} searches of every interleaving "
-                f"({states:,} states) found no violation;\n"
+        yours = " and ".join(f"{n}()" for n in self.names)
+        text = (f"✔ correct: with your {yours} in the library's node, {ex.correct_words}.\n"
+                f"  safety: searching every interleaving of {len(facts['searches'])} small scenarios "
+                f"found no violation;\n"
                 f"  progress: {facts['runs']} of {facts['runs']} timed runs {ex.progress_words}.")
         return Verdict(CORRECT, text=text, facts=facts)
 

@@ -139,7 +139,7 @@ EXERCISE = Exercise(
                      "ballot), or a node learned a value that was not chosen.",
         "validity": "A value nobody proposed was chosen.",
     },
-    correct_words="your acceptor keeps Basic Paxos safe and lets it decide.",
+    correct_words="Basic Paxos stays safe and decides",
     progress_words="decided a value",
     no_progress_words="no value was ever decided",
 )

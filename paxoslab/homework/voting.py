@@ -118,7 +118,7 @@ EXERCISE = Exercise(
                         "before it.",
         "leader-append-only": "A leader overwrote or deleted an entry of its own log.",
     },
-    correct_words="your voter keeps elections safe and lets the cluster elect a leader.",
+    correct_words="elections stay safe and the cluster elects a leader",
     progress_words="elected a leader and applied 'set x 1' on every server",
     no_progress_words="the cluster did not elect a leader and apply 'set x 1' everywhere",
 )
