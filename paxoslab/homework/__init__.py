@@ -257,7 +257,8 @@ class Question:
             detail = (f"{culprit}() still raises NotImplementedError (it is called here: write it "
                       "first)")
         elif isinstance(original, HandlerTimeLimit):
-            detail = "a handler did not return (an endless loop?)"
+            who = f"your {culprit}()" if culprit else "a handler"
+            detail = f"{who} did not return within {HANDLER_SECONDS:g} s (an endless loop?)"
         else:
             who = f"your {culprit}()" if culprit else "your code"
             detail = f"{who} raised {type(original).__name__}: {original}"
