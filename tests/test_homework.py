@@ -211,6 +211,17 @@ def test_check_never_raises(capsys):
     assert "✘ incorrect: your may_promise() raised ZeroDivisionError" in capsys.readouterr().out
 
 
+def test_prints_in_student_code_are_counted_not_shown(capsys):
+    verdict = grade("04", 3, """
+        def save_vote(node):
+            print("saving", node.current_term)
+            node.persist(current_term=node.current_term, voted_for=node.voted_for)
+        """)
+    assert verdict.status == CORRECT
+    assert re.search(r"your code printed [\d,]+ lines during the check", verdict.text)
+    assert "saving" not in capsys.readouterr().out
+
+
 # ---- hints and solutions -------------------------------------------------------------------
 def test_hints_come_one_more_per_call(capsys):
     _, (q1, *_) = notebook_namespace("04", student=True)

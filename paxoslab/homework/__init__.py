@@ -35,6 +35,8 @@ of this copy of the course.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sys
 import textwrap
@@ -206,13 +208,18 @@ class Question:
     def evaluate(self) -> Verdict:
         """Grade and return the :class:`Verdict` (also kept as ``self.verdict``)."""
         start = time.perf_counter()
+        printed = io.StringIO()  # a print in a rule would print once per search step
         try:
-            verdict = self._evaluate()
+            with contextlib.redirect_stdout(printed):
+                verdict = self._evaluate()
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - a check never crashes: say what happened
             verdict = Verdict(INCORRECT, "error", f"✘ incorrect: the check could not run your code: "
                                                    f"{type(exc).__name__}: {exc}")
+        lines = printed.getvalue().count("\n")
+        if lines:
+            verdict.text += f"\n  (your code printed {lines:,} lines during the check; they are not shown)"
         verdict.seconds = time.perf_counter() - start
         self.verdict = verdict
         return verdict
