@@ -53,8 +53,10 @@ class Question:
     hints: dict[str, str] = field(default_factory=dict)
 
     def _same(self, guess: Any, target: Any) -> bool:
-        if isinstance(guess, str) and isinstance(target, str):
-            return guess.strip().casefold() == target.strip().casefold()
+        """Equal, up to case and spaces for text; ``"2"`` counts as the number 2 and
+        ``2`` as the text ``"2"`` (a student should not lose a point to quotes)."""
+        if isinstance(guess, str) or isinstance(target, str):
+            return str(guess).strip().casefold() == str(target).strip().casefold()
         return guess == target
 
     #: the last check's verdict: True, False, or None (no valid guess yet)

@@ -113,3 +113,14 @@ def test_the_giveaway_check_catches_an_answer_above_its_question(tmp_path):
 def test_lessons_are_stored_without_widget_state(path):
     metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
     assert "widgets" not in metadata, f"{path.name} stores widget state (an outcome nobody asked for)"
+
+
+def test_a_numbered_choice_may_be_typed_with_or_without_quotes(capsys):
+    from paxoslab.quiz import Question
+
+    q = Question("x", "Which?", [1, 2, 3], 2, "because")
+    for guess in (2, "2", " 2 "):
+        q.check(guess)
+        assert q.correct is True, guess
+    q.check("4")
+    assert q.correct is None and "'4' is not one of the choices" in capsys.readouterr().out
