@@ -266,6 +266,15 @@ def test_the_voting_node_with_the_reference_runs_as_the_librarys(name, scenario)
     assert pl.run_scenario(scenario(name), node_class=voting.node_class(functions)).summary() == plain
 
 
+def test_presets_and_solutions_are_found_from_a_notebook_when_installed_elsewhere(tmp_path):
+    from paxoslab.homework import locate
+    repo = SOLUTIONS.parents[2]
+    found = locate("data/scenarios", root=tmp_path, cwd=repo / "notebooks" / "exercises")
+    assert found == repo / "data" / "scenarios"
+    assert locate("notebooks/exercises/solutions", root=tmp_path, cwd=repo / "notebooks" / "exercises") \
+        == SOLUTIONS
+
+
 # ---- one source for both notebook sets ------------------------------------------------------
 def test_the_student_notebooks_are_what_the_build_makes():
     assert build.stale() == []

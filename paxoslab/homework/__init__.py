@@ -59,10 +59,27 @@ __all__ = ["NOT_ATTEMPTED", "INCORRECT", "CORRECT", "Exercise", "Question", "Ver
 NOT_ATTEMPTED, INCORRECT, CORRECT = "not attempted", "incorrect", "correct"
 
 _ROOT = Path(__file__).resolve().parents[2]
+
+
+def locate(relative: str, root: Path = _ROOT, cwd: Path | None = None) -> Path:
+    """A folder of the course's repository: beside the package when it is installed from the
+    repository in place (``pip install -e``), else in the working folder or above it (a
+    regular install, as on Binder, where a notebook runs in ``notebooks/exercises``).
+
+    >>> locate("data/scenarios").name
+    'scenarios'
+    """
+    cwd = Path.cwd() if cwd is None else cwd
+    for base in (root, cwd, *cwd.parents):
+        if (base / relative).is_dir():
+            return base / relative
+    return root / relative
+
+
 #: where the exercises' presets live
-SCENARIOS = _ROOT / "data" / "scenarios"
+SCENARIOS = locate("data/scenarios")
 #: where the reference solutions live (a class's copy of the course may leave them out)
-SOLUTIONS = _ROOT / "notebooks" / "exercises" / "solutions"
+SOLUTIONS = locate("notebooks/exercises/solutions")
 
 #: wall-time limit for one call of a student's function (a loop is stopped and named)
 HANDLER_SECONDS = 2.0
