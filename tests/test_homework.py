@@ -138,6 +138,21 @@ def test_a_wrong_solution_fails_with_its_property_every_time(mistake):
         assert "python -m paxoslab run" not in verdict.text  # that would run the library's node
 
 
+@pytest.mark.parametrize("mistake, mark", [
+    ("02 omit the accepted value from the promise",
+     "◀ your promise_for(ballot=1.2, accepted_ballot=1.1, accepted_value='X') returned Promise 1.2 (-)"),
+    ("02 accept below the promise", "◀ your may_accept(promised=1.2, ballot=1.1) returned True"),
+    ("02 reply before persisting", "◀ your on_accept(A1.1 X from S1) sent Accepted 1.1; asked to write"),
+    ("04 vote twice in a term", "◀ your grant_vote(voted_for='S1', candidate='S2', an empty log"),
+    ("04 compare log length only",
+     "◀ your up_to_date(a log of 1 ending in term 2, last_index=3, last_term=1) returned True"),
+    ("04 vote without persisting", "◀ your save_vote() in term 1, having voted for 'S1': wrote nothing"),
+])
+def test_the_counterexample_marks_what_the_students_function_answered(mistake, mark):
+    number, question, _, code = WRONG[mistake]
+    assert mark in grade(number, question, code).text
+
+
 def test_the_replay_runs_the_students_code():
     _, (q1, q2, q3, q4) = notebook_namespace("02", extra=WRONG["02 accept below the promise"][3])
     assert q3.evaluate().property == "agreement"

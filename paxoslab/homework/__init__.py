@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import sys
 import textwrap
 import time
@@ -48,7 +49,8 @@ from pathlib import Path
 from typing import Any
 
 from ..node import Node
-from ..runner import Result, run_scenario
+from ..runner import Result, build_simulation, run_scenario
+from ..scenario import load as load_scenario
 from ..search import search
 from ..sim import HandlerError, SimulationStalled
 from ..watchdog import HandlerTimeLimit, handler_time_limit
@@ -146,6 +148,73 @@ def _student_frame(exc: BaseException, names: Sequence[str]) -> str | None:
         if frame.name in names:
             found = frame.name
     return found
+
+
+#: while a counterexample is told, the calls of the student's functions in the current step
+_RECORDED: list[str] | None = None
+
+
+def record(text: Callable[[], str]) -> None:
+    """Note a call of a student's function (``text`` is only built while a counterexample is told)."""
+    if _RECORDED is not None:
+        _RECORDED.append(text())
+
+
+def show(value: Any) -> str:
+    """An argument as the notes show it: ballots as ``1.2``, a log by its length and last term.
+
+    >>> show(((1, "a"), (2, "b"))), show(()), show("S1"), show(None)
+    ('a log of 2 ending in term 2', 'an empty log', "'S1'", 'None')
+    """
+    if isinstance(value, tuple) and not hasattr(value, "_fields") and all(
+            isinstance(e, tuple) and e and isinstance(e[0], int) for e in value):
+        return f"a log of {len(value)} ending in term {value[-1][0]}" if value else "an empty log"
+    if hasattr(value, "label"):
+        return value.label()
+    return str(value) if hasattr(value, "_fields") else repr(value)
+
+
+def your_calls(scenario: Mapping[str, Any], node_class: type[Node]) -> dict[int, list[str]]:
+    """Step number -> what the student's functions were called with and answered in that step
+    of a counterexample (its ``schedule`` replayed with ``node_class``)."""
+    global _RECORDED
+    data = load_scenario(scenario)
+    sim = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class, timed=False)
+    calls: dict[int, list[str]] = {}
+    try:
+        with handler_time_limit(HANDLER_SECONDS):
+            sim.start()
+            for number, entry in enumerate(data["schedule"], start=1):
+                _RECORDED = []
+                sim.step(sim.decode(entry))
+                if _RECORDED:
+                    calls[number] = _RECORDED
+    finally:
+        _RECORDED = None
+    return calls
+
+
+def mark_steps(lines: Sequence[str], calls: Mapping[int, list[str]]) -> list[str]:
+    """``explain()``'s numbered steps with, after each step, the student's calls in it (◀)."""
+    out: list[str] = []
+    step = None
+    numbered = re.compile(r"^\s*(\d+)\. ")
+
+    def flush() -> None:
+        for text in calls.get(step, []):
+            out.append(f"         ◀ your {text}")
+
+    for line in lines:
+        match = numbered.match(line)
+        if match:
+            flush()
+            step = int(match.group(1))
+        elif not line.startswith(" "):
+            flush()
+            step = None
+        out.append(line)
+    flush()
+    return out
 
 
 class Question:
@@ -300,13 +369,18 @@ class Question:
             steps = result.explain().splitlines()
             body = [line for line in steps[1:]
                     if not line.startswith(("goal '", "replay:", "violation of "))]
+            try:
+                body = mark_steps(body, your_calls(result.counterexample.scenario, node_class))
+            except Exception:  # noqa: BLE001 - the steps stand without the marks
+                pass
             v = result.violation
             meaning = self.exercise.properties.get(result.property, "")
             text = "\n".join([
                 f"✘ incorrect: {result.property} is broken. {meaning}",
                 f"  The shortest run that breaks it ({len(result.counterexample.scenario['schedule'])} "
                 f"steps, found by searching every interleaving of {data['name']}: "
-                f"{data.get('description', '')}):",
+                f"{data.get('description', '')}).",
+                "  ◀ marks what your function was asked, and what it answered, at that step:",
                 *("  " + line for line in body),
                 f"Replay it with your code: q{self.number}.replay()   "
                 f"(the scenario is q{self.number}.counterexample)",

@@ -30,7 +30,7 @@ from typing import Any
 
 from ..node import Node
 from ..protocols.basic_paxos.node import Accept, Accepted, Ballot, PaxosNode, Prepare, Promise, Reject
-from . import Exercise, Preset, StudentError
+from . import Exercise, Preset, StudentError, record, show
 
 __all__ = ["Accept", "Accepted", "Ballot", "EXERCISE", "PaxosNode", "Prepare", "Promise", "Reject",
            "bind", "node_class"]
@@ -71,7 +71,13 @@ def node_class(functions: Mapping[str, Callable]) -> type[Node]:
     body: dict[str, Any] = {"__module__": __name__}
     if "may_promise" in functions:
         fn = functions["may_promise"]
-        body["may_promise"] = lambda self, ballot: fn(self.promised, ballot)
+
+        def may_promise(self: PaxosNode, ballot: Ballot) -> bool:
+            answer = fn(self.promised, ballot)
+            record(lambda: f"may_promise(promised={show(self.promised)}, ballot={show(ballot)}) "
+                           f"returned {answer!r}")
+            return answer
+        body["may_promise"] = may_promise
     if "promise_for" in functions:
         fn_p = functions["promise_for"]
 
@@ -80,11 +86,20 @@ def node_class(functions: Mapping[str, Callable]) -> type[Node]:
             if not isinstance(reply, Promise):
                 raise StudentError(f"promise_for returned {reply!r}, not a Promise(ballot, "
                                    "accepted_ballot, accepted_value)")
+            record(lambda: f"promise_for(ballot={show(ballot)}, accepted_ballot="
+                           f"{show(self.accepted_ballot)}, accepted_value={show(self.accepted_value)}) "
+                           f"returned {show(reply)}")
             return reply
         body["promise_for"] = promise_for
     if "may_accept" in functions:
         fn_a = functions["may_accept"]
-        body["may_accept"] = lambda self, ballot: fn_a(self.promised, ballot)
+
+        def may_accept(self: PaxosNode, ballot: Ballot) -> bool:
+            answer = fn_a(self.promised, ballot)
+            record(lambda: f"may_accept(promised={show(self.promised)}, ballot={show(ballot)}) "
+                           f"returned {answer!r}")
+            return answer
+        body["may_accept"] = may_accept
     if "on_accept" in functions:
         fn_h = functions["on_accept"]
 
@@ -93,12 +108,32 @@ def node_class(functions: Mapping[str, Callable]) -> type[Node]:
             chosen) and the narration are added here, as the library's handler does."""
             self.highest_round_seen = max(self.highest_round_seen, msg.ballot.round)
             before = (self.accepted_ballot, self.accepted_value)
+            done = len(self._effects)
             fn_h(self, msg, src)
+            record(lambda: f"on_accept({msg.label()} from {src}) {what_it_did(self._effects[done:])}")
             if (self.accepted_ballot, self.accepted_value) != before:
                 self.note("accepted", ballot=self.accepted_ballot, value=self.accepted_value)
                 self.start_asking()
         body["on_accept"] = on_accept
     return type("StudentAcceptor", (AcceptorExerciseNode,), body)
+
+
+def what_it_did(effects: list) -> str:
+    """A handler's sends and writes, in order, in words (for the counterexample's marks)."""
+    done = []
+    for effect in effects:
+        if effect[0] == "send":
+            msg = effect[2]
+            done.append("sent " + (msg.label() if hasattr(msg, "label") else type(msg).__name__))
+        elif effect[0] == "persist":
+            done.append("wrote " + ", ".join(effect[1]))
+        elif effect[0] == "set_timer" and isinstance(effect[1], LateWrite):
+            done.append("asked to write " + ", ".join(k for k, _ in effect[1].fields)
+                        + " AFTER sending: not on disk until its LateWrite timer fires")
+    if not any(effect[0] == "persist" or (effect[0] == "set_timer" and isinstance(effect[1], LateWrite))
+               for effect in effects):
+        done.append("wrote nothing to disk")
+    return "; ".join(done)
 
 
 def _probe_may_promise(fn: Callable) -> None:

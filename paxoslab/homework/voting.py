@@ -29,7 +29,7 @@ from ..protocols.multi_paxos.node import (
     RequestVoteReply,
 )
 from ..protocols.multi_paxos.node import grant_vote as library_grant_vote
-from . import Exercise, Preset
+from . import Exercise, Preset, record, show
 
 __all__ = ["EXERCISE", "MultiPaxosNode", "RequestVote", "bind", "node_class"]
 
@@ -62,8 +62,15 @@ def node_class(functions: Mapping[str, Callable]) -> type[Node]:
     body: dict[str, Any] = {"__module__": __name__}
     if "grant_vote" in functions:
         fn_g = functions["grant_vote"]
-        body["decide_vote"] = lambda self, voted_for, candidate, log, li, lt: fn_g(
-            voted_for, candidate, log, li, lt)
+
+        def decide_with_grant_vote(self: MultiPaxosNode, voted_for: str | None, candidate: str,
+                                   log: tuple, last_index: int, last_term: int) -> bool:
+            answer = fn_g(voted_for, candidate, log, last_index, last_term)
+            record(lambda: f"grant_vote(voted_for={show(voted_for)}, candidate={show(candidate)}, "
+                           f"{show(log)}, last_index={last_index}, last_term={last_term}) "
+                           f"returned {answer!r}")
+            return answer
+        body["decide_vote"] = decide_with_grant_vote
     elif "up_to_date" in functions:
         fn_u = functions["up_to_date"]
 
@@ -71,11 +78,24 @@ def node_class(functions: Mapping[str, Callable]) -> type[Node]:
                         last_index: int, last_term: int) -> bool:
             """The library's vote (one per term) with the student's up-to-date check."""
             free = voted_for is None or voted_for == candidate
-            return free and bool(fn_u(log, last_index, last_term))
+            if not free:
+                return False
+            answer = fn_u(log, last_index, last_term)
+            record(lambda: f"up_to_date({show(log)}, last_index={last_index}, last_term={last_term}) "
+                           f"returned {answer!r}")
+            return bool(answer)
         body["decide_vote"] = decide_vote
     if "save_vote" in functions:
         fn_s = functions["save_vote"]
-        body["save_vote"] = lambda self: fn_s(self)
+
+        def save_vote(self: MultiPaxosNode) -> None:
+            done = len(self._effects)
+            fn_s(self)
+            record(lambda: f"save_vote() in term {self.current_term}, having voted for "
+                           f"{show(self.voted_for)}: " + (", ".join(
+                               f"wrote {', '.join(f'{k}={v!r}' for k, v in e[1].items())}"
+                               for e in self._effects[done:] if e[0] == "persist") or "wrote nothing"))
+        body["save_vote"] = save_vote
     return type("StudentVoter", (VotingExerciseNode,), body)
 
 
