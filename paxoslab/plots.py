@@ -56,6 +56,8 @@ NOTE = "labels-note"
 #: later runs through them.
 LABEL_Z = 6
 #: The white ground under every label of a sequence diagram (all drawn as one artist).
+#: gid prefix of a message's label, followed by the message's send time
+LABEL_OF = "label of a message sent at "
 GROUND = {"facecolor": "white", "edgecolor": "none", "alpha": 0.85}
 #: Least space between two labels on one line (pixels at 100 dpi): a word space is about 4 px,
 #: so two labels 9 px apart still read as one phrase ("set token 989 set x 3").
@@ -223,6 +225,7 @@ def sequence_diagram(
             text = ax.annotate(label, spots[0][:2], fontsize=FONT, color=color, ha="center",
                                va="center", fontweight="bold", xytext=(0, 0),
                                textcoords="offset points", zorder=LABEL_Z)
+        text.set_gid(f"{LABEL_OF}{t0!r}")
         pending.append((text, spots, key))
 
     if crosses:
@@ -323,7 +326,8 @@ def _spots_beside(t0: float, y0: float, t1: float, y1: float) -> list[tuple[floa
     """Candidate label anchors beside the arrow (t0, y0) -> (t1, y1): points on it near an
     end (never farther than a third of a lane from the sender's or the receiver's lane),
     with the label to the right (``"left"`` aligned) or to the left of the arrow; then just
-    after its arrival and just before its send, off the lane."""
+    after its arrival, off the lane.  Never wholly before its send: a label there reads as
+    an earlier event (case 2's "Promise 4.5 (3.1,X)" beside S3's acceptance of 3.1)."""
     dy = y1 - y0
     if dy == 0:  # to itself: just above or below its own lane
         mid = (t0 + t1) / 2
@@ -335,10 +339,9 @@ def _spots_beside(t0: float, y0: float, t1: float, y1: float) -> list[tuple[floa
         frac = away / abs(dy)
         point = (t0 + (t1 - t0) * frac, y0 + dy * frac)
         spots += [(*point, "left"), (*point, "right")]
-    # where the arrow is boxed in (a chosen line on either side, 02's case 3): beside its ends,
-    # after its arrival or before its send, just off the lane
-    spots += [(t1, y1 - 0.25, "left"), (t1, y1 + 0.25, "left"),
-              (t0, y0 - 0.25, "right"), (t0, y0 + 0.25, "right")]
+    # where the arrow is boxed in (a chosen line on either side, 02's case 3): just after its
+    # arrival, off the lane
+    spots += [(t1, y1 - 0.25, "left"), (t1, y1 + 0.25, "left")]
     return spots
 
 
@@ -445,7 +448,8 @@ def _place(pending: Sequence[tuple[Annotation, list[tuple], Any]], placed: list[
     whose ``whose`` is None (a mark's words, a chosen value) does not look for a spot clear of
     arrows: it keeps the place its kind has on every lane.  A label
     that still finds no spot stays at its first one, overlapping, unless it is ``optional``
-    (a message label): then it is left out.
+    (a message label): then it is left out.  A message label (``whose`` is ``(sender, send
+    time, text)``) never has its middle before the send: it would read as an earlier event.
 
     A spot is ``(t, y)`` or ``(t, y, side)``: ``side`` ``"left"`` puts the label to the
     right of the point, ``"right"`` to its left.  Each label is measured once; its boxes at
@@ -503,6 +507,8 @@ def _place(pending: Sequence[tuple[Annotation, list[tuple], Any]], placed: list[
         lo, hi = float(outer[:, 0].min()), float(outer[:, 2].max())
         free = ((outer[:, 0] >= frame.x0) & (outer[:, 2] <= frame.x1)
                 & (outer[:, 1] >= frame.y0) & (outer[:, 3] <= frame.y1))
+        if whose is not None:  # a message's label: its middle no earlier than the send
+            free &= (inner[:, 0] + inner[:, 2]) / 2 >= to_pixels([(whose[1], 0)])[0][0]
         free &= ~_overlapping(outer, np.asarray(boxes.near(lo, hi)).reshape(-1, 4))
         free &= ~_overlapping(inner, np.asarray(marks.near(lo, hi)).reshape(-1, 4))
         if len(lines):

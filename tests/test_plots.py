@@ -7,7 +7,7 @@ import pytest
 from matplotlib.patches import FancyArrowPatch
 
 import paxoslab as pl
-from paxoslab.plots import obstructed_labels, overlapping_labels, sequence_diagram
+from paxoslab.plots import LABEL_OF, obstructed_labels, overlapping_labels, sequence_diagram
 from paxoslab.trace import Trace
 
 pytestmark = pytest.mark.usefixtures("close_figures")
@@ -675,3 +675,22 @@ def test_a_window_of_the_time_axis_draws_counts_and_explains_only_what_it_shows(
     lanes = {round(x) for line in late.lines for x in line.get_xdata() if line.get_marker() == "*"}
     assert lanes and min(lanes) >= 5
     plt.close("all")
+
+
+def test_no_message_label_reads_as_an_earlier_event(any_diagram):
+    """A label wholly or mostly before its message's send reads as something that happened
+    earlier (case 2's "Promise 4.5 (3.1,X)" drawn beside S3's acceptance of 3.1)."""
+    _, ax = any_diagram
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    to_pixels = ax.transData.transform
+    early = []
+    for text in ax.texts:
+        gid = text.get_gid() or ""
+        if not gid.startswith(LABEL_OF) or not text.get_visible():
+            continue
+        sent = float(gid[len(LABEL_OF):])
+        box = text.get_window_extent(renderer)
+        if (box.x0 + box.x1) / 2 < to_pixels((sent, 0))[0] - 0.5:
+            early.append((text.get_text(), sent))
+    assert early == []
