@@ -248,8 +248,9 @@ def sequence_diagram(
             below = stacked.get((e.time, e.node), 0)
             stacked[(e.time, e.node)] = below + 1
             y = lane[e.node] + 0.24 + 0.2 * below
+            # italic, not bold: what a node did, not a message travelling (01's "set x 3")
             text = ax.annotate(words, (e.time, y), xytext=(4, 0), textcoords="offset points",
-                               fontsize=FONT, color=mark.color, fontweight="bold", va="center",
+                               fontsize=FONT, color=mark.color, fontstyle="italic", va="center",
                                zorder=LABEL_Z)
             spots = [(e.time, y), (e.time, y + 0.2), (e.time, y - 0.48)]
             pending.append((text, spots + [(*spot, "right") for spot in spots], None))
