@@ -85,6 +85,26 @@ WRONG = {
             node.accepted_ballot, node.accepted_value = msg.ballot, msg.value
             node.send(src, Accepted(msg.ballot, msg.value))
         """),
+    "02 accept without raising the promise": ("02", 4, "agreement", """
+        def on_accept(node, msg, src):
+            if not may_accept(node.promised, msg.ballot):
+                node.send(src, Reject(msg.ballot, node.promised))
+                return
+            node.accepted_ballot, node.accepted_value = msg.ballot, msg.value
+            node.persist(promised=node.promised, accepted_ballot=node.accepted_ballot,
+                         accepted_value=node.accepted_value)
+            node.send(src, Accepted(msg.ballot, msg.value))
+        """),
+    "02 write the vote but not the raised promise": ("02", 4, "agreement", """
+        def on_accept(node, msg, src):
+            if not may_accept(node.promised, msg.ballot):
+                node.send(src, Reject(msg.ballot, node.promised))
+                return
+            node.promised = msg.ballot
+            node.accepted_ballot, node.accepted_value = msg.ballot, msg.value
+            node.persist(accepted_ballot=node.accepted_ballot, accepted_value=node.accepted_value)
+            node.send(src, Accepted(msg.ballot, msg.value))
+        """),
     "02 do nothing (on_accept)": ("02", 4, "no progress", """
         def on_accept(node, msg, src):
             pass
@@ -100,6 +120,10 @@ WRONG = {
     "04 compare log length only": ("04", 1, "leader-completeness", """
         def up_to_date(log, last_index, last_term):
             return last_index >= len(log)
+        """),
+    "04 compare last term only": ("04", 1, "leader-completeness", """
+        def up_to_date(log, last_index, last_term):
+            return last_term >= (log[-1][0] if log else 0)
         """),
     "04 no log check": ("04", 2, "leader-completeness", """
         def grant_vote(voted_for, candidate, log, last_index, last_term):

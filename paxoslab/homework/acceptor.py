@@ -164,7 +164,7 @@ EXERCISE = Exercise(
     number="02",
     notebook="02_acceptor.ipynb",
     presets=[Preset("homework-acceptor-pivot.json"), Preset("homework-acceptor-crash.json"),
-             Preset("homework-acceptor-duel.json"),
+             Preset("homework-acceptor-three.json"), Preset("homework-acceptor-duel.json"),
              Preset("homework-acceptor-progress.json", kind="runs", seeds=range(10))],
     build=node_class,
     probes={"may_promise": _probe_may_promise, "promise_for": _probe_promise_for,

@@ -122,7 +122,7 @@ EXERCISE = Exercise(
     number="04",
     notebook="04_voting.ipynb",
     presets=[Preset("homework-voting-pivot.json"), Preset("homework-voting-crash.json"),
-             Preset("homework-voting-logs.json", max_ballots=3),
+             Preset("homework-voting-logs.json", max_ballots=3), Preset("homework-voting-same-term.json"),
              Preset("homework-voting-progress.json", kind="runs", seeds=range(10))],
     build=node_class,
     probes={"up_to_date": _probe_up_to_date, "grant_vote": _probe_grant_vote,
