@@ -45,7 +45,6 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..node import Node
@@ -54,34 +53,13 @@ from ..scenario import load as load_scenario
 from ..search import search
 from ..sim import HandlerError, SimulationStalled
 from ..watchdog import HandlerTimeLimit, handler_time_limit
+from .paths import SCENARIOS, SOLUTIONS, locate
 
 __all__ = ["NOT_ATTEMPTED", "INCORRECT", "CORRECT", "Exercise", "Question", "Verdict",
-           "SCENARIOS", "SOLUTIONS"]
+           "SCENARIOS", "SOLUTIONS", "locate"]
 
 NOT_ATTEMPTED, INCORRECT, CORRECT = "not attempted", "incorrect", "correct"
 
-_ROOT = Path(__file__).resolve().parents[2]
-
-
-def locate(relative: str, root: Path = _ROOT, cwd: Path | None = None) -> Path:
-    """A folder of the course's repository: beside the package when it is installed from the
-    repository in place (``pip install -e``), else in the working folder or above it (a
-    regular install, as on Binder, where a notebook runs in ``notebooks/exercises``).
-
-    >>> locate("data/scenarios").name
-    'scenarios'
-    """
-    cwd = Path.cwd() if cwd is None else cwd
-    for base in (root, cwd, *cwd.parents):
-        if (base / relative).is_dir():
-            return base / relative
-    return root / relative
-
-
-#: where the exercises' presets live
-SCENARIOS = locate("data/scenarios")
-#: where the reference solutions live (a class's copy of the course may leave them out)
-SOLUTIONS = locate("notebooks/exercises/solutions")
 
 #: wall-time limit for one call of a student's function (a loop is stopped and named)
 HANDLER_SECONDS = 2.0

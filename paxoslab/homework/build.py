@@ -29,7 +29,7 @@ import re
 import sys
 from pathlib import Path
 
-from . import SOLUTIONS
+from .paths import SOLUTIONS
 
 EXERCISES = SOLUTIONS.parent
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?: q(?P<q>\d+))?[ \t]*$")
