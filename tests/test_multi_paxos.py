@@ -387,6 +387,7 @@ def test_no_commit_without_a_majority():
                      until=300, election_timeout=[1000, 2000]))
     c, = s["commands"]
     assert c["committed"] and c["committed_at"] > 100  # only once the majority is back
+    assert c["known_committed_at"] > c["committed_at"]
 
 
 def test_concurrent_submits_all_commit_once_in_one_order():
@@ -865,7 +866,9 @@ def test_the_next_leader_commits_its_predecessors_last_entry_with_no_new_command
     s = run(leader_dies_after_its_followers_stored(noop=True))
     assert leader_terms(s) == [(1, "S1"), (2, "S2")]
     c, = s["commands"]
-    assert c["committed"] and c["committed_at"] == 75  # S2's no-op (t=65), acknowledged at t=75
+    # committed at t=45, when S1's followers stored it (S1 crashed at 47 before it could
+    # know); S2 knows it at t=75, when its no-op (t=65) is acknowledged
+    assert c["committed"] and (c["committed_at"], c["known_committed_at"]) == (45, 75)
     assert all(s["state"][n] == {"x": "1"} for n in FIVE[1:])
     assert s["logs"]["S2"][-1] == {"index": 3, "term": 2, "command": NOOP}
 
@@ -874,7 +877,9 @@ def test_without_the_noop_the_entry_waits_for_a_client_under_a_stable_leader():
     s = run(leader_dies_after_its_followers_stored(noop=False))
     assert leader_terms(s) == [(1, "S1"), (2, "S2")]
     c, = s["commands"]
-    assert c["status"] == "not committed"  # on four servers, for 540 ms, under leader S2
+    # committed at t=45 (S1's followers stored it), but for 540 ms under leader S2 no
+    # server knows it: S2 may not count copies of an earlier term's entry
+    assert (c["status"], c["committed_at"], c["known_committed_at"]) == ("committed", 45, None)
     assert all(s["commit_index"][n] == 0 for n in FIVE[1:])
 
 
@@ -1027,3 +1032,15 @@ def test_an_applied_note_carries_the_change_not_the_whole_state():
     said = [line.split(" ", 1)[1].strip() for line in text[-4:]]
     assert said[0].endswith("'append k1 b' -> k1 = '1b'") and said[1].endswith("'del k2' -> k2 deleted")
     assert said[2].endswith("'del nothing': nothing changes") and said[3].endswith("'get k1' = '1b'")
+
+
+def test_committed_is_the_fact_and_a_bug_can_make_servers_know_what_is_not_committed(scenario):
+    """Raft 5.3/Figure 8: an entry is committed once the leader of its term has it on a
+    majority; commit-old-term-by-count makes a leader's commit index cover an old-term entry
+    that only a later leader copied to a majority -- known committed, not committed."""
+    s = pl.run_scenario(scenario("multi-paxos-bug-commit-old-term-by-count")).summary()
+    first = s["commands"][0]
+    assert (first["status"], first["committed"], first["committed_at"]) == ("not committed", False, None)
+    assert first["known_committed_at"] is not None
+    fine = pl.run_scenario(scenario("multi-paxos-partition")).summary()["commands"]
+    assert all(c["known_committed_at"] > c["committed_at"] for c in fine if c["committed"])

@@ -654,7 +654,8 @@ class MultiPaxosNode(Node):
         """Raft section 8: a new leader appends a no-op entry of its own term, so that
         every earlier entry commits (through it) without waiting for a client."""
         self.log = self.log + ((self.current_term, NOOP),)
-        self.note("appended", index=self.last_log_index, term=self.current_term, command=NOOP)
+        self.note("appended", index=self.last_log_index, term=self.current_term, command=NOOP,
+                  by_term=self.current_term)
         self.persist_append("log", self.log[-1])
         if self.majority == 1:
             self.advance_commit()
@@ -758,7 +759,7 @@ class MultiPaxosNode(Node):
         if cut_at:
             self.note("truncated", index=cut_at)
         for i, new in enumerate(added, start=len(log) - len(added) + 1):
-            self.note("appended", index=i, term=new[0], command=new[1])
+            self.note("appended", index=i, term=new[0], command=new[1], by_term=msg.term)
         if changed:
             self.save()
         if log is not self.log:
@@ -811,7 +812,8 @@ class MultiPaxosNode(Node):
         session = () if client is None else (client, seq)
         self.log = self.log + ((self.current_term, command, *session),)
         index = self.last_log_index
-        self.note("appended", index=index, term=self.current_term, command=command)
+        self.note("appended", index=index, term=self.current_term, command=command,
+                  by_term=self.current_term)
         self.note("request", request=request, command=command, index=index, term=self.current_term)
         self.persist_append("log", self.log[-1])
         if self.majority == 1:

@@ -62,24 +62,66 @@ def _log_of(sim, node_id: str) -> tuple[Entry, ...]:
     return tuple(tuple(e) for e in sim.stored(node_id).get("log", ()))
 
 
-def commands(sim) -> list[dict[str, Any]]:
-    """One record per client request: where it went, whether and when a server knew it
-    was committed, when each server applied it, and the answer.  Rebuilt from the run's
-    notes, replaying each server's log over time (an entry is known by index, term and
-    command).  A new leader's no-op is no client's request and has no record.
+def committed_moments(trace: Any, nodes: Sequence[str]) -> dict[tuple[int, int, Any], float]:
+    """When each entry ``(index, term, command)`` was committed (Raft 5.3): the moment the
+    leader of its term had it stored on a majority -- its own copy and the copies its
+    ``AppendEntries`` of that term placed -- which also commits every entry before it in
+    that log.  A fact about the cluster, true before any server knows it; copies a later
+    leader places do not count (Raft Figure 8: an old-term entry on a majority can still
+    be overwritten).
 
-    ``committed`` and ``committed_at`` say what the servers KNEW: ``committed_at`` is the
-    first moment any server's commit index covered the entry -- a leader's, once the
-    acknowledgements showed it a majority storing an entry of its own term at or after
-    this one (the followers learn it later, from the leader's ``AppendEntries``).  The
-    entry itself was committed earlier, the moment the leader of its term had it stored
-    on a majority (Raft 5.3) -- a fact no server can see when it happens.  So an entry
-    stored on a majority just before the run ends, or before its leader crashed, reads
-    ``committed: False`` (status ``"not committed"``) until some server's commit index
-    covers it.  ``status`` is ``"committed"`` (known committed, as above), ``"not
-    committed"`` (in a log, no commit index covers it), ``"rolled back"`` (deleted from
-    every log, never known committed), ``"lost"`` (never taken into a log), ``"no leader"``
-    or ``"rejected"``.
+    >>> from paxoslab.trace import Trace
+    >>> t = Trace()
+    >>> for at, node, by in ((1, "S1", 1), (2, "S2", 2), (3, "S3", 1)):
+    ...     t.add(at, "appended", node=node, payload={"index": 1, "term": 1, "command": "x",
+    ...                                               "by_term": by})
+    >>> committed_moments(t, ["S1", "S2", "S3"])
+    {(1, 1, 'x'): 3}
+    """
+    majority = len(nodes) // 2 + 1
+    by_term: dict[str, list[int]] = {n: [] for n in nodes}  # parallel to each log
+    moments: dict[tuple[int, int, Any], float] = {}
+    for e, logs in replay_logs(trace, nodes):
+        node = e.node
+        if node not in by_term or e.kind not in ("appended", "truncated", "recover"):
+            continue
+        placed = by_term[node]
+        if e.kind != "appended":  # the log lost its tail: so did what placed it
+            del placed[len(logs[node]):]
+            continue
+        p = e.payload
+        index, term = p["index"], p["term"]
+        del placed[index - 1:]
+        placed.extend([0] * (index - 1 - len(placed)))
+        placed.append(p.get("by_term", 0))
+        key = (index, term, p["command"])
+        if key in moments or placed[-1] != term:
+            continue
+        holders = sum(1 for n in nodes if len(logs[n]) >= index and logs[n][index - 1] == (term, key[2])
+                      and len(by_term[n]) >= index and by_term[n][index - 1] == term)
+        if holders >= majority:
+            for i, (t, command) in enumerate(logs[node][:index], start=1):
+                moments.setdefault((i, t, command), e.time)
+    return moments
+
+
+def commands(sim) -> list[dict[str, Any]]:
+    """One record per client request: where it went, whether and when it was committed and
+    when a server first knew it, when each server applied it, and the answer.  Rebuilt
+    from the run's notes, replaying each server's log over time (an entry is known by
+    index, term and command).  A new leader's no-op is no client's request and has no
+    record.
+
+    ``committed`` and ``committed_at`` are the fact (:func:`committed_moments`): the
+    leader of the entry's term had it stored on a majority -- no server can see that
+    when it happens.  ``known_committed_at`` is the first moment a server's commit index
+    covered the entry: a leader's, once the acknowledgements showed it a majority storing
+    an entry of its own term at or after this one (the followers learn it later, from
+    the leader's ``AppendEntries``).  ``status`` is ``"committed"``, ``"not committed"``
+    (in a log, not committed), ``"rolled back"`` (deleted from every log, never
+    committed), ``"lost"`` (never taken into a log), ``"no leader"`` or ``"rejected"``.
+    Only a bug makes a server's commit index cover an entry that is not committed
+    (``known_committed_at`` set, ``committed`` false).
 
     ``result`` is the state machine's answer to the client (``'ok'``, ``'missing'``,
     a read's value; None before the command is applied anywhere and for a read of a
@@ -87,7 +129,7 @@ def commands(sim) -> list[dict[str, Any]]:
     without executing it again (None before it is applied).
     """
     committed: dict[str, int] = {n: 0 for n in sim.node_ids}
-    committed_at: dict[tuple[int, int, str], float] = {}
+    known_at: dict[tuple[int, int, str], float] = {}
     applied_at: dict[tuple[int, int, str], dict[str, float]] = {}
     answers: dict[tuple[int, int, str], tuple[Any, bool]] = {}  # the first application's
     records: dict[int, dict[str, Any]] = {}
@@ -98,8 +140,9 @@ def commands(sim) -> list[dict[str, Any]]:
             records[p["request"]] = {
                 "request": p["request"], "command": p["command"], "submitted_at": e.time,
                 "to": e.node, "status": "lost", "index": None, "term": None,
-                "committed": False, "committed_at": None, "applied_on": {},
-                "client": p.get("client"), "seq": p.get("seq"), "result": None, "executed": None,
+                "committed": False, "committed_at": None, "known_committed_at": None,
+                "applied_on": {}, "client": p.get("client"), "seq": p.get("seq"), "result": None,
+                "executed": None,
             }
         elif kind == "no_leader":
             records[e.payload["request"]]["status"] = "no leader"
@@ -113,7 +156,7 @@ def commands(sim) -> list[dict[str, Any]]:
         elif kind == "committed":
             log, index = logs[e.node], e.payload["index"]
             for i in range(committed[e.node] + 1, min(index, len(log)) + 1):
-                committed_at.setdefault((i, *log[i - 1]), e.time)
+                known_at.setdefault((i, *log[i - 1]), e.time)
             committed[e.node] = max(committed[e.node], index)
         elif kind == "applied":
             log, p = logs[e.node], e.payload
@@ -121,14 +164,16 @@ def commands(sim) -> list[dict[str, Any]]:
                 key = (p["index"], *log[p["index"] - 1])
                 applied_at.setdefault(key, {}).setdefault(e.node, e.time)
                 answers.setdefault(key, (p.get("answer"), p.get("executed", True)))
+    facts = committed_moments(sim.trace, sim.node_ids)
     final = {n: _log_of(sim, n) for n in sim.node_ids}
     out = []
     for record in records.values():
         if record["index"] is not None:
             i, entry = record["index"], (record["term"], record["command"])
             key = (i, *entry)
-            if key in committed_at:
-                record.update(committed=True, committed_at=committed_at[key], status="committed")
+            record["known_committed_at"] = known_at.get(key)
+            if key in facts:
+                record.update(committed=True, committed_at=facts[key], status="committed")
             elif not any(len(log) >= i and tuple(log[i - 1][:2]) == entry for log in final.values()):
                 record["status"] = "rolled back"
             record["applied_on"] = applied_at.get(key, {})
@@ -221,7 +266,9 @@ def describe_summary(summary: Mapping[str, Any]) -> list[str]:
     lines += [f"  {node:<8} {show(s) if s is not None else 'down'}" for node, s in summary["state"].items()]
     for c in summary["commands"]:
         where = f" #{c['index']} t{c['term']}" if c["index"] is not None else ""
-        when = f", known at t={ms(c['committed_at'])}" if c["committed"] else ""
+        when = f" at t={ms(c['committed_at'])}" if c["committed"] else ""
+        if c["known_committed_at"] is not None:
+            when += f", known at t={ms(c['known_committed_at'])}"
         answer = ""
         if c["executed"] is False:
             answer = f", a retry answered {c['result']!r} from the client session"
