@@ -74,7 +74,8 @@ def skeleton(source: str) -> str:
         out.append(line)
     if inside:
         raise ValueError("a # BEGIN SOLUTION block has no # END SOLUTION")
-    return "".join(out)
+    text = "".join(out)
+    return text if source.endswith("\n") else text.rstrip("\n")
 
 
 def without_markers(source: str) -> str:
