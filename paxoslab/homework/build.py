@@ -109,6 +109,7 @@ def student_notebook(solution: dict) -> dict:
             continue
         if cell["cell_type"] == "markdown":  # links are written for solutions/, one folder deeper
             cell["source"] = _source(cell).replace("](../../", "](../")
+        cell.get("metadata", {}).pop("execution", None)
         if cell["cell_type"] == "code":
             cell["source"] = skeleton(_source(cell))
             cell["outputs"] = []
@@ -146,7 +147,9 @@ def execute(path: Path) -> None:
     from nbclient import NotebookClient
 
     nb = nbformat.read(str(path), as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", store_widget_state=False,
+    for cell in nb.cells:  # no timestamps: a rebuild changes only what changed
+        cell.metadata.pop("execution", None)
+    NotebookClient(nb, timeout=600, kernel_name="python3", store_widget_state=False, record_timing=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     nb.metadata.pop("widgets", None)
     nbformat.write(nb, str(path))
