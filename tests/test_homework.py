@@ -6,8 +6,12 @@ build makes from the solution notebooks."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -160,6 +164,20 @@ def test_a_wrong_solution_fails_with_its_property_every_time(mistake):
         assert verdict.found_by == "search"
         assert re.search(r"^\s+1\. ", verdict.text, re.M) and f"q{question}.replay()" in verdict.text
         assert "python -m paxoslab run" not in verdict.text  # that would run the library's node
+
+
+@pytest.mark.parametrize("mistake", ["02 reply before persisting", "04 compare log length only"])
+def test_the_counterexample_is_the_same_in_another_process(mistake):
+    number, question, _, code = WRONG[mistake]
+    here = grade(number, question, code).counterexample.scenario["schedule"]
+    script = (f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+              f"from test_homework import grade, WRONG; "
+              f"v = grade({number!r}, {question}, WRONG[{mistake!r}][3]); "
+              f"print('SCHEDULE', json.dumps(v.counterexample.scenario['schedule']))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONHASHSEED": "12345"}).stdout
+    there = json.loads(out.split("SCHEDULE ", 1)[1])
+    assert there == json.loads(json.dumps(here))
 
 
 @pytest.mark.parametrize("mistake, mark", [
