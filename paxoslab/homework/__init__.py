@@ -389,11 +389,11 @@ class Question:
                 return Verdict(INCORRECT, v["property"], text, result, "run")
             if not summary["expect"]["ok"]:
                 failed = summary["expect"]["failed"][0]
-                text = (f"✘ incorrect: no progress. Your code is safe here, but in a timed run of "
+                text = (f"✘ incorrect: no progress. No safety property broke, but in a timed run of "
                         f"{data['name']} (seed {seed}: {data.get('description', '')}) "
                         f"{self.exercise.no_progress_words}: {failed['key']} is {failed['actual']!r} "
                         f"at t={result.end_time:g} ms.\n"
-                        f"  {result.describe()}\n"
+                        f"{indent(result.describe())}\n"
                         f"Replay it with your code: q{self.number}.replay()")
                 return Verdict(INCORRECT, "no progress", text, result, "run")
             facts["runs"] += 1
