@@ -68,7 +68,9 @@ def committed_moments(trace: Any, nodes: Sequence[str]) -> dict[tuple[int, int, 
     ``AppendEntries`` of that term placed -- which also commits every entry before it in
     that log.  A fact about the cluster, true before any server knows it; copies a later
     leader places do not count (Raft Figure 8: an old-term entry on a majority can still
-    be overwritten).
+    be overwritten).  This is the paper's definition, a sufficient condition: an old-term
+    entry that later leaders copied to *every* server can no longer be lost either (§5.4.2
+    says so), yet it counts as committed only once an entry after it is.
 
     >>> from paxoslab.trace import Trace
     >>> t = Trace()
