@@ -785,8 +785,8 @@ def log_state(result_or_trace: Any, at: float | None = None) -> dict[str, dict[s
 
 
 #: The log grid's legend: what a solid and a hatched cell say (about one server's knowledge).
-KNOWN_COMMITTED = "known committed here\n(within this server's\ncommit index)"
-NOT_KNOWN_COMMITTED = ("not known committed here\n(beyond this server's\ncommit index; it may\n"
+KNOWN_COMMITTED = "filled in its term's colour:\nknown committed here\n(within this server's\ncommit index)"
+NOT_KNOWN_COMMITTED = ("hatched: not known committed\nhere (beyond this server's\ncommit index; it may\n"
                        "already be committed)")
 
 

@@ -458,7 +458,7 @@ def test_log_grid_says_the_hatch_is_about_this_servers_commit_index():
     """Raft: an entry is committed once stored on a majority by its term's leader; the hatch
     only says this server does not know it yet (issue 16, 04 cells 16-22)."""
     legend = pl.plots.NOT_KNOWN_COMMITTED.replace("\n", " ")
-    assert legend.startswith("not known committed here (beyond this server's commit index")
+    assert legend.startswith("hatched: not known committed here (beyond this server's commit index")
     assert "not committed" not in pl.plots.KNOWN_COMMITTED + legend.replace("not known committed", "")
     doc = " ".join(pl.plots.log_grid.__doc__.split())
     assert "beyond that server's commit index" in doc and "majority" in doc
