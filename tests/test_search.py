@@ -466,3 +466,45 @@ def test_cli_counterexample_file_stays_in_the_working_directory(tmp_path, monkey
     assert (work / "x-counterexample.json").exists()
     assert sorted(p.name for p in tmp_path.rglob("*.json")) == ["s.json", "x-counterexample.json"]
     assert "replay: python -m paxoslab run x-counterexample.json" in capsys.readouterr().out
+
+
+def test_a_rewritten_node_must_declare_what_its_handlers_change():
+    """Worlds are told apart by declared state: a field left out would merge worlds that
+    differ in it, and the search could report 'no violation' it did not earn."""
+    from paxoslab.protocols.basic_paxos import PaxosNode
+    from paxoslab.search import UndeclaredState
+
+    class Counting(PaxosNode):
+        def __init__(self, *args):
+            super().__init__(*args)
+            self.seen = 0
+
+        def on_promise(self, msg, src):
+            self.seen += 1
+            super().on_promise(msg, src)
+
+    with pytest.raises(UndeclaredState, match=r"field 'seen' changed while handling Promise .*"
+                                               r"STATE = PaxosNode\.STATE \+ \('seen',\)"):
+        pl.search("data/scenarios/search-accept-below-promise.json", node_class=Counting, max_seconds=30,
+                  progress=False)
+
+    class Declared(Counting):
+        STATE = (*PaxosNode.STATE, "seen")
+
+    result = pl.search("data/scenarios/search-accept-below-promise.json", node_class=Declared,
+                       max_seconds=30, progress=False)
+    assert result.stopped == "violation"
+
+
+def test_a_search_stops_a_handler_that_never_returns():
+    from paxoslab.protocols.basic_paxos import PaxosNode
+    from paxoslab.sim import HandlerError
+
+    class Loops(PaxosNode):
+        def on_accept(self, msg, src):
+            while True:
+                pass
+
+    with pytest.raises(HandlerError, match="failed while handling Accept .* did not return within 0.5 s"):
+        pl.search("data/scenarios/search-accept-below-promise.json", node_class=Loops,
+                  max_handler_seconds=0.5, progress=False)

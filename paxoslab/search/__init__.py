@@ -83,8 +83,9 @@ from typing import Any
 
 from ..node import Node
 from ..protocols import PROTOCOLS
-from ..runner import build_simulation, run_scenario
+from ..runner import build_simulation, check_seconds, run_scenario
 from ..scenario import load
+from ..watchdog import DEFAULT_SECONDS, handler_time_limit
 from .budget import Budget
 from .explain import describe_step, explain_schedule, state_diff
 from .explorer import Exploration, no_cycle_collection
@@ -97,9 +98,10 @@ from .result import (
     memory_argument,
     seconds_argument,
 )
-from .world import SearchWorld
+from .world import SearchWorld, UndeclaredState
 
-__all__ = ["STRATEGIES", "SearchArgumentError", "SearchResult", "SearchWorld", "counterexample_file",
+__all__ = ["STRATEGIES", "SearchArgumentError", "SearchResult", "SearchWorld", "UndeclaredState",
+           "counterexample_file",
            "describe_step", "explain_schedule", "explored_worlds", "search", "state_diff"]
 
 STRATEGIES = ("bfs", "random")
@@ -121,6 +123,7 @@ def search(
     progress: bool | None = None,
     reduce: bool = True,
     max_memory: float | str | None = "auto",
+    max_handler_seconds: float | None = DEFAULT_SECONDS,
 ) -> SearchResult:
     """Explore every interleaving of ``scenario`` (``"bfs"``) or random ones (``"random"``).
 
@@ -142,6 +145,11 @@ def search(
     three quarters of the memory then available (the container's limit
     counts: Binder's 2 GB), ``None`` sets no bound.
     ``progress=False`` hides the progress bar a search over a second shows.
+    ``max_handler_seconds`` stops a handler that runs longer (see
+    :func:`~paxoslab.runner.run_scenario`).  A ``node_class`` other than the
+    protocol's own must declare every field its handlers change (``STATE``, or
+    ``DERIVED`` for a field computed from the state), else the search raises
+    :class:`~paxoslab.search.world.UndeclaredState` naming the field.
     ``reduce=False`` turns the reductions off (every loss, every equal message,
     no sleep sets, no pruning of steps that change nothing): much slower, the
     yardstick the tests hold the reduced search to.
@@ -153,6 +161,7 @@ def search(
     max_depth = count_argument("max_depth", max_depth)
     max_ballots = count_argument("max_ballots", max_ballots, none_ok=False)
     max_seconds = seconds_argument(max_seconds)
+    check_seconds("max_handler_seconds", max_handler_seconds)
     memory_bound = memory_argument(max_memory)
     seed = integer_argument("seed", seed)
     data = load(scenario)
@@ -160,11 +169,12 @@ def search(
     spec = PROTOCOLS[data["protocol"]]
     root = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class,
                             timed=False, world_class=SearchWorld)
+    root.check_declared = node_class not in (None, spec.core.node_class)
     explorer = Exploration(spec, root, max_ballots, reduce, node_class)
     if strategy == "random" and max_states is None and max_seconds is None:
         max_states = RANDOM_STATES
     budget = Budget(data["name"], max_states, max_seconds, progress, memory_bound)
-    with no_cycle_collection():
+    with no_cycle_collection(), handler_time_limit(max_handler_seconds):
         try:
             if strategy == "bfs":
                 explorer.bfs(budget, max_depth)

@@ -13,7 +13,11 @@ carries what only the search needs:
 * anonymity: messages of the protocol's ``anonymous`` types are keyed without
   their sender, so equal ones from different senders are one choice;
 * the number the search gave each node's key in this world
-  (:attr:`SearchWorld.numbers`) and the first message id the last step sent.
+  (:attr:`SearchWorld.numbers`) and the first message id the last step sent;
+* for a node class that is not the protocol's own (``check_declared``): a handler
+  that changes a field its class does not declare as state is refused with
+  :class:`UndeclaredState` — worlds are told apart by the declared state only, so
+  the search would merge worlds that differ in that field and could miss a violation.
 """
 
 from __future__ import annotations
@@ -22,7 +26,11 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from ..node import Effect, Node, Note, Persist, canonical, isolated
-from ..sim import Simulation
+from ..sim import Simulation, _label
+
+
+class UndeclaredState(TypeError):
+    """A handler changed a node field that is neither in ``STATE`` nor in ``DERIVED``."""
 
 
 class SearchWorld(Simulation):
@@ -41,6 +49,8 @@ class SearchWorld(Simulation):
         self.anonymous: frozenset[type] = frozenset()
         #: the first message id the last step sent (ids below it were in flight before)
         self.first_new_id = 0
+        #: refuse handlers that change undeclared fields (set for a node class not the protocol's)
+        self.check_declared = False
         self._owned = set()  # copy-on-write from the start: memo nodes are shared
 
     def fork(self) -> SearchWorld:
@@ -52,12 +62,24 @@ class SearchWorld(Simulation):
     def _receive(self, dst: str, src: str, msg: Any) -> tuple[Node, list[Effect]]:
         known = (dst, self.node_key(dst)[0], src, canonical(msg))
         hit = self._replay_known(dst, known)
-        return hit if hit is not None else self._remember(known, *super()._receive(dst, src, msg))
+        if hit is not None:
+            return hit
+        before = self.nodes[dst].watched() if self.check_declared else None
+        done = super()._receive(dst, src, msg)
+        if before is not None:
+            _refuse_undeclared(done[0], before, f"{_label(msg)} from {src}")
+        return self._remember(known, *done)
 
     def _fire(self, node_id: str, timer: Any) -> tuple[Node, list[Effect]]:
         known = (node_id, self.node_key(node_id)[0], timer)
         hit = self._replay_known(node_id, known, timer)
-        return hit if hit is not None else self._remember(known, *super()._fire(node_id, timer))
+        if hit is not None:
+            return hit
+        before = self.nodes[node_id].watched() if self.check_declared else None
+        done = super()._fire(node_id, timer)
+        if before is not None:
+            _refuse_undeclared(done[0], before, f"timer {_label(timer)}")
+        return self._remember(known, *done)
 
     def _rebuild(self, node_id: str) -> tuple[Node, list[Effect]]:
         known = (node_id, "recover", canonical(self.stable[node_id]))
@@ -115,3 +137,20 @@ class SearchWorld(Simulation):
     def _begin_step(self) -> None:
         super()._begin_step()
         self.first_new_id = self._next_msg_id
+
+
+def _refuse_undeclared(node: Node, before: dict[str, Hashable], what: str) -> None:
+    """Raise :class:`UndeclaredState` if handling ``what`` changed a watched field of ``node``."""
+    after = node.watched()
+    for name in sorted(set(before) | set(after)):
+        if before.get(name, _ABSENT) != after.get(name, _ABSENT):
+            cls = type(node).__name__
+            raise UndeclaredState(
+                f"{node.id}'s field {name!r} changed while handling {what}, but {cls} does not "
+                f"declare it in STATE: the search tells worlds apart by their state, so it would "
+                f"merge worlds that differ in {name!r} and could miss a violation. Declare it "
+                f"(STATE = {type(node).__mro__[1].__name__}.STATE + ({name!r},)), or in DERIVED "
+                f"if it is computed from the state")
+
+
+_ABSENT = object()

@@ -441,6 +441,9 @@ class MultiPaxosNode(Node):
         "current_term", "voted_for", "log", "commit_index", "last_applied", "role",
         "leader_id", "votes", "next_index", "match_index", "taken",
     )
+    CONFIG: ClassVar[tuple[str, ...]] = ("options", "bugs")
+    #: the key-value store and its client sessions: the log's first ``last_applied`` entries, applied
+    DERIVED: ClassVar[tuple[str, ...]] = ("machine",)
 
     def __init__(self, node_id: str, cluster: Sequence[str], options: Mapping[str, Any] | None = None):
         super().__init__(node_id, cluster, {**DEFAULT_OPTIONS, **(options or {})})
