@@ -508,3 +508,21 @@ def test_a_search_stops_a_handler_that_never_returns():
     with pytest.raises(HandlerError, match="failed while handling Accept .* did not return within 0.5 s"):
         pl.search("data/scenarios/search-accept-below-promise.json", node_class=Loops,
                   max_handler_seconds=0.5, progress=False)
+
+
+def test_a_counterexample_of_a_rewritten_node_is_replayed_with_that_node():
+    """The command line would run the library's node and show no violation."""
+    from paxoslab.protocols.basic_paxos import PaxosNode
+
+    class Mine(PaxosNode):
+        def may_accept(self, ballot):
+            return True  # accepts below its promise
+
+    result = pl.search("data/scenarios/search-basic-paxos.json", node_class=Mine, max_seconds=60,
+                       progress=False)
+    text = result.explain()
+    assert "python -m paxoslab run" not in text
+    assert text.endswith("replay with your node: pl.run_scenario(result.counterexample.scenario, "
+                         "node_class=Mine).narrate()")
+    replayed = pl.run_scenario(result.counterexample.scenario, node_class=Mine).summary()
+    assert [v["property"] for v in replayed["violations"]][:1] == [result.property]

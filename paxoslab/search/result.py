@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..node import Node
+from ..protocols import PROTOCOLS
 from ..runner import Result
 from .explain import explain_schedule
 from .memory import automatic_bound
@@ -91,6 +92,12 @@ class SearchResult:
             lines.append(f"=> {v.property} violated: {v.detail}")
             if v.witnesses:
                 lines.append(f"   witnesses: {', '.join(v.witnesses)}")
+        own = PROTOCOLS[self.scenario["protocol"]].core.node_class
+        if self._node_class not in (None, own):  # the command line would run the library's node
+            name = self._node_class.__name__
+            lines.append(f"replay with your node: pl.run_scenario(result.counterexample.scenario, "
+                         f"node_class={name}).narrate()")
+            return "\n".join(lines)
         where = self.saved_to or "COUNTEREXAMPLE.json  (save it with result.save(path))"
         lines.append(f"replay: python -m paxoslab run {where}")
         return "\n".join(lines)
