@@ -6,7 +6,14 @@
 * each of the four Basic Paxos bugs (``search-<bug>.json``) found with a
   shortest counterexample — target <= 20 s each;
 * with ``--without-bugs``, each of those scenarios with its bug switched off,
-  searched to completion with no violation (held to the 30 s of the first).
+  searched to completion with no violation (held to the 30 s of the first);
+* Multi-Paxos (``multi-paxos-search-<bug>.json``: three servers whose elections,
+  client commands, crashes and recoveries are scenario actions, up to three terms
+  per server): each bug found by BFS with a shortest counterexample — target
+  <= 30 s; with ``--random``, by seeded random walks — target <= 10 s; with
+  ``--without-bugs``, the same configuration without the bug exhausted clean —
+  target <= 60 s and <= 1 GB of peak memory (the process's, so run one at a time
+  with ``--only`` to read each search's own).
 
 Each search has a budget (``--max-seconds``); one that runs out is reported as
 such, with how far it got.  Run it on an idle machine: the figures are seconds
@@ -17,12 +24,14 @@ on one core.
     python benchmarks/search.py --unreduced     # the same without the reductions
     python benchmarks/search.py --levels        # and how many new worlds each depth adds
     python benchmarks/search.py --without-bugs  # each bug scenario with its bug off, to exhaust
+    python benchmarks/search.py --random        # the bug scenarios by random walks (seed 0)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 from pathlib import Path
 
@@ -35,7 +44,18 @@ CASES = {
     "search-accept-below-promise": 20.0,
     "search-proposer-ignores-accepted": 20.0,
     "search-acceptor-forgets-on-crash": 20.0,
+    "multi-paxos-search-vote-twice-in-term": 30.0,
+    "multi-paxos-search-vote-forgotten-on-crash": 30.0,
+    "multi-paxos-search-vote-without-log-check": 30.0,
+    "multi-paxos-search-append-without-consistency-check": 30.0,
+    "multi-paxos-search-commit-old-term-by-count": 30.0,
 }
+#: terms (ballots) each server may start: Figure 8 needs three elections of one server
+MAX_BALLOTS = {name: 3 for name in CASES if name.startswith("multi-paxos")}
+#: the bug-free Multi-Paxos configurations: exhausted within this, and within 1 GB
+MULTI_PAXOS_CLEAN = 60.0
+#: random walks find each bug within this
+RANDOM = 10.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="search without the reductions (search(reduce=False)), to compare")
     parser.add_argument("--without-bugs", action="store_true",
                         help="search each bug scenario with its bug off, to completion")
+    parser.add_argument("--random", action="store_true",
+                        help="search each bug scenario by seeded random walks (seed 0)")
     parser.add_argument("--levels", action="store_true",
                         help="also print how many new worlds each depth added (how the space grows)")
     args = parser.parse_args(argv)
@@ -55,14 +77,21 @@ def main(argv: list[str] | None = None) -> int:
             continue
         scenario = pl.load_scenario(ROOT / f"{name}.json")
         buggy = bool(scenario["options"]["bugs"])
+        multi = name in MAX_BALLOTS
         if args.without_bugs:
             if not buggy:
                 continue
             scenario["options"]["bugs"], buggy = [], False
             scenario["name"] = name = f"{name} without the bug"
-            target = CASES["search-basic-paxos"]
-        result = pl.search(scenario, max_seconds=args.max_seconds, progress=False,
-                           reduce=not args.unreduced)
+            target = MULTI_PAXOS_CLEAN if multi else CASES["search-basic-paxos"]
+        strategy = "bfs"
+        if args.random:
+            if not buggy:
+                continue
+            strategy, target = "random", RANDOM
+        result = pl.search(scenario, strategy=strategy, max_seconds=args.max_seconds, progress=False,
+                           reduce=not args.unreduced, max_ballots=MAX_BALLOTS.get(name.split(" ")[0], 1))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MB, so far in this process
         steps = (len(result.counterexample.scenario["schedule"])
                  if result.counterexample is not None else None)
         # a bug must be found; a bug-free space exhausted clean
@@ -73,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": round(result.seconds, 2), "complete": result.complete,
             "counterexample_steps": steps,
             "states_per_second": round(result.states / max(result.seconds, 1e-9)),
-            "target_seconds": target, "target_met": done and result.seconds <= target,
+            "target_seconds": target, "peak_mb": round(peak),
+            "target_met": done and result.seconds <= target and (not multi or buggy or peak <= 1024),
             "worlds_per_depth": result.worlds_per_depth,
         }
         if args.json:
@@ -84,10 +114,11 @@ def main(argv: list[str] | None = None) -> int:
                 else f"exhausted, but goal '{result.property}' never reached" if result.complete
                 else f"budget of {args.max_seconds:g} s ran out at depth {result.depth}")
         verdict = "met" if row["target_met"] else "NOT met"
-        label = name + (" (unreduced)" if args.unreduced else "")
+        label = name + (" (unreduced)" if args.unreduced else "") + (" (random)" if args.random else "")
+        memory = f", peak {peak:,.0f} MB" if multi else ""
         print(f"{label:<46} {what}; {result.states:,} states, {result.transitions:,} transitions, "
-              f"{result.seconds:.1f} s, {row['states_per_second']:,} states/s "
-              f"(target <= {target:g} s: {verdict})")
+              f"{result.seconds:.1f} s, {row['states_per_second']:,} states/s{memory} "
+              f"(target <= {target:g} s{' and 1 GB' if multi and not buggy else ''}: {verdict})")
         if args.levels:
             growth = [f"{d}:{n:,}" for d, n in enumerate(result.worlds_per_depth)]
             print(f"{'':<46} new worlds per depth  {'  '.join(growth)}")

@@ -9,8 +9,12 @@ The node classes are the simulator's own: there is no second implementation.
 
 Bounds: ``max_ballots`` (how many ballots each proposer may start; a step that
 would start one more is not taken — proposers would otherwise retry on
-timeouts forever), the scenario's own crashes and recoveries, and the
-``max_states`` / ``max_seconds`` / ``max_depth`` budgets.
+timeouts forever; in Multi-Paxos, the terms each server may stand in), timers
+that only re-send (they change nothing of their node but send, as a leader's
+heartbeat does: each fires at most ``MAX_RESENDS`` times per node, see
+:meth:`paxoslab.search.explorer.Exploration.count_resend`), the scenario's own
+crashes and recoveries, and the ``max_states`` / ``max_seconds`` /
+``max_depth`` budgets.
 
 Sound reductions keep the space small without losing a violation or
 lengthening the shortest counterexample.  They rest on one observation: a

@@ -109,7 +109,12 @@ class Exploration:
                 child = sim.fork()
                 child.step(choice)
                 self.transitions += 1
-                child_ballots = self.count_ballots(child.step_sent, ballots)
+                counts = ballots
+                if choice[0] == "timer" and self.resends(sim, child):
+                    counts = self.count_resend(child.step_node, ballots)
+                    if counts is None:
+                        continue
+                child_ballots = self.count_ballots(child.step_sent, counts)
                 if child_ballots is not None:
                     yield choice, child, child_ballots, sleep, frozenset()
             return
@@ -123,9 +128,14 @@ class Exploration:
             child = sim.fork()
             child.step(choice)
             self.transitions += 1
+            counts = ballots
+            if choice[0] == "timer" and self.resends(sim, child):
+                counts = self.count_resend(child.step_node, ballots)
+                if counts is None:
+                    continue
             child_sleep = frozenset(u for u in (*sleep, *done) if _commute(u, t))
             done.append(t)
-            child_ballots = self.count_ballots(child.step_sent, ballots)
+            child_ballots = self.count_ballots(child.step_sent, counts)
             if child_ballots is None:
                 continue
             if not child.violations and self.covered(sim, child, choice):
@@ -280,6 +290,32 @@ class Exploration:
         return tuple(counts)
 
     @staticmethod
+    def resends(parent: SearchWorld, child: SearchWorld) -> bool:
+        """Whether the timer step from ``parent`` to ``child`` only re-sent: it changed
+        nothing of its node (state, storage, the timers armed) and sent messages (a
+        leader's heartbeat)."""
+        node_id = child.step_node
+        return (bool(child.step_sent) and node_id is not None
+                and child.nodes.get(node_id) is not None
+                and parent.node_key(node_id) == child.node_key(node_id))
+
+    def count_resend(self, node_id: str, counts: tuple[int, ...]) -> tuple[int, ...] | None:
+        """The bound on periodic re-sends: a timer that only re-sends (:meth:`resends`),
+        such as a leader's heartbeat, fires at most :data:`MAX_RESENDS` times per node in
+        a search; the counts follow the ballots started in ``counts``.  None: one too many.
+
+        Without a bound a heartbeat would make the space infinite: each firing puts one
+        more copy of its messages, and later of their answers, in flight.  It is a
+        bound, like ``max_ballots``: a search proves nothing about runs with more
+        heartbeats than that.  Whether the step may be taken depends on its own node's
+        count alone, so it commutes with steps elsewhere as any step does.
+        """
+        slot = len(self.index) + self.index[node_id]
+        if counts[slot] >= MAX_RESENDS:
+            return None
+        return counts[:slot] + (counts[slot] + 1,) + counts[slot + 1:]
+
+    @staticmethod
     def covered(parent: SearchWorld, child: SearchWorld, choice: tuple) -> bool:
         """True when the step only consumed a message or a timer: the parent covers the child."""
         if choice[0] == "action" or child.step_sent:
@@ -337,7 +373,7 @@ class Exploration:
         too.
         """
         root = self.root
-        ballots0 = (0,) * len(root.node_ids)
+        ballots0 = (0,) * (2 * len(root.node_ids))  # ballots started, then re-sends fired
         # core -> the worlds kept with that core
         kept: dict[Any, list[Kept]] = {}
         self.seen = kept
@@ -434,7 +470,7 @@ class Exploration:
         """Walks of up to ``depth_limit`` random steps from the start until the budget ends;
         complete at once when the start has no step worth taking (every walk would stop there)."""
         rng = rng_stream(seed, "search")
-        ballots0 = (0,) * len(self.root.node_ids)
+        ballots0 = (0,) * (2 * len(self.root.node_ids))  # ballots started, then re-sends fired
         self.note_goals(self.root)
         if self.stop_at(self.root, ()):
             return
@@ -458,6 +494,8 @@ class Exploration:
             budget.tick(self.visited, self.depth)
 
 
+#: How many times a timer that only re-sends (a leader's heartbeat) fires per node in a search
+MAX_RESENDS = 1
 #: scenario actions that work on the one node they name (and read nothing else)
 _NODE_ACTIONS = frozenset({"crash", "recover", "fire", "invoke"})
 #: scenario actions that change who can reach whom: they touch every node's deliveries

@@ -38,6 +38,7 @@ from .node import (
     up_to_date,
 )
 from .options import ACTIONS, OPTION_VALIDATORS, current_leader, perform
+from .reductions import ballot_of, ignored_for_good, same_effect_as
 from .safety import (
     GOALS,
     MONITORS,
@@ -79,9 +80,11 @@ SPEC = ProtocolSpec(
         marks=MARKS,
         state_changes=state_changes,
     ),
-    search=SearchHints(  # its goals, and how it bounds elections (one RequestVote starts a term)
+    search=SearchHints(  # its goals, and what it may skip (reductions.py argues each is sound)
         goals=GOALS,
-        ballot_of=lambda msg: msg.term if isinstance(msg, RequestVote) else None,
+        ballot_of=ballot_of,
+        ignored_for_good=ignored_for_good,
+        same_effect_as=same_effect_as,
     ),
 )
 
