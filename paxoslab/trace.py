@@ -54,7 +54,12 @@ _FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
 
 
 def jsonable(value: Any) -> Any:
-    """Messages, ballots and tuples as plain JSON values (ballots as ``"3.1"``)."""
+    """Messages, ballots and tuples as plain JSON values (ballots as ``"3.1"``); a set as a
+    sorted list, the same in every process.
+
+    >>> jsonable(frozenset({"S3", "S1"}))
+    ['S1', 'S3']
+    """
     kind = type(value)
     if kind in _PLAIN_JSON:
         return value
@@ -72,6 +77,8 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
+    if isinstance(value, set | frozenset):  # in a fixed order: str() follows the hash seed
+        return sorted((jsonable(v) for v in value), key=repr)
     return str(value)
 
 
