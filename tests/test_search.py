@@ -526,3 +526,18 @@ def test_a_counterexample_of_a_rewritten_node_is_replayed_with_that_node():
                          "node_class=Mine).narrate()")
     replayed = pl.run_scenario(result.counterexample.scenario, node_class=Mine).summary()
     assert [v["property"] for v in replayed["violations"]][:1] == [result.property]
+
+
+def test_a_search_with_learning_retried_ends():
+    """learn_retry on (the default): each LearnTimeout asks again, and its doubling wait is
+    timing only (PaxosNode.TIMING), so a re-ask that changes nothing else is a re-send the
+    search bounds (MAX_RESENDS per node) instead of an endless supply of Ask messages."""
+    data = pl.load_scenario("data/scenarios/search-basic-paxos.json")
+    del data["options"]["learn_retry"]
+    data["events"] = [e for e in data["events"] if e.get("propose", {}).get("node") != "S2"]
+    data["network"].pop("drop")
+    result = pl.search(data, max_seconds=120, progress=False)
+    assert result.complete and result.ok
+    data["options"]["learn_retry"] = None
+    without = pl.search(data, max_seconds=120, progress=False)
+    assert without.complete and without.states < result.states  # the asks are explored

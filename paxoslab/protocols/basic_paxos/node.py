@@ -271,7 +271,7 @@ class PaxosNode(Node):
              "value", "ballot", "phase", "promises", "accepts", "proposal",
              "failures", "timeout", "learned", "learned_ballot", "ask_wait")
     #: they only set delays (time-out, back-off): the search skips them
-    TIMING = ("failures", "timeout")
+    TIMING = ("failures", "timeout", "ask_wait")
     CONFIG = ("options", "bugs", "index", "backoff_policy")
 
     def __init__(self, node_id: str, cluster: Sequence[str], options: Mapping[str, Any] | None = None):
