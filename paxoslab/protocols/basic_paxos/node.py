@@ -391,10 +391,14 @@ class PaxosNode(Node):
             return
         adopted_from, value = choose_value(self.promises.values(), self.value,
                                            "proposer-ignores-accepted" in self.bugs)
+        ignored = {}
+        if "proposer-ignores-accepted" in self.bugs:  # say what the bug threw away, if anything
+            carried = choose_value(self.promises.values(), self.value)[0]
+            ignored = {"ignored": carried} if carried is not None else {}
         self.proposal = value
         self.phase = "accept"
         self.promises = {}  # read only in phase prepare: forget who answered
-        self.note("phase2", ballot=self.ballot, value=value, adopted_from=adopted_from)
+        self.note("phase2", ballot=self.ballot, value=value, adopted_from=adopted_from, **ignored)
         self.broadcast(Accept(self.ballot, value))
         self.set_timer(PhaseTimeout(self.ballot), self.timeout)
 

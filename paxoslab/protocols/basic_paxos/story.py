@@ -177,7 +177,12 @@ def moments(trace, nodes) -> list[dict[str, Any]]:
 
 def _ballot_source(payload: Mapping[str, Any]) -> str:
     source = payload.get("adopted_from")
-    return f"adopted from ballot {source}" if source else "its own value: no promise carried one"
+    if source:
+        return f"adopted from ballot {source}"
+    if payload.get("ignored"):
+        return (f"its own value, though a promise carried a proposal accepted under ballot "
+                f"{payload['ignored']}: the bug proposer-ignores-accepted")
+    return "its own value: no promise carried one"
 
 
 SENTENCES = {
