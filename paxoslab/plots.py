@@ -292,7 +292,10 @@ def sequence_diagram(
 
     ax.set_yticks(range(len(nodes)), nodes, fontsize=10)
     ax.tick_params(axis="x", labelsize=FONT)
-    ax.set_xlabel("simulated time (ms)", fontsize=10)
+    scenario = getattr(result_or_trace, "scenario", None)
+    stepped = isinstance(scenario, Mapping) and "schedule" in scenario
+    ax.set_xlabel("step of the schedule (one time unit each)" if stepped else "simulated time (ms)",
+                  fontsize=10)
     # the lanes: one line across the axes' width at every node (one artist, not one per lane)
     ax.add_line(Line2D([0, 1, math.nan] * len(nodes), [y for i in range(len(nodes)) for y in (i, i, i)],
                        transform=ax.get_yaxis_transform(), color="#cccccc", lw=0.8, zorder=0,

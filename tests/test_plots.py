@@ -694,3 +694,11 @@ def test_no_message_label_reads_as_an_earlier_event(any_diagram):
         if (box.x0 + box.x1) / 2 < to_pixels((sent, 0))[0] - 0.5:
             early.append((text.get_text(), sent))
     assert early == []
+
+
+def test_a_replayed_schedule_is_drawn_against_its_steps_not_milliseconds():
+    result = pl.search("data/scenarios/search-accept-below-promise.json", progress=False)
+    replay = pl.run_scenario(result.counterexample.scenario)
+    assert sequence_diagram(replay).get_xlabel() == "step of the schedule (one time unit each)"
+    assert sequence_diagram(pl.run_scenario("data/scenarios/basic-paxos-case-1.json")).get_xlabel() == (
+        "simulated time (ms)")
