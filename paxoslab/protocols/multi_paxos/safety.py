@@ -147,7 +147,14 @@ class LogMatching(Monitor):
 
 
 class LeaderCompleteness(Monitor):
-    """An entry committed in a term is in the log of every leader of a later term."""
+    """An entry committed in a term is in the log of every leader of a later term.
+
+    Checked on what the servers take as committed: an entry some server's commit index
+    covers (and may already have applied).  In a correct run a commit index covers only
+    committed entries (Raft 5.4); a bug that makes it cover an uncommitted one
+    (commit-old-term-by-count) shows here as soon as a leader lacks that entry -- before
+    any server applies a different command in its place.
+    """
 
     property = "leader-completeness"
 
@@ -185,7 +192,8 @@ class LeaderCompleteness(Monitor):
                     self.reported = self.reported | {(m, leader.current_term)}
                     out.append(Violation(self.property, world.now,
                                          f"{m} leads term {leader.current_term} without #{i + 1} "
-                                         f"(term {term}) {_shown(command)}, committed in term {known_in}"))
+                                         f"(term {term}) {_shown(command)}, which a commit index "
+                                         f"covered in term {known_in}"))
                     break
         return out
 
