@@ -541,3 +541,10 @@ def test_a_search_with_learning_retried_ends():
     data["options"]["learn_retry"] = None
     without = pl.search(data, max_seconds=120, progress=False)
     assert without.complete and without.states < result.states  # the asks are explored
+
+
+def test_the_result_says_which_bounds_cut_steps():
+    """A complete bounded search covers only what its bounds allowed: it says so."""
+    result = search("data/scenarios/search-basic-paxos.json", progress=False)
+    assert result.complete and result.bounded["max_ballots"] > 0 and result.bounded["re-sends"] == 0
+    assert "bounded: not taken" in result.explain().splitlines()[1]

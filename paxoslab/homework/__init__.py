@@ -346,7 +346,8 @@ class Question:
         if result.counterexample is not None:
             steps = result.explain().splitlines()
             body = [line for line in steps[1:]
-                    if not line.startswith(("goal '", "replay:", "replay with your node:", "violation of "))]
+                    if not line.startswith(("goal '", "bounded:", "replay:", "replay with your node:",
+                                            "violation of "))]
             try:
                 body = mark_steps(body, your_calls(result.counterexample.scenario, node_class))
             except Exception:  # noqa: BLE001 - the steps stand without the marks

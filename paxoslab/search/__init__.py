@@ -213,7 +213,7 @@ def search(
         transitions=explorer.transitions, seconds=seconds,
         complete=complete,
         depth=explorer.depth, goals=goals, interrupted=explorer.interrupted,
-        worlds_per_depth=explorer.per_depth,
+        worlds_per_depth=explorer.per_depth, bounded=dict(explorer.bounded),
     )
     result._node_class = node_class
     return result

@@ -74,6 +74,8 @@ class Exploration:
                                    if f in fields) if self.ignored_for_good else ()
         self.root = root
         self.max_ballots = max_ballots
+        #: steps not taken because of a bound: bound -> how many times
+        self.bounded = {"max_ballots": 0, "re-sends": 0}
         self.seen: set | dict = set()
         self.depths: dict | None = None  # world -> depth first reached, when asked for
         self.visited = 0
@@ -286,6 +288,7 @@ class Exploration:
         for src, _ in started:
             counts[self.index[src]] += 1
             if counts[self.index[src]] > self.max_ballots:
+                self.bounded["max_ballots"] += 1
                 return None
         return tuple(counts)
 
@@ -312,6 +315,7 @@ class Exploration:
         """
         slot = len(self.index) + self.index[node_id]
         if counts[slot] >= MAX_RESENDS:
+            self.bounded["re-sends"] += 1
             return None
         return counts[:slot] + (counts[slot] + 1,) + counts[slot + 1:]
 

@@ -42,6 +42,10 @@ class SearchResult:
     #: ``"max_depth"`` (worlds were left at the depth bound) or ``"interrupted"`` (Ctrl-C:
     #: nothing is proved)
     stopped: str = "complete"
+    #: steps the bounds kept the search from taking: ``"max_ballots"`` (a ballot or term
+    #: beyond ``max_ballots``), ``"re-sends"`` (a timer that only re-sends, beyond
+    #: ``MAX_RESENDS`` per node) -> how many times; what a complete search did not cover
+    bounded: dict[str, int] = field(default_factory=dict)
 
     @property
     def violation(self):
@@ -74,6 +78,10 @@ class SearchResult:
     def explain(self) -> str:
         """The outcome in words; a counterexample step by step with each step's state diff."""
         lines = [self.headline()]
+        cut = [f"{n:,} step(s) beyond {bound}" for bound, n in self.bounded.items() if n]
+        if cut:
+            lines.append("bounded: not taken " + ", ".join(cut) + " (a ballot or term past max_ballots; a"
+                         " timer that only re-sends, past one firing per node)")
         for goal, reached in self.goals.items():
             lines.append(f"goal '{goal}': {'reached' if reached else 'NEVER reached'}")
         if self.counterexample is None:
