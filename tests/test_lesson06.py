@@ -35,3 +35,14 @@ def test_the_same_walks_find_nothing_with_the_rule_on():
     result = pl.search(scenario("multi-paxos-figure-8-safe"), strategy="random", max_ballots=3, seed=0,
                        max_states=5_000, progress=False)
     assert result.ok and result.stopped == "max_states"
+
+
+def test_the_timed_run_applies_an_entry_that_was_never_committed():
+    # section 4: with the bug, a commit index covers 'set x 1' (and servers apply it) although it
+    # is never committed; a later leader lacks it, and 'set x 2' is applied at the same index
+    summary = pl.run_scenario(scenario("multi-paxos-bug-commit-old-term-by-count")).summary()
+    first = summary["commands"][0]
+    assert first["command"] == "set x 1" and not first["committed"]
+    assert first["known_committed_at"] is not None and "S1" in first["applied_on"]
+    properties = [v["property"] for v in summary["violations"]]
+    assert properties[:2] == ["leader-completeness", "state-machine-safety"]
