@@ -253,7 +253,7 @@ def test_jsonable_turns_protocol_values_into_json():
     assert jsonable(Ballot(3, 1)) == "3.1"
     assert jsonable((1, [Ballot(1, 2), None])) == [1, ["1.2", None]]
     assert jsonable({1: Hello("x")}) == {"1": {"text": "x"}}
-    assert jsonable(frozenset()) == "frozenset()"
+    assert jsonable(frozenset()) == [] and jsonable(frozenset({"S3", "S1"})) == ["S1", "S3"]
 
 
 def test_message_payload_carries_fields_and_label():
