@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .checks import Violation
-from .node import Node
+from .node import Node, read_field
 from .progress import run_in_slices
 from .protocols import PROTOCOLS
 from .report import describe, narrate
@@ -200,10 +200,18 @@ def build_simulation(data: dict[str, Any], seed: int, detailed: bool = True,
     options = dict(data.get("options", {}))
     nodes = data["nodes"]
     make = node_class or spec.core.node_class
+    reads = spec.core.reads if make is not spec.core.node_class else {}
+
+    def build(node_id: str) -> Node:
+        node = make(node_id, nodes, options)
+        for name, meaning in reads.items():  # a rewritten node: what the checks read, up front
+            read_field(node, name, meaning)
+        return node
+
     network = build_network(data.get("network", {}), nodes, Validator("<scenario>"))
     sim = world_class(
         nodes,
-        lambda node_id: make(node_id, nodes, options),
+        build,
         network=network,
         seed=seed,
         detailed=detailed,

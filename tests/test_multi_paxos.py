@@ -1044,3 +1044,20 @@ def test_committed_is_the_fact_and_a_bug_can_make_servers_know_what_is_not_commi
     assert first["known_committed_at"] is not None
     fine = pl.run_scenario(scenario("multi-paxos-partition")).summary()["commands"]
     assert all(c["known_committed_at"] > c["committed_at"] for c in fine if c["committed"])
+
+
+def test_a_node_written_from_scratch_is_told_which_field_the_checks_need(scenario):
+    """Checked when the node is built, before anything runs: the monitors and the summary
+    read these fields, and a missing one would fail deep inside them."""
+    from paxoslab.node import MissingField, Node
+
+    class Scratch(Node):
+        STATE = ("log",)
+
+        def __init__(self, *args):
+            super().__init__(*args)
+            self.log = ()
+
+    with pytest.raises(MissingField, match=r"^S1 \(a Scratch\) has no field 'current_term', which "
+                                           r"paxoslab reads as its current term: set it in __init__$"):
+        pl.run_scenario(scenario("multi-paxos-partition"), node_class=Scratch)

@@ -75,6 +75,9 @@ class Core:
     actions: Mapping[str, ValidateField] = field(default_factory=dict)
     #: (validator, whole scenario) -> None: validation that needs several fields at once
     validate_scenario: Callable[[Any, dict[str, Any]], None] | None = None
+    #: node field -> what the monitors and the summary read it as: a node class other than
+    #: ``node_class`` must have each one once built (:func:`paxoslab.node.read_field`)
+    reads: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ from .node import (
     BACKOFF_POLICIES,
     BUGS,
     DEFAULT_OPTIONS,
+    LEARNED,
     MESSAGES,
+    PHASE,
     Accept,
     Accepted,
     Ask,
@@ -78,6 +80,8 @@ SPEC = ProtocolSpec(
         monitors=(Agreement, Validity),
         summarize=summarize,
         summary_keys=SUMMARY_KEYS,
+        reads={"learned": LEARNED, "value": "the value a client asked it to propose, or None",
+               "phase": PHASE},
     ),
     story=Story(  # how a run is told and drawn
         describe=describe_summary,

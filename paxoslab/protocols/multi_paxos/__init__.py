@@ -72,6 +72,11 @@ SPEC = ProtocolSpec(
         summarize=summarize,
         summary_keys=frozenset({"leaders", "logs", "commit_index", "state", "applied", "commands",
                                 "converged"}),
+        reads={"current_term": "its current term", "role": "'follower', 'candidate' or 'leader'",
+               "log": "its log: a tuple of (term, command, ...) entries, index 1 first",
+               "commit_index": "the index up to which it knows the log is committed",
+               "last_applied": "how many log entries it has applied",
+               "machine": "its state machine (a KeyValueStore with sessions)"},
     ),
     story=Story(  # how a run is told and drawn
         describe=describe_summary,
