@@ -23,37 +23,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..node import Node
-from ..protocols.multi_paxos.node import (
-    MultiPaxosNode,
-    RequestVote,
-    RequestVoteReply,
-)
-from ..protocols.multi_paxos.node import grant_vote as library_grant_vote
+from ..protocols.multi_paxos.node import MultiPaxosNode, RequestVote
 from . import Exercise, Preset, record, show
 
 __all__ = ["EXERCISE", "MultiPaxosNode", "RequestVote", "bind", "node_class"]
 
 
 class VotingExerciseNode(MultiPaxosNode):
-    """The library's server, with its vote decided by ``self.decide_vote``."""
-
-    def decide_vote(self, voted_for: str | None, candidate: str, log: tuple, last_index: int,
-                    last_term: int) -> bool:
-        return library_grant_vote(voted_for, candidate, log, last_index, last_term, self.bugs)
-
-    def on_request_vote(self, msg: RequestVote, src: str) -> None:
-        """As :meth:`MultiPaxosNode.on_request_vote`, the vote decided by :meth:`decide_vote`."""
-        changed = self.observe_term(msg.term)
-        granted = msg.term == self.current_term and bool(self.decide_vote(
-            self.voted_for, msg.candidate, self.log, msg.last_log_index, msg.last_log_term))
-        if granted:
-            changed = changed or self.voted_for != msg.candidate
-            self.voted_for = msg.candidate
-            self.note("voted", candidate=msg.candidate, term=self.current_term)
-            self.reset_election_timer(after=self.vote_leaves_in(changed))
-        if changed:
-            self.save_vote()
-        self.send(src, RequestVoteReply(self.current_term, granted))
+    """The library's server; the student's rules replace :meth:`MultiPaxosNode.decide_vote`
+    and :meth:`MultiPaxosNode.save_vote` (see :func:`node_class`)."""
 
 
 def node_class(functions: Mapping[str, Callable]) -> type[Node]:
