@@ -111,11 +111,9 @@ class Exploration:
                 child = sim.fork()
                 child.step(choice)
                 self.transitions += 1
-                counts = ballots
-                if choice[0] == "timer" and self.resends(sim, child):
-                    counts = self.count_resend(child.step_node, ballots)
-                    if counts is None:
-                        continue
+                counts = self.after_resend(sim, child, choice, ballots)
+                if counts is None:
+                    continue
                 child_ballots = self.count_ballots(child.step_sent, counts)
                 if child_ballots is not None:
                     yield choice, child, child_ballots, sleep, frozenset()
@@ -130,11 +128,9 @@ class Exploration:
             child = sim.fork()
             child.step(choice)
             self.transitions += 1
-            counts = ballots
-            if choice[0] == "timer" and self.resends(sim, child):
-                counts = self.count_resend(child.step_node, ballots)
-                if counts is None:
-                    continue
+            counts = self.after_resend(sim, child, choice, ballots)
+            if counts is None:
+                continue
             child_sleep = frozenset(u for u in (*sleep, *done) if _commute(u, t))
             done.append(t)
             child_ballots = self.count_ballots(child.step_sent, counts)
@@ -301,6 +297,14 @@ class Exploration:
         return (bool(child.step_sent) and node_id is not None
                 and child.nodes.get(node_id) is not None
                 and parent.node_key(node_id) == child.node_key(node_id))
+
+    def after_resend(self, parent: SearchWorld, child: SearchWorld, choice: tuple,
+                     counts: tuple[int, ...]) -> tuple[int, ...] | None:
+        """The counts after a step: one more re-send if it was a timer that only re-sends
+        (:meth:`resends`); None if that is one too many."""
+        if choice[0] == "timer" and self.resends(parent, child):
+            return self.count_resend(child.step_node, counts)
+        return counts
 
     def count_resend(self, node_id: str, counts: tuple[int, ...]) -> tuple[int, ...] | None:
         """The bound on periodic re-sends: a timer that only re-sends (:meth:`resends`),
