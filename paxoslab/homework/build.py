@@ -27,6 +27,7 @@ import copy
 import json
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from .paths import SOLUTIONS
@@ -155,10 +156,13 @@ def execute(path: Path) -> None:
     nbformat.write(nb, str(path))
 
 
-def build(run: bool = True) -> list[Path]:
-    """Write every student notebook from its solution notebook; with ``run``, execute both."""
+def build(run: bool = True, only: Sequence[str] = ()) -> list[Path]:
+    """Write every student notebook (or those named in ``only``, e.g. ``03_proposer.ipynb``)
+    from its solution notebook; with ``run``, execute both."""
     written = []
     for path in sorted(SOLUTIONS.glob("*.ipynb")):
+        if only and path.name not in only:
+            continue
         if run:
             execute(path)
         made = student_notebook(json.loads(path.read_text(encoding="utf-8")))
@@ -173,6 +177,8 @@ def build(run: bool = True) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m paxoslab.homework.build",
                                      description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", metavar="NN_name.ipynb",
+                        help="build only these exercises (default: all)")
     parser.add_argument("--check", action="store_true",
                         help="only compare the stored student notebooks with what the build makes")
     parser.add_argument("--no-execute", action="store_true", help="write the notebooks without running them")
@@ -184,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         if not problems:
             print("student notebooks are up to date")
         return 1 if problems else 0
-    for path in build(run=not args.no_execute):
+    unknown = [n for n in args.notebooks if not (SOLUTIONS / n).exists()]
+    if unknown:
+        print(f"no solution notebook {unknown[0]} in {SOLUTIONS}", file=sys.stderr)
+        return 2
+    for path in build(run=not args.no_execute, only=args.notebooks):
         print("wrote", path.relative_to(EXERCISES.parent.parent))
     return 0
 
