@@ -389,8 +389,7 @@ class PaxosNode(Node):
         self.promises[src] = (msg.accepted_ballot, msg.accepted_value)
         if len(self.promises) < self.majority:
             return
-        adopted_from, value = choose_value(self.promises.values(), self.value,
-                                           "proposer-ignores-accepted" in self.bugs)
+        adopted_from, value = self.decide_value(self.promises.values())
         ignored = {}
         if "proposer-ignores-accepted" in self.bugs:  # say what the bug threw away, if anything
             carried = choose_value(self.promises.values(), self.value)[0]
@@ -401,6 +400,11 @@ class PaxosNode(Node):
         self.note("phase2", ballot=self.ballot, value=value, adopted_from=adopted_from, **ignored)
         self.broadcast(Accept(self.ballot, value))
         self.set_timer(PhaseTimeout(self.ballot), self.timeout)
+
+    def decide_value(self, promises: Iterable[tuple[Ballot | None, Any]]) -> tuple[Ballot | None, Any]:
+        """The value rule as this proposer applies it: :func:`choose_value` with its bug switch
+        (a subclass, such as a homework exercise's, puts another rule here)."""
+        return choose_value(promises, self.value, "proposer-ignores-accepted" in self.bugs)
 
     # ---- Phase 2b (acceptor): accept, or reject --------------------------------------------------
     def may_accept(self, ballot: Ballot) -> bool:
