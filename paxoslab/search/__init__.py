@@ -90,7 +90,7 @@ from ..protocols import PROTOCOLS
 from ..runner import build_simulation, check_seconds, run_scenario
 from ..scenario import load
 from ..watchdog import DEFAULT_SECONDS, handler_time_limit
-from .budget import Budget
+from .budget import Budget, StopCheck
 from .explain import describe_step, explain_schedule, state_diff
 from .explorer import Exploration, no_cycle_collection
 from .result import (
@@ -128,12 +128,14 @@ def search(
     reduce: bool = True,
     max_memory: float | str | None = "auto",
     max_handler_seconds: float | None = DEFAULT_SECONDS,
+    should_stop: StopCheck | None = None,
 ) -> SearchResult:
     """Explore every interleaving of ``scenario`` (``"bfs"``) or random ones (``"random"``).
 
     Returns at the first violation (BFS: a shortest counterexample), when the
-    bounded space is exhausted (``complete``), when a budget runs out, or on
-    Ctrl-C / a notebook interrupt, with what was found so far.
+    bounded space is exhausted (``complete``), when a budget runs out, when
+    ``should_stop`` says so, or on Ctrl-C / a notebook interrupt, with what was
+    found so far.
     ``result.stopped`` says which; an interrupted search is not ``ok``: it proved nothing.
 
     ``max_states`` (worlds kept, or steps walked), ``max_seconds`` and
@@ -157,6 +159,11 @@ def search(
     ``reduce=False`` turns the reductions off (every loss, every equal message,
     no sleep sets, no pruning of steps that change nothing): much slower, the
     yardstick the tests hold the reduced search to.
+    ``should_stop(states, depth, seconds)`` is called after each world expanded
+    (BFS) or walk (random) with the progress so far; when it returns True the
+    search ends there, ``stopped == "stopped"`` (not ``complete``: it proves
+    nothing beyond the states seen).  It is how a search in a background thread
+    reports progress and is stopped (:func:`paxoslab.widgets.search_explorer`).
     """
     if strategy not in STRATEGIES:
         raise SearchArgumentError("strategy", f"must be one of {', '.join(STRATEGIES)}, "
@@ -177,7 +184,7 @@ def search(
     explorer = Exploration(spec, root, max_ballots, reduce, node_class)
     if strategy == "random" and max_states is None and max_seconds is None:
         max_states = RANDOM_STATES
-    budget = Budget(data["name"], max_states, max_seconds, progress, memory_bound)
+    budget = Budget(data["name"], max_states, max_seconds, progress, memory_bound, should_stop)
     with no_cycle_collection(), handler_time_limit(max_handler_seconds):
         try:
             if strategy == "bfs":
