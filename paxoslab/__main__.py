@@ -28,6 +28,17 @@ failed (their rows are in the table); 2 for bad input as with ``run``.
 interleavings; exit status 1 when a property is violated (the counterexample is
 written to ``OUT.json``, by default ``<name>-counterexample.json`` here) or a
 goal is never reached in a complete search; 2 for bad input.
+
+``python -m paxoslab grade SUBMISSIONS/*.ipynb [--csv grades.csv] [--workers K] [--exercise NN]
+[--questions 1,3] [--timeout S] [--cpu-seconds S] [--memory MB]``: grade homework notebooks
+(:mod:`paxoslab.homework.grade`): each submission's code runs in a worker process of its own,
+with CPU-time and memory limits; the checks and the verdicts are computed in the grading
+process.  One CSV row per submission and question (``status``: correct, incorrect, not
+attempted, error or timeout), each counterexample as a scenario file in ``counterexamples/``
+beside the table, one line per submission on stdout.  Exit status 0 when every submission
+was graded (whatever its grades); 2 for bad input (one line naming the file: missing, not a
+notebook, no exercise found); 3 when the grader itself failed on a submission (its row says
+so).
 """
 
 from __future__ import annotations
@@ -90,7 +101,58 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print the outcome as JSON")
     search.add_argument("--save", metavar="OUT.json",
                         help="where to write a counterexample (default <name>-counterexample.json)")
+    add_grade_parser(commands)
     return parser
+
+
+# ---- grade ----------------------------------------------------------------------
+def add_grade_parser(commands) -> None:
+    grade = commands.add_parser(
+        "grade", help="grade homework notebooks; one CSV row per submission and question")
+    grade.add_argument("files", nargs="+", metavar="SUBMISSION.ipynb", help="the submitted notebooks")
+    grade.add_argument("--csv", default="grades.csv", metavar="OUT",
+                       help="the table (default grades.csv); counterexamples go to counterexamples/ "
+                            "beside it")
+    grade.add_argument("--workers", type=int, default=1, metavar="K",
+                       help="grade K submissions at once (at most one per CPU; default 1)")
+    grade.add_argument("--exercise", default=None, metavar="NN",
+                       help="the exercise (02, acceptor or 02_acceptor.ipynb) when a file name and "
+                            "its imports do not tell")
+    grade.add_argument("--questions", default=None, metavar="N,M",
+                       help="grade only these questions (default: all)")
+    grade.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                       help="wall seconds to run a notebook's cells (default 60)")
+    grade.add_argument("--cpu-seconds", type=int, default=120, metavar="S",
+                       help="CPU seconds a submission's worker may use in all (default 120)")
+    grade.add_argument("--memory", type=int, default=2048, metavar="MB",
+                       help="address space of a submission's worker (default 2048 MB)")
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from .homework.grade import GradeError, Limits, grade, max_workers
+
+    try:
+        if not 1 <= args.workers <= max_workers():
+            raise GradeError(args.files[0], f"--workers must be between 1 and {max_workers()} (one per "
+                                            f"CPU), got {args.workers}")
+        try:
+            questions = [int(q) for q in args.questions.split(",")] if args.questions else None
+        except ValueError:
+            raise GradeError(args.files[0], f"--questions must be numbers like 1,3, got "
+                                            f"{args.questions!r}") from None
+        for name, value, least in (("--timeout", args.timeout, 1), ("--cpu-seconds", args.cpu_seconds, 1),
+                                   ("--memory", args.memory, 256)):
+            if not value >= least:
+                raise GradeError(args.files[0], f"{name} must be at least {least}, got {value}")
+        limits = Limits(timeout=args.timeout, cpu_seconds=args.cpu_seconds, memory_mb=args.memory)
+        graded, failed = grade(args.files, args.csv, args.workers, args.exercise, questions, limits,
+                               out=lambda line: print(line, flush=True))
+    except GradeError as exc:
+        print(f"paxoslab: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"{graded + failed} submissions graded into {args.csv}"
+          + (f"; the grader failed on {failed} (see their rows)" if failed else ""), file=sys.stderr)
+    return EXIT_RUN_FAILED if failed else EXIT_OK
 
 
 # ---- sweep ----------------------------------------------------------------------
@@ -444,13 +506,14 @@ def one_line(text: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        commands = {"search": cmd_search, "sweep": cmd_sweep}
+        commands = {"search": cmd_search, "sweep": cmd_sweep, "grade": cmd_grade}
         return commands.get(args.command, cmd_run)(args)
     except ScenarioError as exc:
         print(f"paxoslab: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (HandlerError, SimulationStalled, EventLimitReached) as exc:
-        print(f"paxoslab: run failed: {args.file}: {one_line(str(exc))}", file=sys.stderr)
+        print(f"paxoslab: run failed: {getattr(args, 'file', args.command)}: {one_line(str(exc))}",
+              file=sys.stderr)
         return EXIT_RUN_FAILED
     except KeyboardInterrupt:
         print("paxoslab: interrupted", file=sys.stderr)
