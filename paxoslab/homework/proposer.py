@@ -1,0 +1,315 @@
+"""Exercise 03: the proposer (lessons 02 and 03, Basic Paxos).
+
+The student writes the proposer's two decisions, in the shapes of the library's
+(:mod:`paxoslab.protocols.basic_paxos.node`):
+
+1. ``choose_value(promises, own)`` — phase 2a's value rule (lesson 02): from a majority's
+   promises, each ``(accepted_ballot, accepted_value)`` in the order they arrived
+   (``(None, None)``: that acceptor had accepted nothing), the proposal to send: the
+   highest-numbered accepted proposal reported, or ``(None, own)`` if none was
+   (:func:`~paxoslab.protocols.basic_paxos.node.choose_value`);
+2. ``backoff_delay(failures, rng)`` — how long a proposer waits (ms) after the
+   ``failures``-th failed ballot before it tries a higher one (lesson 03;
+   :meth:`PaxosNode.backoff_delay` with :func:`exponential_window`).
+
+Question 1 plugs the student's rule into :meth:`PaxosNode.decide_value` and is checked
+as the other exercises are: breadth-first searches of small presets for safety (one of
+them, ``homework-proposer-two-values``, puts two different values under two ballots into
+one proposer's promises, so that a rule that adopts the first or the lowest of them is
+caught every time) and timed runs for progress.
+
+Question 2 plugs the student's policy into :meth:`PaxosNode.backoff_delay`.  A back-off
+cannot break safety (a wait only changes when the next ballot starts); what it must do
+is keep a three-proposer duel *live*.  That is measured, not searched: a seeded sweep
+(:func:`paxoslab.experiments.sweep`, :data:`DUEL_SEEDS`) of
+``homework-proposer-duel.json``, three proposers at once on a wide-area network, and the
+policy is correct when a value is chosen in at least :data:`DUEL_THRESHOLD` of the runs.
+What the threshold is and why (measured on the reference and the usual mistakes) is
+written beside it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..experiments import sweep
+from ..node import Node
+from ..protocols.basic_paxos.node import Ballot, PaxosNode, exponential_window
+from ..runner import run_scenario
+from ..sim import HandlerError, SimulationStalled
+from ..watchdog import HandlerTimeLimit, handler_time_limit
+from . import (
+    CORRECT,
+    HANDLER_SECONDS,
+    INCORRECT,
+    NOT_ATTEMPTED,
+    Exercise,
+    Preset,
+    Question,
+    StudentError,
+    Verdict,
+    indent,
+    record,
+    show,
+)
+
+__all__ = ["Ballot", "DUEL_SEEDS", "DUEL_THRESHOLD", "EXERCISE", "PaxosNode", "bind",
+           "exponential_window", "node_class"]
+
+
+class NothingToPropose(Exception):
+    """The student's ``choose_value`` returned None: the proposer sends no ``Accept``."""
+
+
+def _pair(value: Any) -> str:
+    """A promise's report as the marks show it: ``(1.2, 'Y')`` or ``(None, None)``."""
+    ballot, accepted = value
+    return f"({show(ballot)}, {accepted!r})"
+
+
+class ProposerExerciseNode(PaxosNode):
+    """The library's node; the student's rules replace :meth:`PaxosNode.decide_value` and
+    :meth:`PaxosNode.backoff_delay` (see :func:`node_class`)."""
+
+    def on_promise(self, msg: Any, src: str) -> None:
+        """Phase 2a as the library's; a ``choose_value`` that returns None proposes nothing
+        (the ballot then times out and the proposer tries again)."""
+        try:
+            super().on_promise(msg, src)
+        except NothingToPropose:
+            pass
+
+
+def node_class(functions: Mapping[str, Callable]) -> type[Node]:
+    """A subclass of :class:`PaxosNode` that calls the given student functions (by name:
+    ``choose_value``, ``backoff_delay``) for its rules."""
+    body: dict[str, Any] = {"__module__": __name__}
+    if "choose_value" in functions:
+        fn_c = functions["choose_value"]
+
+        def decide_value(self: PaxosNode, promises: Any) -> tuple[Ballot | None, Any]:
+            reported = [tuple(p) for p in promises]
+            answer = fn_c(list(reported), self.value)
+            shown = "None" if answer is None else (_pair(answer) if _is_pair(answer) else repr(answer))
+            record(lambda: f"choose_value(promises=[{', '.join(_pair(p) for p in reported)}], "
+                           f"own={self.value!r}) returned {shown}")
+            if answer is None:
+                raise NothingToPropose
+            if not _is_pair(answer):
+                raise StudentError(f"choose_value returned {answer!r}, not a pair (ballot, value)")
+            return tuple(answer)
+        body["decide_value"] = decide_value
+    if "backoff_delay" in functions:
+        fn_b = functions["backoff_delay"]
+
+        def backoff_delay(self: PaxosNode) -> float:
+            wait = fn_b(self.failures, self.rng)
+            problem = _bad_wait(wait)
+            if problem:
+                raise StudentError(f"backoff_delay({self.failures}, rng) returned {problem}")
+            return float(wait)
+        body["backoff_delay"] = backoff_delay
+    return type("StudentProposer", (ProposerExerciseNode,), body)
+
+
+def _is_pair(answer: Any) -> bool:
+    return isinstance(answer, tuple | list) and len(answer) == 2
+
+
+def _bad_wait(wait: Any) -> str | None:
+    """What is wrong with a wait a student's ``backoff_delay`` returned (None: nothing)."""
+    if isinstance(wait, bool) or not isinstance(wait, int | float):
+        return f"{wait!r}: return the wait in ms, a number >= 0"
+    if not math.isfinite(wait) or wait < 0:
+        return f"{wait!r}: a wait is a finite number of ms, >= 0"
+    return None
+
+
+def _probe_choose_value(fn: Callable) -> str | None:
+    reported = [(None, None), (Ballot(3, 1), "X"), (Ballot(2, 5), "Y")]
+    for promises in (reported, [(None, None), (None, None)]):
+        answer = fn(list(promises), "Z")
+        if answer is not None and not _is_pair(answer):
+            return (f"choose_value({promises}, 'Z') returned {answer!r}: it must return a pair "
+                    "(ballot, value): the accepted proposal it adopts, or (None, own)")
+    return None
+
+
+def _probe_backoff_delay(fn: Callable) -> str | None:
+    for failures in (1, 2, 5):
+        wait = fn(failures, random.Random(0))
+        problem = _bad_wait(wait)
+        if problem:
+            return f"backoff_delay({failures}, rng) returned {problem}"
+    return None
+
+
+# ---- question 2: the duel, measured -----------------------------------------------------------
+#: the three-proposer duel the back-off must keep live
+DUEL = "homework-proposer-duel.json"
+#: its seeds: fixed, so a policy gets the same verdict on every attempt
+DUEL_SEEDS = range(30)
+#: a policy is correct when a value is chosen in at least this many of the runs.  Measured
+#: (30 seeds, t <= 5 s, one-way delays 50-100 ms): the reference (random window of 10 ms
+#: doubling per failure) 30 of 30; a fixed 10 ms wait 0; a random window of 0-10 ms (no
+#: growth) 0; no wait at all 0; the nearest policy that does not grow, a window of
+#: 0-100 ms (as wide as a one-way delay), 24.  27 (90 %) leaves the reference
+#: three runs of slack and fails every policy that does not outgrow the round trip.
+DUEL_THRESHOLD = 27
+#: how much of a run without a decision the counterexample shows (and its diagram draws)
+SHOWN_MS = 1000
+
+
+class BackoffQuestion(Question):
+    """Question 2: the back-off policy, graded by a seeded sweep of the duel (liveness is
+    measured over many runs, not searched: a wait changes no safety property)."""
+
+    def _evaluate(self) -> Verdict:
+        ex = self.exercise
+        functions = ex.functions()
+        (name,) = self.names
+        if name not in functions:
+            return Verdict(NOT_ATTEMPTED, text=f"◯ not attempted: define {name}() in a cell above "
+                                               "and run that cell, then check again.")
+        problem = ex.probe(name, functions[name])
+        if problem == NOT_ATTEMPTED:
+            return Verdict(NOT_ATTEMPTED, text=f"◯ not attempted: {name}() still raises "
+                                               "NotImplementedError. Write its body, run the cell, "
+                                               "then check again.")
+        if problem:
+            return Verdict(INCORRECT, "error", f"✘ incorrect: {problem}")
+        cls = ex.node_class({name: functions[name]})
+        scenario = Preset(DUEL).load()
+        seeds = list(DUEL_SEEDS)
+        started = time.perf_counter()
+        saved = random.getstate()  # a policy that draws from the random module is seeded too
+        random.seed(0)
+        try:
+            with handler_time_limit(HANDLER_SECONDS):
+                table = sweep(scenario, seeds=seeds, node_class=cls, progress=False, on_error="row")
+        finally:
+            random.setstate(saved)
+        seconds = time.perf_counter() - started
+        failed = table[table["error"].notna()]
+        if len(failed):
+            return self._rerun_failure(scenario, int(failed["seed"].iloc[0]), cls)
+        broken = table[table["n_violations"] > 0]
+        if len(broken):  # a wait cannot break safety; if it ever did, say so
+            seed = int(broken["seed"].iloc[0])
+            result = self._shown(scenario, seed, cls, until=None)
+            v = result.summary()["violations"][0]
+            return Verdict(INCORRECT, v["property"],
+                           f"✘ incorrect: {v['property']} is broken (the duel, seed {seed}): "
+                           f"{v['detail']}\nReplay it with your code: q{self.number}.replay()",
+                           result, "run")
+        chosen = int(table["decided"].notna().sum())
+        median = float(table["decided_at"].dropna().median()) if chosen else None
+        facts = {"runs": len(table), "chosen": chosen, "threshold": DUEL_THRESHOLD,
+                 "median_decided_at": median, "sweep_seconds": seconds}
+        until = scenario["until"]
+        runs = (f"a value was chosen in {chosen} of {len(table)} seeded runs by t={until:g} ms "
+                f"(the check needs at least {DUEL_THRESHOLD})")
+        if chosen >= DUEL_THRESHOLD:
+            return Verdict(CORRECT, text=(
+                f"✔ correct: with your backoff_delay() three dueling proposers stay live: {runs}; "
+                f"median time until chosen {median:.0f} ms.\n"
+                f"  (the duel: {scenario['description']})"), facts=facts)
+        seed = int(table.loc[table["decided"].isna(), "seed"].iloc[0])
+        result = self._shown(scenario, seed, cls, until=SHOWN_MS)
+        s = result.summary()
+        text = "\n".join([
+            f"✘ incorrect: no progress. No safety property broke, but {runs}.",
+            f"  The duel: {scenario['description']}.",
+            f"  The first run without a value chosen (seed {seed}), its first {SHOWN_MS} ms: "
+            f"{len(s['ballots'])} ballots started, {sum(s['preemptions'].values())} pre-empted, "
+            "none accepted by a majority:",
+            indent(result.describe()),
+            f"Replay it with your code: q{self.number}.replay()",
+        ])
+        return Verdict(INCORRECT, "no progress", text, result, "run", facts=facts)
+
+    def replay(self, draw: bool = True):
+        """Run the last counterexample again with your code (a policy that draws from the
+        random module gets the same draws as in the check)."""
+        saved = random.getstate()
+        random.seed(0)
+        try:
+            return super().replay(draw)
+        finally:
+            random.setstate(saved)
+
+    def _shown(self, scenario: dict[str, Any], seed: int, cls: type[Node], until: float | None):
+        """One run of the sweep again, in detail (up to ``until``), as a scenario that
+        replays it: its seed written in."""
+        data = {**scenario, "seed": seed, "expect": {}}
+        if until is not None:
+            data["until"] = min(until, scenario["until"])
+        saved = random.getstate()
+        random.seed(0)
+        try:
+            with handler_time_limit(HANDLER_SECONDS):
+                return run_scenario(data, node_class=cls, max_handler_seconds=None)
+        finally:
+            random.setstate(saved)
+
+    def _rerun_failure(self, scenario: dict[str, Any], seed: int, cls: type[Node]) -> Verdict:
+        try:
+            self._shown(scenario, seed, cls, until=None)
+        except (HandlerError, SimulationStalled) as exc:
+            return self._failure(exc, f"the duel with seed {seed}")
+        except HandlerTimeLimit as exc:  # pragma: no cover - the watchdog reports it as a HandlerError
+            return self._failure(exc, f"the duel with seed {seed}")
+        return Verdict(INCORRECT, "error", f"✘ incorrect: a run of the duel (seed {seed}) failed "
+                                           "in the sweep but not when run alone")
+
+
+EXERCISE = Exercise(
+    number="03",
+    notebook="03_proposer.ipynb",
+    presets=[Preset("homework-proposer-two-values.json"), Preset("homework-proposer-race.json"),
+             Preset("homework-proposer-progress.json", kind="runs", seeds=range(10))],
+    build=node_class,
+    probes={"choose_value": _probe_choose_value, "backoff_delay": _probe_backoff_delay},
+    properties={
+        "agreement": "Two different values were chosen (each accepted by a majority under one "
+                     "ballot), or a node learned a value that was not chosen.",
+        "validity": "A value nobody proposed was chosen.",
+    },
+    correct_words="Basic Paxos stays safe and decides",
+    progress_words="decided a value",
+    no_progress_words="no value was ever decided",
+)
+
+q1 = EXERCISE.question(["choose_value"], "the value rule", [
+    "If no promise carries an accepted proposal, the proposer is free: (None, own). "
+    "Otherwise it is not free at all: it must propose a value some acceptor already accepted.",
+    "Which one? Several promises may carry different values, accepted under different ballots. "
+    "The order in which the promises arrived means nothing: it is an accident of the network.",
+    "Take the proposal with the highest-numbered ballot (ballots compare like tuples: "
+    "Ballot(2, 1) < Ballot(2, 3) < Ballot(3, 1)); skip the (None, None) entries, since None "
+    "does not compare with a ballot.",
+    "Why the highest: if a value v was chosen under ballot b, every higher ballot that got as far "
+    "as an Accept proposed v (Paxos Made Simple, P2c). Any majority of promises includes an "
+    "acceptor that accepted v under b or later; lower ballots report older proposals, which "
+    "may have lost.",
+])
+q2 = BackoffQuestion(EXERCISE, 2, ["backoff_delay"], "the back-off", [
+    "Lesson 03: a wait that is too short lets a turned-down proposer's next Prepare arrive "
+    "before the winner's Accept; a wait that is the same for everyone keeps the proposers in "
+    "step. Here you do not know the round trip.",
+    "Make the wait random (rng.uniform(0, window)) so the proposers spread apart, and let the "
+    "window grow with failures, so that it soon exceeds the round trip, whatever that is.",
+    "Start small (10 ms) and double the window after each failure; cap it (say at 2000 ms) so "
+    "a proposer cut off for a long time does not wait for ever: "
+    "rng.uniform(0, min(10 * 2 ** (failures - 1), 2000)).",
+])
+EXERCISE.questions.append(q2)
+
+
+def bind(namespace: Mapping[str, Any]) -> tuple[Question, ...]:
+    """``q1, q2 = bind(globals())``: the checkers read your functions from there."""
+    return EXERCISE.bind(namespace)
