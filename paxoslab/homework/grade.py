@@ -100,11 +100,17 @@ class Limits:
 
 
 # ---- finding the exercise ------------------------------------------------------------------
+_EXERCISES: dict[str, ModuleType] = {}
+
+
 def exercises() -> dict[str, ModuleType]:
-    """The exercise modules of :mod:`paxoslab.homework` (those with an ``EXERCISE``), by name."""
+    """The exercise modules of :mod:`paxoslab.homework` (those with an ``EXERCISE``), by name
+    (found once per process)."""
     from .. import homework
 
-    found = {}
+    if _EXERCISES:
+        return dict(_EXERCISES)
+    found = _EXERCISES
     for info in pkgutil.iter_modules(homework.__path__):
         if info.name in ("build", "grade", "paths", "sandbox") or info.name.startswith("_"):
             continue
@@ -116,7 +122,7 @@ def exercises() -> dict[str, ModuleType]:
             continue
         if isinstance(getattr(module, "EXERCISE", None), Exercise):
             found[info.name] = module
-    return found
+    return dict(found)
 
 
 _IMPORT = re.compile(r"^\s*(?:from\s+paxoslab\.homework\s+import\s+([\w\s,()]+)"
@@ -298,7 +304,7 @@ class Sandbox:
                    "readable": readable, "writable": [self.scratch], "refused": list(self.refused)}
         from .sandbox import allowed_folders
         readable += [f for f in allowed_folders() if not _inside_any(f, [str(paths.SOLUTIONS)])]
-        answer = self._exchange(request, self.limits.timeout, "running the notebook")
+        answer = self._exchange(request, self.limits.timeout, "the notebook's cells")
         if answer.get("op") != "ran" or not isinstance(answer.get("callable"), list):
             self._fail(ERROR, "the worker answered nonsense to running the notebook")
         names = [n for n in answer["callable"] if n in self.names]
@@ -365,7 +371,7 @@ class Sandbox:
             changes = answer.get("nodes", [])
             if not isinstance(changes, list) or len(changes) != len(nodes):
                 raise CodecError("an answer that does not match the call")
-            for node, change in zip(nodes, changes):
+            for node, change in zip(nodes, changes, strict=True):
                 apply_changes(node, change)
             raised = answer.get("raised")
             if raised is not None:
@@ -387,7 +393,8 @@ class Sandbox:
             self._send(request)
             return self._receive(time.monotonic() + seconds)
         except TimeoutError:
-            self._fail(TIMEOUT, f"{what} did not answer within {seconds:g} s of wall time")
+            verb = "did not finish" if what == "the notebook's cells" else "did not answer"
+            self._fail(TIMEOUT, f"{what} {verb} within {seconds:g} s of wall time")
         except BaseException as exc:
             self._fail_from(exc, what)
         raise AssertionError("unreachable")
@@ -580,15 +587,16 @@ def grade_question(submission: _Submission, question: Question) -> dict[str, Any
         sandbox = submission.worker()
     except WorkerFailed:
         status, detail = submission.run_failure or (ERROR, "the worker failed")
-        return {**row, "status": status, "detail": f"running the notebook: {detail}"}
+        return {**row, "status": status, "detail": detail}
     ran = sandbox.ran
     assert ran is not None
     missing = [n for n in question.names if n not in ran.callable]
     if missing and ran.error is not None:
         e = ran.error
         return {**row, "status": ERROR,
-                "detail": f"cell {e.get('cell')} raised {e.get('type')}: {str(e.get('message'))[:200]} "
-                          f"(so {', '.join(n + '()' for n in missing)} was never defined)"}
+                "detail": f"cell {e.get('cell')} of the notebook raised {e.get('type')}: "
+                          f"{str(e.get('message'))[:200]} (so {', '.join(n + '()' for n in missing)} "
+                          f"was never defined)"}
     namespace = {name: sandbox.proxy(name) for name in ran.callable}
     ex.bind(namespace)
     try:
@@ -605,7 +613,7 @@ def grade_question(submission: _Submission, question: Question) -> dict[str, Any
     if verdict.status == NOT_ATTEMPTED:
         return {**row, "status": NOT_ATTEMPTED}
     if verdict.property == "error":
-        return {**row, "status": ERROR, "detail": _first_lines(verdict.text, 3)}
+        return {**row, "status": ERROR, "detail": _first_lines(verdict.text, 3).removeprefix("incorrect: ")}
     if verdict.property == "unverified":
         return {**row, "status": TIMEOUT}
     row.update(status=INCORRECT, property=verdict.property or "")
@@ -665,7 +673,7 @@ def _names(paths: Sequence[str]) -> list[str]:
     """A file-name stem per submission, unique (``alice``, or ``a_alice`` where stems repeat)."""
     stems = [Path(p).stem for p in paths]
     return [s if stems.count(s) == 1 else re.sub(r"[^\w.-]+", "_", str(Path(p).with_suffix("")))
-            for s, p in zip(stems, paths)]
+            for s, p in zip(stems, paths, strict=True)]
 
 
 def grade(paths: Sequence[str], csv_path: str = "grades.csv", workers: int = 1, exercise: str | None = None,
@@ -681,7 +689,7 @@ def grade(paths: Sequence[str], csv_path: str = "grades.csv", workers: int = 1, 
     out_dir = str(Path(csv_path).resolve().parent / "counterexamples")
     refused = [str(Path(p).resolve()) for p in paths] + [str(Path(csv_path).resolve()), out_dir]
     jobs = [(p, exercise, tuple(questions or ()), limits, out_dir, refused, n)
-            for p, n in zip(paths, _names(paths))]
+            for p, n in zip(paths, _names(paths), strict=True)]
     try:
         handle = open(csv_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
     except OSError as exc:

@@ -1,0 +1,120 @@
+"""Writes the small submission notebooks beside this file (tests/test_grade.py grades them):
+``python tests/submissions/make.py``."""
+import json
+from pathlib import Path
+
+OUT = Path(__file__).parent
+VOTING_IMPORT = "from paxoslab.homework import voting\n\nq1, q2, q3 = voting.bind(globals())"
+UP_TO_DATE = '''def up_to_date(log, last_index, last_term):
+    my_last_term = log[-1][0] if log else 0
+    if last_term != my_last_term:
+        return last_term > my_last_term
+    return last_index >= len(log)'''
+GRANT_VOTE = '''def grant_vote(voted_for, candidate, log, last_index, last_term):
+    free = voted_for is None or voted_for == candidate
+    return free and up_to_date(log, last_index, last_term)'''
+SAVE_VOTE = '''def save_vote(node):
+    node.persist(current_term=node.current_term, voted_for=node.voted_for)'''
+LENGTH_ONLY = '''def up_to_date(log, last_index, last_term):
+    return last_index >= len(log)  # wrong: the last term is not compared'''
+VOTE_TWICE = '''def grant_vote(voted_for, candidate, log, last_index, last_term):
+    return up_to_date(log, last_index, last_term)  # wrong: votes again in a term'''
+
+SUBMISSIONS = {
+    # a wrong solution: the log length only (exercise 04, question 1)
+    "wrong_length_only.ipynb": [VOTING_IMPORT, LENGTH_ONLY, "q1.check()", GRANT_VOTE, "q2.check()",
+                                SAVE_VOTE, "q3.check()"],
+    # wrong functions, and the checker patched in the submission's own process to say "correct"
+    "patches_checker.ipynb": [VOTING_IMPORT, LENGTH_ONLY, VOTE_TWICE, '''import paxoslab.homework as hw
+from paxoslab.protocols.multi_paxos import safety
+
+def always_correct(self):
+    self.verdict = hw.Verdict(hw.CORRECT, text="✔ correct")
+    return self.verdict
+
+hw.Question.evaluate = always_correct
+hw.Question.check = lambda self, draw=True: print("✔ correct")
+hw.INCORRECT = hw.CORRECT
+hw.search = lambda *args, **kwargs: None
+for name in dir(safety):  # every monitor of Multi-Paxos: never a violation
+    monitor = getattr(safety, name)
+    if isinstance(monitor, type):
+        for method in ("check", "observe", "violations", "step", "after_step"):
+            if hasattr(monitor, method):
+                setattr(monitor, method, lambda self, *args, **kwargs: None)''', "q1.check()\nq2.check()"],
+    # an endless loop at top level
+    "loops_at_top.ipynb": [VOTING_IMPORT, "while True:\n    pass", UP_TO_DATE, GRANT_VOTE, SAVE_VOTE],
+    # an endless loop inside one function; the other questions are graded as usual
+    "loops_in_function.ipynb": [VOTING_IMPORT, '''def up_to_date(log, last_index, last_term):
+    while True:
+        pass''', GRANT_VOTE, SAVE_VOTE],
+    # allocates without bound inside a function
+    "allocates.ipynb": [VOTING_IMPORT, UP_TO_DATE, GRANT_VOTE, '''def save_vote(node):
+    hoard = []
+    while True:
+        hoard.append(bytearray(50_000_000))'''],
+    # allocates without bound at top level
+    "allocates_at_top.ipynb": [VOTING_IMPORT,
+                               "hoard = []\nwhile True:\n    hoard.append(bytearray(50_000_000))",
+                               UP_TO_DATE, GRANT_VOTE, SAVE_VOTE],
+    # reads the reference solution and executes it
+    "reads_solution.ipynb": [VOTING_IMPORT, '''import json
+from paxoslab.homework import SOLUTIONS
+
+notebook = json.loads((SOLUTIONS / "04_voting.ipynb").read_text())
+for cell in notebook["cells"]:
+    source = "".join(cell["source"])
+    if cell["cell_type"] == "code" and not source.startswith("q"):
+        exec(source)'''],
+    # tries the same through a shell, the grader's process and the network
+    "escapes.ipynb": [VOTING_IMPORT, '''import os, signal
+os.kill(os.getppid(), signal.SIGTERM)  # stop the grader''', UP_TO_DATE, GRANT_VOTE, SAVE_VOTE],
+    "shells_out.ipynb": [VOTING_IMPORT, '''import subprocess
+solution = subprocess.run(["cat", "notebooks/exercises/solutions/04_voting.ipynb"], capture_output=True)''',
+                         UP_TO_DATE, GRANT_VOTE, SAVE_VOTE],
+    # writes garbage where its answers go, from inside a function
+    "writes_to_the_grader.ipynb": [VOTING_IMPORT, """import os
+
+def up_to_date(log, last_index, last_term):
+    for fd in range(3, 64):
+        try:
+            os.write(fd, b"\\xff" * 64)
+        except OSError:
+            pass
+    return True""", GRANT_VOTE],
+    # raises at import, before it defines its (correct) functions
+    "raises_at_import.ipynb": [VOTING_IMPORT + '\nraise RuntimeError("no luck")', UP_TO_DATE, GRANT_VOTE,
+                               SAVE_VOTE],
+    # exercise 02: replies before writing, and makes the write immediate in its own process
+    "acceptor_patches_disk.ipynb": ['''from paxoslab.homework import acceptor
+from paxoslab.homework.acceptor import Accepted, Ballot, Promise, Reject
+from paxoslab.protocols.basic_paxos.node import PaxosNode
+
+q1, q2, q3, q4 = acceptor.bind(globals())
+acceptor.AcceptorExerciseNode.persist = PaxosNode.persist  # "writes land at once"''',
+        '''def may_accept(promised, ballot):
+    return promised is None or ballot >= promised''',
+        '''def on_accept(node, msg, src):
+    if not may_accept(node.promised, msg.ballot):
+        node.send(src, Reject(msg.ballot, node.promised))
+        return
+    if node.promised is None or msg.ballot > node.promised:
+        node.promised = msg.ballot
+    node.accepted_ballot, node.accepted_value = msg.ballot, msg.value
+    node.send(src, Accepted(msg.ballot, msg.value))  # wrong: the reply leaves before the write
+    node.persist(promised=node.promised, accepted_ballot=node.accepted_ballot,
+                 accepted_value=node.accepted_value)''', "q4.check()"],
+}
+
+
+def notebook(sources):
+    return {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {},
+                       "outputs": [], "source": source.splitlines(keepends=True)}
+                      for i, source in enumerate(sources)],
+            "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+for name, sources in SUBMISSIONS.items():
+    (OUT / name).write_text(json.dumps(notebook(sources), indent=1) + "\n", encoding="utf-8")
+print(len(SUBMISSIONS), "notebooks")

@@ -1,0 +1,231 @@
+"""The bulk grader: honest submissions get the grade ``qN.check()`` gives them, and a submission
+that patches the checker in its own process, loops, allocates without bound, reads the
+grader's files or tampers with the conversation is graded for what it did — never "correct".
+
+The submissions are small notebooks in ``tests/submissions/`` (and the exercises' own
+solution and student notebooks)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import paxoslab as pl
+from paxoslab.homework import SOLUTIONS, acceptor, voting
+from paxoslab.homework.grade import (
+    COLUMNS,
+    CORRECT,
+    ERROR,
+    INCORRECT,
+    NOT_ATTEMPTED,
+    TIMEOUT,
+    GradeError,
+    Limits,
+    apply_changes,
+    exercises,
+    grade_submission,
+    identify,
+)
+from paxoslab.homework.sandbox import CodecError, decode, encode, encode_node
+from paxoslab.protocols.basic_paxos.node import Accept, Ballot, PaxosNode
+
+HERE = Path(__file__).parent
+SUBMISSIONS = HERE / "submissions"
+STUDENT = SOLUTIONS.parent
+#: small limits, so that a submission that loops or hoards is stopped in seconds
+LIMITS = Limits(timeout=5, cpu_seconds=60, memory_mb=512)
+
+
+def graded(path: Path, questions=(), tmp_path: Path | None = None, limits: Limits = LIMITS):
+    out = str(tmp_path / "counterexamples") if tmp_path is not None else None
+    result = grade_submission(str(path), questions=questions, limits=limits, out_dir=out)
+    return {row["question"]: row for row in result.rows}
+
+
+def statuses(rows: dict) -> dict:
+    return {q: row["status"] for q, row in rows.items()}
+
+
+# ---- honest submissions -------------------------------------------------------------------------
+def test_reference_solution_is_all_correct():
+    rows = graded(SOLUTIONS / "04_voting.ipynb")
+    assert statuses(rows) == {1: CORRECT, 2: CORRECT, 3: CORRECT}, rows
+
+
+def test_reference_node_function_is_correct_through_the_worker():
+    """on_accept(node, msg, src) runs in the worker on a copy of the node; its fields and the
+    sends and writes it queued come back and are replayed on the grader's node."""
+    rows = graded(SOLUTIONS / "02_acceptor.ipynb", questions=(4,))
+    assert statuses(rows) == {4: CORRECT}, rows
+
+
+@pytest.mark.parametrize("name", ["02_acceptor.ipynb", "04_voting.ipynb"])
+def test_unmodified_student_notebook_is_not_attempted(name):
+    rows = graded(STUDENT / name)
+    assert set(statuses(rows).values()) == {NOT_ATTEMPTED}, rows
+    assert len(rows) == {"02_acceptor.ipynb": 4, "04_voting.ipynb": 3}[name]
+
+
+def test_wrong_solution_is_incorrect_with_the_property_and_a_scenario_file(tmp_path):
+    rows = graded(SUBMISSIONS / "wrong_length_only.ipynb", questions=(1,), tmp_path=tmp_path)
+    row = rows[1]
+    assert (row["status"], row["property"]) == (INCORRECT, "leader-completeness"), row
+    scenario = json.loads(Path(row["counterexample"]).read_text(encoding="utf-8"))
+    assert scenario["schedule"] and scenario["protocol"] == "multi-paxos"
+    # the scenario replays; with the student's up_to_date in the node it breaks the property
+    namespace = {"up_to_date": lambda log, last_index, last_term: last_index >= len(log)}
+    node_class = voting.node_class(namespace)
+    result = pl.run_scenario(scenario, node_class=node_class)
+    assert "leader-completeness" in {v["property"] for v in result.summary()["violations"]}
+
+
+# ---- adversarial submissions ----------------------------------------------------------------------
+def test_patching_the_checker_in_its_own_process_changes_nothing():
+    """Question.evaluate, check(), INCORRECT, search and every Multi-Paxos monitor patched
+    in the submission's process: the verdicts are computed here."""
+    rows = graded(SUBMISSIONS / "patches_checker.ipynb", questions=(1, 2))
+    assert (rows[1]["status"], rows[1]["property"]) == (INCORRECT, "leader-completeness"), rows
+    assert (rows[2]["status"], rows[2]["property"]) == (INCORRECT, "election-safety"), rows
+
+
+def test_patching_the_exercise_node_in_its_own_process_changes_nothing():
+    """A reply sent before the write, with the exercise's late-write rule patched away in the
+    submission's process: the rule is applied here, to the effects the call brought back."""
+    rows = graded(SUBMISSIONS / "acceptor_patches_disk.ipynb", questions=(4,))
+    assert (rows[4]["status"], rows[4]["property"]) == (INCORRECT, "agreement"), rows
+
+
+def test_endless_loop_at_top_level_times_out():
+    rows = graded(SUBMISSIONS / "loops_at_top.ipynb", limits=Limits(timeout=2, cpu_seconds=60, memory_mb=512))
+    assert set(statuses(rows).values()) == {TIMEOUT}, rows
+    assert "did not finish within 2 s" in rows[1]["detail"]
+
+
+def test_endless_loop_in_a_function_times_out_that_question_only():
+    rows = graded(SUBMISSIONS / "loops_in_function.ipynb")
+    assert statuses(rows) == {1: TIMEOUT, 2: TIMEOUT, 3: CORRECT}, rows
+    assert "up_to_date() did not answer" in rows[1]["detail"]
+
+
+@pytest.mark.parametrize("name, question", [("allocates.ipynb", 3), ("allocates_at_top.ipynb", 1)])
+def test_allocating_without_bound_is_stopped(name, question):
+    """At the memory limit the allocation fails (error); a worker slower than the time limit
+    is stopped first (timeout). Either way the other questions are graded."""
+    rows = graded(SUBMISSIONS / name, questions=(question,))
+    assert rows[question]["status"] in (ERROR, TIMEOUT), rows
+    if rows[question]["status"] == ERROR:
+        assert "MemoryError" in rows[question]["detail"]
+
+
+def test_reading_the_solution_notebook_is_refused():
+    rows = graded(SUBMISSIONS / "reads_solution.ipynb")
+    assert set(statuses(rows).values()) == {ERROR}, rows
+    assert "PermissionError" in rows[1]["detail"] and "04_voting.ipynb" in rows[1]["detail"]
+
+
+@pytest.mark.parametrize("name, refused", [("escapes.ipynb", "os.kill"), ("shells_out.ipynb", "subprocess")])
+def test_signals_and_processes_are_refused(name, refused):
+    """The worker's parent is this test process: had the signal been sent, it would have ended."""
+    rows = graded(SUBMISSIONS / name, questions=(1,))
+    assert rows[1]["status"] == ERROR and refused in rows[1]["detail"], rows
+
+
+def test_raising_at_import_is_an_error_not_a_grade_of_later_cells():
+    rows = graded(SUBMISSIONS / "raises_at_import.ipynb")
+    assert set(statuses(rows).values()) == {ERROR}, rows
+    assert "RuntimeError: no luck" in rows[1]["detail"]
+
+
+def test_garbage_on_the_wire_is_an_error():
+    rows = graded(SUBMISSIONS / "writes_to_the_grader.ipynb", questions=(1,))
+    assert rows[1]["status"] == ERROR and "not an answer" in rows[1]["detail"], rows
+
+
+# ---- pieces -------------------------------------------------------------------------------------------
+def test_values_travel_as_tagged_json_and_nothing_else_is_decoded():
+    value = {"log": ((1, "set x 1"),), "seen": {Ballot(1, 2)}, "raw": b"\x00", "none": None, "f": 1.5}
+    assert decode(json.loads(json.dumps(encode(value)))) == value
+    for bad in ({"$": "obj", "cls": "os:system", "v": []},
+                {"$": "obj", "cls": "builtins:eval", "v": []},
+                {"$": "inst", "cls": "paxoslab.homework.grade:subprocess", "v": {}},
+                {"$": "inst", "cls": "paxoslab.protocols.basic_paxos.node:PaxosNode", "v": {}},
+                {"$": "obj", "cls": "paxoslab.not_imported_anywhere:X", "v": []},
+                {"$": "pickle", "v": "..."}):
+        with pytest.raises(CodecError):
+            decode(bad)
+    with pytest.raises(CodecError):
+        encode(object())
+
+
+def test_a_node_call_brought_back_equals_the_call_made_here():
+    """What on_accept does to a node, run on a copy decoded from plain data and brought back,
+    is what it does to the node itself (fields and effects, in order)."""
+    def on_accept(node, msg, src):
+        node.promised = node.accepted_ballot = msg.ballot
+        node.accepted_value = msg.value
+        node.send(src, acceptor.Accepted(msg.ballot, msg.value))  # a reply before the write
+        node.persist(promised=node.promised, accepted_ballot=msg.ballot, accepted_value=msg.value)
+
+    from paxoslab.homework import sandbox
+
+    node_class = acceptor.node_class({})
+    here, there = node_class("S3", ["S1", "S2", "S3"]), node_class("S3", ["S1", "S2", "S3"])
+    message = Accept(Ballot(1, 1), "X")
+    on_accept(here, message, "S1")
+    copy = sandbox.decode_node(json.loads(json.dumps(encode_node(there))))
+    assert type(copy) is acceptor.AcceptorExerciseNode
+    copy.persist = lambda **fields: PaxosNode.persist(copy, **fields)  # patched in the worker
+    on_accept(copy, message, "S1")
+    del copy.persist
+    apply_changes(there, json.loads(json.dumps(sandbox.node_changes(copy, 0))))
+    assert there.state() == here.state()
+    assert there.take_effects() == here.take_effects()  # the late write is the grader's rule
+
+
+def test_the_exercise_is_found_by_name_by_import_or_by_option():
+    known = exercises()
+    assert {"acceptor", "voting"} <= set(known)
+    assert identify("x/02_acceptor.ipynb", [], known=known) is known["acceptor"]
+    assert identify("renamed.ipynb", ["from paxoslab.homework import voting"], known=known) is known["voting"]
+    assert identify("renamed.ipynb", [], "04", known) is known["voting"]
+    with pytest.raises(GradeError, match="renamed.ipynb: which exercise"):
+        identify("renamed.ipynb", ["import os"], known=known)
+
+
+# ---- the command line ------------------------------------------------------------------------------
+def test_command_line_writes_the_table(tmp_path):
+    table = tmp_path / "grades.csv"
+    run = subprocess.run(
+        [sys.executable, "-m", "paxoslab", "grade", str(SOLUTIONS / "04_voting.ipynb"),
+         str(SUBMISSIONS / "wrong_length_only.ipynb"), str(SUBMISSIONS / "raises_at_import.ipynb"),
+         "--questions", "1", "--csv", str(table), "--workers", "2", "--memory", "512"],
+        capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == 3 and "04_voting.ipynb: exercise 04: q1 correct" in lines[0], run.stdout
+    with open(table, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    assert tuple(reader.fieldnames) == COLUMNS
+    assert [(r["question"], r["status"], r["property"]) for r in rows] == [
+        ("1", CORRECT, ""), ("1", INCORRECT, "leader-completeness"), ("1", ERROR, "")]
+    assert Path(rows[1]["counterexample"]).parent == tmp_path / "counterexamples"
+    assert Path(rows[1]["counterexample"]).exists()
+
+
+@pytest.mark.parametrize("make, problem", [
+    (lambda d: d / "missing.ipynb", "no such file"),
+    (lambda d: (d / "notes.ipynb").write_text("not json") and d / "notes.ipynb", "not a notebook"),
+    (lambda d: (d / "other.ipynb").write_text('{"cells": []}') and d / "other.ipynb", "which exercise"),
+])
+def test_command_line_bad_input_is_one_line_and_exit_2(tmp_path, make, problem):
+    path = make(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "paxoslab", "grade", str(path), "--csv",
+                          str(tmp_path / "g.csv")], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and str(path) in run.stderr and problem in run.stderr
