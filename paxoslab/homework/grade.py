@@ -35,6 +35,7 @@ import importlib
 import json
 import os
 import pkgutil
+import random
 import re
 import resource
 import shutil
@@ -60,6 +61,8 @@ from .sandbox import (
     encode,
     encode_node,
     public_fields,
+    random_state,
+    state_of_random,
 )
 
 __all__ = ["COLUMNS", "STATUSES", "Limits", "GradeError", "exercises", "identify", "grade_submission",
@@ -354,8 +357,9 @@ class Sandbox:
         if self.failure is not None:
             raise WorkerFailed(self.failure[1])
         nodes = [a for a in (*args, *kwargs.values()) if isinstance(a, Node)]
+        rngs = [a for a in (*args, *kwargs.values()) if type(a) is random.Random]
         try:
-            request = {"op": "call", "name": name,
+            request = {"op": "call", "name": name, "random": random_state(random.getstate()),
                        "args": [encode_node(a) if isinstance(a, Node) else encode(a) for a in args],
                        "kwargs": {k: encode_node(v) if isinstance(v, Node) else encode(v)
                                   for k, v in kwargs.items()}}
@@ -373,6 +377,16 @@ class Sandbox:
                 raise CodecError("an answer that does not match the call")
             for node, change in zip(nodes, changes, strict=True):
                 apply_changes(node, change)
+            states = answer.get("rngs") or []
+            if answer.get("random") is not None:
+                mirrored = state_of_random(answer["random"])
+                if mirrored != random.getstate():
+                    random.setstate(mirrored)
+            if len(states) != len(rngs) and answer.get("random") is not None:
+                raise CodecError("an answer that does not match the call")
+            if states:
+                for rng, state in zip(rngs, states, strict=True):
+                    rng.setstate(state_of_random(state))
             raised = answer.get("raised")
             if raised is not None:
                 if not isinstance(raised, dict):
@@ -513,7 +527,6 @@ def apply_changes(node: Node, change: Any) -> None:
             if not isinstance(effect.payload, dict) or not all(isinstance(k, str) for k in effect.payload):
                 raise CodecError("malformed note")
             node.note(effect.event, **effect.payload)
-    import random
     if isinstance(rng, random.Random) and rng.getstate() != node.rng.getstate():
         node.rng.setstate(rng.getstate())
 

@@ -19,7 +19,12 @@ framed by their length (:func:`write_message`, :func:`read_message`):
   same way: the fields it has now and the effects the call queued (sends, writes,
   timers, notes), which the grading process replays on its own node through the node's
   own methods, so that the exercise's rules (e.g. a write asked for after a send lands
-  late) are the grading process's, not something the submission could change.
+  late) are the grading process's, not something the submission could change.  A
+  ``random.Random`` argument comes back with the state the call left it in, and the
+  grading process's ``random`` module is mirrored into the worker's for the call and back
+  (a check that seeds it, so that a policy drawing from it is graded the same on every
+  attempt, seeds the student's draws too).  Other arguments are copies: a change the
+  function makes to a list it was given does not come back.
 
 Values travel as tagged JSON (:func:`encode`, :func:`decode`): atoms, tuples, lists,
 dicts, sets, ``random.Random`` states, and instances of classes defined in ``paxoslab``
@@ -144,6 +149,26 @@ def _is_namedtuple(cls: type) -> bool:
     return issubclass(cls, tuple) and hasattr(cls, "_fields") and hasattr(cls, "_make")
 
 
+def random_state(state: tuple) -> list:
+    """A ``random.Random().getstate()`` as JSON: ``[version, [625 ints], gauss_next]``."""
+    version, internal, gauss = state
+    return [version, list(internal), gauss]
+
+
+def state_of_random(data: Any) -> tuple:
+    """The inverse of :func:`random_state`, checked (a malformed state is a :class:`CodecError`)."""
+    try:
+        version, internal, gauss = data
+        if type(version) is not int or not all(type(i) is int for i in internal) \
+                or not (gauss is None or type(gauss) is float):
+            raise TypeError("not ints")
+        state = (version, tuple(internal), gauss)
+        random.Random(0).setstate(state)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CodecError(f"malformed random state: {exc}") from None
+    return state
+
+
 def encode(value: Any, depth: int = 0) -> Any:
     """``value`` as tagged JSON (see the module docstring); :class:`CodecError` if it cannot travel.
 
@@ -170,7 +195,7 @@ def encode(value: Any, depth: int = 0) -> Any:
     if kind is bytes:
         return {"$": "bytes", "v": value.decode("latin-1")}
     if kind is random.Random:
-        return {"$": "random", "v": encode(value.getstate(), deeper)}
+        return {"$": "random", "v": random_state(value.getstate())}
     path = class_path(kind)
     if path is not None:
         if _is_namedtuple(kind):
@@ -216,10 +241,7 @@ def decode(data: Any, depth: int = 0) -> Any:
         return items.encode("latin-1")
     if tag == "random":
         rng = random.Random(0)
-        try:
-            rng.setstate(decode(items, deeper))
-        except (TypeError, ValueError) as exc:
-            raise CodecError(f"malformed random state: {exc}") from None
+        rng.setstate(state_of_random(items))
         return rng
     if tag in ("obj", "inst"):
         return _decode_object(tag, resolve(data.get("cls")), items, deeper)
@@ -521,6 +543,8 @@ class Worker:
                                 "here": False, "trace": ""}
             return answer
         try:
+            if "random" in request:  # the grading process's random module, mirrored
+                random.setstate(state_of_random(request["random"]))
             value = fn(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - the student's exception is the finding
             answer["raised"] = _describe_exception(exc, self.names, fn)
@@ -537,6 +561,12 @@ class Worker:
             answer["raised"] = {"type": "TypeError", "message": f"{name}() left on the node {exc}",
                                 "culprit": name, "here": True, "trace": ""}
             answer["nodes"] = []
+        try:
+            answer["random"] = random_state(random.getstate())
+            answer["rngs"] = [random_state(a.getstate()) for a in (*args, *kwargs.values())
+                              if type(a) is random.Random]
+        except Exception:  # noqa: BLE001 - the submission replaced its random module
+            answer["random"], answer["rngs"] = None, []
         answer["printed"] = self.sink.lines
         return answer
 
