@@ -146,6 +146,27 @@ def test_garbage_on_the_wire_is_an_error():
     assert rows[1]["status"] == ERROR and "not an answer" in rows[1]["detail"], rows
 
 
+def test_random_draws_are_graded_as_the_notebook_grades_them(tmp_path):
+    """backoff_delay(failures, rng) draws from its rng argument and from the random module: both
+    come back from the worker, so the sweep sees the draws the check sees in a notebook."""
+    from paxoslab.homework import proposer
+
+    cells = ["from paxoslab.homework import proposer\nq1, q2 = proposer.bind(globals())",
+             "import random\n\ndef backoff_delay(failures, rng):\n"
+             "    return random.uniform(0, 100) + rng.uniform(0, 20)"]
+    path = tmp_path / "draws.ipynb"
+    path.write_text(json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [],
+                                           "execution_count": None, "source": c} for c in cells],
+                                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
+    namespace: dict = {}
+    for cell in cells:
+        exec(cell, namespace)
+    here = proposer.EXERCISE.questions[1].evaluate()
+    there = graded(path, questions=(2,))[2]
+    assert there["status"] == here.status
+    assert f"chosen in {here.facts['chosen']} of 30" in there["detail"], (here.text, there)
+
+
 # ---- pieces -------------------------------------------------------------------------------------------
 def test_values_travel_as_tagged_json_and_nothing_else_is_decoded():
     value = {"log": ((1, "set x 1"),), "seen": {Ballot(1, 2)}, "raw": b"\x00", "none": None, "f": 1.5}
@@ -222,10 +243,12 @@ def test_command_line_writes_the_table(tmp_path):
     (lambda d: d / "missing.ipynb", "no such file"),
     (lambda d: (d / "notes.ipynb").write_text("not json") and d / "notes.ipynb", "not a notebook"),
     (lambda d: (d / "other.ipynb").write_text('{"cells": []}') and d / "other.ipynb", "which exercise"),
+    (lambda d: SOLUTIONS / "04_voting.ipynb", "--workers must be between 1 and"),
 ])
 def test_command_line_bad_input_is_one_line_and_exit_2(tmp_path, make, problem):
     path = make(tmp_path)
     run = subprocess.run([sys.executable, "-m", "paxoslab", "grade", str(path), "--csv",
-                          str(tmp_path / "g.csv")], capture_output=True, text=True, timeout=60)
+                          str(tmp_path / "g.csv"), "--workers", "1" if "workers" not in problem else "999"],
+                         capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and str(path) in run.stderr and problem in run.stderr
