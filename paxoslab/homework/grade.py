@@ -358,10 +358,12 @@ class Sandbox:
             raise WorkerFailed(self.failure[1])
         nodes = [a for a in (*args, *kwargs.values()) if isinstance(a, Node)]
         rngs = [a for a in (*args, *kwargs.values()) if type(a) is random.Random]
+        seen: set[type] = set()  # the only classes an answer may hold as plain objects
         try:
             request = {"op": "call", "name": name, "random": random_state(random.getstate()),
-                       "args": [encode_node(a) if isinstance(a, Node) else encode(a) for a in args],
-                       "kwargs": {k: encode_node(v) if isinstance(v, Node) else encode(v)
+                       "args": [encode_node(a, seen) if isinstance(a, Node) else encode(a, 0, seen)
+                                for a in args],
+                       "kwargs": {k: encode_node(v, seen) if isinstance(v, Node) else encode(v, 0, seen)
                                   for k, v in kwargs.items()}}
         except CodecError as exc:
             raise TypeError(f"the grader cannot send {name}() its arguments: {exc}") from None
@@ -376,7 +378,7 @@ class Sandbox:
             if not isinstance(changes, list) or len(changes) != len(nodes):
                 raise CodecError("an answer that does not match the call")
             for node, change in zip(nodes, changes, strict=True):
-                apply_changes(node, change)
+                apply_changes(node, change, frozenset(seen))
             states = answer.get("rngs") or []
             if answer.get("random") is not None:
                 mirrored = state_of_random(answer["random"])
@@ -394,7 +396,7 @@ class Sandbox:
                 culprit = raised.get("culprit")
                 culprit = culprit if isinstance(culprit, str) and culprit in self.names else None
                 return _exception(raised), culprit, bool(raised.get("here")) and culprit == name, None
-            return None, None, False, decode(answer.get("value"))
+            return None, None, False, decode(answer.get("value"), 0, frozenset(seen))
         except (CodecError, TypeError, ValueError, KeyError, AttributeError) as exc:
             self._fail(ERROR, f"the worker's answer to {name}() is not an answer ({exc})")
             raise AssertionError("unreachable") from None
@@ -486,15 +488,17 @@ def _same(a: Any, b: Any) -> bool:
 _REPLAY = {Send, SetTimer, CancelTimer, Persist, PersistAppend, PersistTruncate, Note}
 
 
-def apply_changes(node: Node, change: Any) -> None:
+def apply_changes(node: Node, change: Any, plain: frozenset[type] | None = frozenset()) -> None:
     """Bring what a call did to a node in the worker over to ``node``: its public fields, then
     the effects it queued, each replayed through ``node``'s own methods (so the exercise's
-    node class decides what a send or a write means), then its random stream."""
+    node class decides what a send or a write means), then its random stream.  ``plain``: the
+    classes the call sent as plain objects (e.g. a key-value store): the only ones the changes
+    may hold as such."""
     if not isinstance(change, dict):
         raise CodecError("malformed node changes")
-    fields = decode(change.get("fields"))
-    effects = decode(change.get("effects"))
-    rng = decode(change.get("rng"))
+    fields = decode(change.get("fields"), 0, plain)
+    effects = decode(change.get("effects"), 0, plain)
+    rng = decode(change.get("rng"), 0, plain)
     if not isinstance(fields, dict) or not all(isinstance(k, str) and k.isidentifier()
                                                and not k.startswith("_") for k in fields):
         raise CodecError("malformed node fields")

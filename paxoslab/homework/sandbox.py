@@ -169,8 +169,10 @@ def state_of_random(data: Any) -> tuple:
     return state
 
 
-def encode(value: Any, depth: int = 0) -> Any:
+def encode(value: Any, depth: int = 0, seen: set[type] | None = None) -> Any:
     """``value`` as tagged JSON (see the module docstring); :class:`CodecError` if it cannot travel.
+    ``seen`` collects the classes sent as plain objects (``inst``): the only ones an answer
+    may hold (:func:`decode`'s ``plain``).
 
     >>> from paxoslab.protocols.basic_paxos.node import Ballot
     >>> encode((Ballot(1, 2), None))["v"]
@@ -185,13 +187,14 @@ def encode(value: Any, depth: int = 0) -> Any:
         return value
     deeper = depth + 1
     if kind is tuple:
-        return {"$": "tuple", "v": [encode(v, deeper) for v in value]}
+        return {"$": "tuple", "v": [encode(v, deeper, seen) for v in value]}
     if kind is list:
-        return {"$": "list", "v": [encode(v, deeper) for v in value]}
+        return {"$": "list", "v": [encode(v, deeper, seen) for v in value]}
     if kind is dict:
-        return {"$": "dict", "v": [[encode(k, deeper), encode(v, deeper)] for k, v in value.items()]}
+        return {"$": "dict", "v": [[encode(k, deeper, seen), encode(v, deeper, seen)]
+                                   for k, v in value.items()]}
     if kind is set or kind is frozenset:
-        return {"$": kind.__name__, "v": [encode(v, deeper) for v in value]}
+        return {"$": kind.__name__, "v": [encode(v, deeper, seen) for v in value]}
     if kind is bytes:
         return {"$": "bytes", "v": value.decode("latin-1")}
     if kind is random.Random:
@@ -199,20 +202,24 @@ def encode(value: Any, depth: int = 0) -> Any:
     path = class_path(kind)
     if path is not None:
         if _is_namedtuple(kind):
-            return {"$": "obj", "cls": path, "v": [encode(v, deeper) for v in value]}
+            return {"$": "obj", "cls": path, "v": [encode(v, deeper, seen) for v in value]}
         if dataclasses.is_dataclass(kind):
-            return {"$": "obj", "cls": path,
-                    "v": {f.name: encode(getattr(value, f.name), deeper) for f in dataclasses.fields(kind)}}
+            return {"$": "obj", "cls": path, "v": {f.name: encode(getattr(value, f.name), deeper, seen)
+                                                   for f in dataclasses.fields(kind)}}
         from ..node import Node
         if hasattr(value, "__dict__") and not isinstance(value, Node) and not hasattr(kind, "__slots__"):
-            return {"$": "inst", "cls": path, "v": {k: encode(v, deeper) for k, v in vars(value).items()}}
+            if seen is not None:
+                seen.add(kind)
+            return {"$": "inst", "cls": path,
+                    "v": {k: encode(v, deeper, seen) for k, v in vars(value).items()}}
     raise CodecError(f"a {kind.__module__}.{kind.__qualname__} cannot be carried between processes "
                      "(use plain values: numbers, strings, None, tuples, lists, dicts, sets, and the "
                      "exercise's own types)")
 
 
-def decode(data: Any, depth: int = 0) -> Any:
-    """The value :func:`encode` made ``data`` of; :class:`CodecError` for anything else."""
+def decode(data: Any, depth: int = 0, plain: frozenset[type] | None = None) -> Any:
+    """The value :func:`encode` made ``data`` of; :class:`CodecError` for anything else.
+    ``plain``: the classes a plain object (``inst``) may be of (None: any of paxoslab's)."""
     if depth > MAX_DEPTH:
         raise CodecError("a value nested too deeply")
     kind = type(data)
@@ -225,7 +232,7 @@ def decode(data: Any, depth: int = 0) -> Any:
     if tag in ("tuple", "list", "set", "frozenset"):
         if type(items) is not list:
             raise CodecError(f"malformed {tag}")
-        values = [decode(v, deeper) for v in items]
+        values = [decode(v, deeper, plain) for v in items]
         try:
             return {"tuple": tuple, "list": list, "set": set, "frozenset": frozenset}[tag](values)
         except TypeError as exc:  # an unhashable member of a set
@@ -234,7 +241,7 @@ def decode(data: Any, depth: int = 0) -> Any:
         if type(items) is not list or not all(type(p) is list and len(p) == 2 for p in items):
             raise CodecError("malformed dict")
         try:
-            return {decode(k, deeper): decode(v, deeper) for k, v in items}
+            return {decode(k, deeper, plain): decode(v, deeper, plain) for k, v in items}
         except TypeError as exc:
             raise CodecError(f"malformed dict: {exc}") from None
     if tag == "bytes" and type(items) is str:
@@ -244,30 +251,31 @@ def decode(data: Any, depth: int = 0) -> Any:
         rng.setstate(state_of_random(items))
         return rng
     if tag in ("obj", "inst"):
-        return _decode_object(tag, resolve(data.get("cls")), items, deeper)
+        return _decode_object(tag, resolve(data.get("cls")), items, deeper, plain)
     raise CodecError(f"unknown tag {tag!r} in a message")
 
 
-def _decode_object(tag: str, cls: type, items: Any, depth: int) -> Any:
+def _decode_object(tag: str, cls: type, items: Any, depth: int, plain: frozenset[type] | None) -> Any:
     from ..node import Node
     if tag == "obj" and _is_namedtuple(cls):
         if type(items) is not list or len(items) != len(cls._fields):
             raise CodecError(f"malformed {cls.__qualname__}")
-        return cls._make(decode(v, depth) for v in items)
+        return cls._make(decode(v, depth, plain) for v in items)
     if tag == "obj" and dataclasses.is_dataclass(cls):
         names = [f.name for f in dataclasses.fields(cls)]
         if type(items) is not dict or sorted(items) != sorted(names):
             raise CodecError(f"malformed {cls.__qualname__}")
         obj = object.__new__(cls)
         for name in names:
-            object.__setattr__(obj, name, decode(items[name], depth))
+            object.__setattr__(obj, name, decode(items[name], depth, plain))
         return obj
     if tag == "inst" and not issubclass(cls, Node) and not hasattr(cls, "__slots__") \
-            and not dataclasses.is_dataclass(cls) and not issubclass(cls, BaseException):
+            and not dataclasses.is_dataclass(cls) and not issubclass(cls, BaseException) \
+            and (plain is None or cls in plain):
         if type(items) is not dict or not all(type(k) is str for k in items):
             raise CodecError(f"malformed {cls.__qualname__}")
         obj = object.__new__(cls)
-        obj.__dict__.update({k: decode(v, depth) for k, v in items.items()})
+        obj.__dict__.update({k: decode(v, depth, plain) for k, v in items.items()})
         return obj
     raise CodecError(f"a {cls.__qualname__} cannot be carried this way")
 
@@ -287,12 +295,12 @@ def public_fields(node: Any) -> dict[str, Any]:
     return {k: v for k, v in vars(node).items() if not k.startswith("_")}
 
 
-def encode_node(node: Any) -> dict[str, Any]:
+def encode_node(node: Any, seen: set[type] | None = None) -> dict[str, Any]:
     """A node argument as plain data: its class by name, identity, clock, public fields, the
     effects it has queued so far and its random stream."""
     return {"$": "node", "cls": node_class_path(node), "id": node.id, "cluster": list(node.cluster),
-            "now": node.now, "fields": encode(public_fields(node)),
-            "effects": encode(list(node._effects)), "after_persist": bool(node._after_persist),
+            "now": node.now, "fields": encode(public_fields(node), 0, seen),
+            "effects": encode(list(node._effects), 0, seen), "after_persist": bool(node._after_persist),
             "rng": encode(node.rng)}
 
 
