@@ -93,6 +93,13 @@ def test_patching_the_checker_in_its_own_process_changes_nothing():
     assert (rows[2]["status"], rows[2]["property"]) == (INCORRECT, "election-safety"), rows
 
 
+def test_patching_only_the_monitors_changes_nothing():
+    """Monitors that never report a violation fool a check in the submission's own process
+    (q1.check() there says correct); the grader's monitors are its own."""
+    rows = graded(SUBMISSIONS / "patches_monitors.ipynb", questions=(1,))
+    assert (rows[1]["status"], rows[1]["property"]) == (INCORRECT, "leader-completeness"), rows
+
+
 def test_patching_the_exercise_node_in_its_own_process_changes_nothing():
     """A reply sent before the write, with the exercise's late-write rule patched away in the
     submission's process: the rule is applied here, to the effects the call brought back."""

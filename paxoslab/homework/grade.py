@@ -310,9 +310,10 @@ class Sandbox:
         answer = self._exchange(request, self.limits.timeout, "the notebook's cells")
         if answer.get("op") != "ran" or not isinstance(answer.get("callable"), list):
             self._fail(ERROR, "the worker answered nonsense to running the notebook")
-        names = [n for n in answer["callable"] if n in self.names]
+        names = [n for n in answer["callable"] if isinstance(n, str) and n in self.names]
         error = answer.get("error") if isinstance(answer.get("error"), dict) else None
-        self.ran = Ran(int(answer.get("executed", 0)), error, names)
+        executed = answer.get("executed")
+        self.ran = Ran(executed if isinstance(executed, int) else 0, error, names)
         return self.ran
 
     def stop(self) -> None:
@@ -341,6 +342,8 @@ class Sandbox:
     # ---- calls ---------------------------------------------------------------------------
     def proxy(self, name: str) -> Callable:
         """A function named ``name`` that calls the student's ``name`` in the worker."""
+        if not name.isidentifier():
+            raise ValueError(f"{name!r} is not a function name")
         namespace: dict[str, Any] = {"_sandbox": self, "_frame_named": _frame_named}
         exec(f"def {name}(*args, **kwargs):\n"  # noqa: S102 - name is one of the exercise's names
              f"    raised, culprit, here, value = _sandbox.call({name!r}, args, kwargs)\n"

@@ -38,10 +38,15 @@ hw.INCORRECT = hw.CORRECT
 hw.search = lambda *args, **kwargs: None
 for name in dir(safety):  # every monitor of Multi-Paxos: never a violation
     monitor = getattr(safety, name)
-    if isinstance(monitor, type):
-        for method in ("check", "observe", "violations", "step", "after_step"):
-            if hasattr(monitor, method):
-                setattr(monitor, method, lambda self, *args, **kwargs: None)''', "q1.check()\nq2.check()"],
+    if isinstance(monitor, type) and hasattr(monitor, "after_step"):
+        monitor.after_step = lambda self, world: []''', "q1.check()\nq2.check()"],
+    # a wrong function, and only the monitors patched (enough to fool a check in the same process)
+    "patches_monitors.ipynb": [VOTING_IMPORT, LENGTH_ONLY, '''from paxoslab.protocols.multi_paxos import safety
+
+for name in dir(safety):
+    monitor = getattr(safety, name)
+    if isinstance(monitor, type) and hasattr(monitor, "after_step"):
+        monitor.after_step = lambda self, world: []''', "q1.check()"],
     # an endless loop at top level
     "loops_at_top.ipynb": [VOTING_IMPORT, "while True:\n    pass", UP_TO_DATE, GRANT_VOTE, SAVE_VOTE],
     # an endless loop inside one function; the other questions are graded as usual
