@@ -23,8 +23,14 @@ in the widget and the last good diagram is shown struck through as *stale*.
 :func:`player` replays a finished run: a Play button and a time slider, the
 diagram up to time t with the messages in flight highlighted, and each node's
 state at t (the protocol's ``state_changes`` hook, read once; stepping never
-re-runs the simulation).  Its slider counts steps from 1, as its clock does; a panel
-(e.g. the log grid) and the state table sit side by side below the diagram.
+re-runs the simulation).  Its slider counts steps from 1, as its clock does (a search's
+counterexample: from 0, the start, to its last step); a panel (e.g. the log grid) and the
+state table sit side by side below the diagram.
+
+:func:`search_explorer` searches a scenario chosen from a menu, with a bug chosen from its
+protocol's, in a background thread (a progress bar, and a Stop button that ends the search
+with what it saw so far), then shows the verdict, ``explain()``'s steps and a player on the
+counterexample.
 """
 
 from __future__ import annotations
@@ -35,8 +41,10 @@ import html
 import io
 import json
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -402,6 +410,11 @@ class Player:
     ``panel`` adds a second picture drawn for each step's time, e.g.
     ``panel=pl.plots.log_grid`` (called as ``panel(result, at=t)``); each step's
     panel is drawn once, the first time it is shown.
+
+    A run of a ``schedule`` (a search's counterexample: step k happens at time k) is
+    replayed step by step: the slider runs from 0 (the start) to the last step, so its
+    value is the number of the step in ``explain()``, and the clock reads "after step k",
+    not milliseconds.
     """
 
     def __init__(self, result: Result, fields: Sequence[str] | None = None,
@@ -414,23 +427,34 @@ class Player:
         self.lane = {n: i for i, n in enumerate(self.nodes)}
         self.fields = fields
         events = [e for e in result.trace.events if until is None or e.time <= until]
-        self.times = sorted({0.0, *(e.time for e in events)})
+        schedule = result.scenario.get("schedule") if isinstance(result.scenario, Mapping) else None
+        #: a schedule's run: one step per time unit, numbered from 1 (0 is the start)
+        self.stepped = schedule is not None
+        if self.stepped:
+            last = len(schedule) if until is None else min(len(schedule), int(until))
+            self.times = [float(k) for k in range(last + 1)]
+        else:
+            self.times = sorted({0.0, *(e.time for e in events)})
+        #: the slider's first value: a schedule's step 0 (the start); else 1, as the clock counts
+        self.first = 0 if self.stepped else 1
         self.messages = result.trace.message_rows()
         self.changes = state_changes(result)
         self._change_times = [c[0] for c in self.changes]
         self._base, self._to_pixels, self._box, self.labels = self._draw_once(until)
-        # the slider counts steps from 1, as the clock does ("step 4 of 41" at 4)
-        self.slider = widgets.IntSlider(value=1, min=1, max=len(self.times),
+        # the slider counts steps from 1, as the clock does ("step 4 of 41" at 4); a schedule's
+        # from 0, so that its value is the step's number
+        first, last = self.first, self.first + len(self.times) - 1
+        self.slider = widgets.IntSlider(value=first, min=first, max=last,
                                         description="step", continuous_update=True,
                                         layout={"width": "480px"})
-        self.play = widgets.Play(value=1, min=1, max=len(self.times), interval=interval_ms,
+        self.play = widgets.Play(value=first, min=first, max=last, interval=interval_ms,
                                  description="Play")
         widgets.jslink((self.play, "value"), (self.slider, "value"))
         self.clock = widgets.HTML()
         self.image = picture()
         self.table = widgets.HTML(layout={"margin": "0 0 0 12px"})
         self.panel_image = picture()
-        self.slider.observe(lambda change: self.show(change["new"] - 1), names="value")
+        self.slider.observe(lambda change: self.show(change["new"] - self.first), names="value")
         # the diagram on top, the panel and the state table side by side below it: all three
         # on one screen
         below = widgets.HBox([self.panel_image, self.table] if panel else [self.table],
@@ -526,7 +550,7 @@ class Player:
             y = max(y, y1)
         if y < bottom:
             pen.line([(now_x, y), (now_x, bottom)], fill=(40, 40, 40, 255), width=2)
-        self.clock_box = self._clock_text(pen, f"now t={ms(t)}", now_x, t)
+        self.clock_box = self._clock_text(pen, self.moment(t), now_x, t)
         image = Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
         buffer = io.BytesIO()
         image.save(buffer, format="png", compress_level=1)
@@ -554,10 +578,21 @@ class Player:
         pen.text((box[0] + 2 - x0, box[1] + 2 - y0), text, fill=(40, 40, 40, 255))
         return box
 
+    def moment(self, t: float) -> str:
+        """What the now line is labelled: ``now t=4.11``, or for a schedule ``after step 3``."""
+        if not self.stepped:
+            return f"now t={ms(t)}"
+        return f"after step {int(t)}" if t else "the start"
+
     def show(self, step: int) -> None:
-        """Show step ``step`` (what the slider does)."""
+        """Show step ``step`` (what the slider does: its value minus :attr:`first`)."""
         t = self.times[step]
-        self.clock.value = f"<b>t = {ms(t)} ms</b> (step {step + 1} of {len(self.times)})"
+        if self.stepped:
+            last = len(self.times) - 1
+            self.clock.value = (f"<b>after step {step}</b> of {last}" if step
+                                else f"<b>the start</b>, before step 1 of {last}")
+        else:
+            self.clock.value = f"<b>t = {ms(t)} ms</b> (step {step + 1} of {len(self.times)})"
         show_png(self.image, self.picture(step))
         if self.panel is not None:
             if step not in self._panels:
@@ -583,7 +618,8 @@ class Player:
             rows.append(f"<tr><th {cell}>{node}</th>{cells}</tr>")
         flying = ", ".join(f"{m['src']}→{m['dst']} {(m['payload'] or {}).get('label', m['msg_type'])}"
                            for m in self.in_flight(t)) or "none"
-        return (f"<table><tr><th {cell}>t={ms(t)}</th>{head}</tr>{''.join(rows)}</table>"
+        when = (f"step {int(t)}" if self.stepped else f"t={ms(t)}")
+        return (f"<table><tr><th {cell}>{when}</th>{head}</tr>{''.join(rows)}</table>"
                 f"<div>in flight (orange): {html.escape(flying)}</div>")
 
     def _ipython_display_(self) -> None:
@@ -599,3 +635,354 @@ def player(result: Result, **options: Any) -> Player:
     ``panel`` (a second picture per step, e.g. ``pl.plots.log_grid``).
     """
     return Player(result, **options)
+
+
+# ---- the search explorer -----------------------------------------------------------------------
+#: the scenarios a search explorer offers: file name patterns in ``data/scenarios``
+SEARCH_SCENARIOS = ("search-*.json", "multi-paxos-search-*.json", "multi-paxos-figure-8*.json")
+#: the bug menu's entry for the protocol as written (every rule on)
+NO_BUG = "none"
+#: the ``max_ballots`` a search explorer starts from, per protocol: one ballot per proposer
+#: (Basic Paxos); up to three terms per server, as two elections and a third need (Multi-Paxos)
+BALLOTS = {"basic-paxos": 1, "multi-paxos": 3}
+#: seconds between two updates of a running search's progress bar
+PROGRESS_EVERY = 0.25
+
+
+def scenario_folder() -> Path | None:
+    """``data/scenarios`` of the course: beside the package (a clone, an editable install),
+    or under the working directory or its parent (a notebook in ``notebooks/``)."""
+    here = Path(__file__).resolve().parent.parent
+    for root in (here, Path.cwd(), Path.cwd().parent):
+        folder = root / "data" / "scenarios"
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def verdict(result: Any) -> str:
+    """A search's outcome in one line, saying what it proves and what it does not.
+
+    >>> from types import SimpleNamespace as S
+    >>> print(verdict(S(stopped="stopped", states=4601, seconds=0.52, property=None,
+    ...                 strategy="bfs")))  # doctest: +ELLIPSIS
+    stopped after 0.5 s: no violation among the 4,601 states seen; a stopped search proves nothing ...
+    """
+    seen = f"{result.states:,} states seen"
+    if result.stopped == "violation":
+        v = result.violation
+        steps = len(result.counterexample.scenario["schedule"])
+        how = ("a shortest counterexample (breadth-first)" if result.strategy == "bfs"
+               else "found by a random walk: not necessarily the shortest")
+        detail = f": {v.detail}" if v is not None else ""
+        return f"{result.property} violated after {steps} steps{detail} — {how}"
+    if result.property is not None:  # a goal never reached in a complete search
+        return f"not ok: every interleaving was searched and '{result.property}' is never reached"
+    if result.stopped == "complete":
+        return (f"no violation: every interleaving within the bounds was searched "
+                f"({result.states:,} states)")
+    if result.stopped == "stopped":
+        return (f"stopped after {result.seconds:.1f} s: no violation among the {seen}; "
+                "a stopped search proves nothing about the rest")
+    if result.stopped == "interrupted":
+        return f"interrupted: no violation among the {seen}; nothing is proved"
+    why = {"max_seconds": "time budget reached", "max_states": "state budget reached",
+           "max_memory": "memory bound reached", "max_depth": "depth bound reached"}
+    if result.strategy == "random":
+        return (f"{why.get(result.stopped, result.stopped)}: no violation in {result.states:,} "
+                "random steps; random walks prove nothing about the steps not taken")
+    return (f"{why.get(result.stopped, result.stopped)}: no violation among the {seen}; "
+            "not every interleaving was searched, so this is not a proof")
+
+
+class SearchExplorer:
+    """Pick a scenario and a bug, search it in the background, replay the counterexample.
+
+    The search runs in a thread, so the notebook stays usable while it runs (on
+    Binder's one CPU too: the thread gives the kernel its turn every few
+    milliseconds); a progress bar shows the time spent out of ``max_seconds``, the
+    states kept and the depth, and Stop ends it within one world's expansion (BFS)
+    or one walk (random), with what it saw so far (``stopped == "stopped"``: it
+    proves nothing beyond that).  When the search ends the widget shows a verdict,
+    ``explain()``'s numbered steps and a :class:`Player` on the counterexample, with
+    the log grid beside the state table for Multi-Paxos.  The same choices always
+    give the same result (BFS is deterministic; random walks follow ``seed``); only
+    the seconds differ.
+
+    A bad choice (a scenario not offered, a bug the protocol does not have, a
+    strategy or a budget out of range, Run while a search runs) is one line in the
+    widget, never an exception.
+    """
+
+    def __init__(self, scenario: str | None = None, bug: str | None = None, strategy: str = "bfs",
+                 max_ballots: int | None = None, seed: int = 0, max_seconds: int = 120,
+                 folder: str | Path | None = None) -> None:
+        from .protocols import PROTOCOLS
+        from .search import STRATEGIES
+
+        self.protocols = PROTOCOLS
+        where = Path(folder) if folder is not None else scenario_folder()
+        if where is None or not where.is_dir():
+            raise FileNotFoundError(f"no folder of scenarios at {where}: pass folder='…/data/scenarios'")
+        names = sorted({p.stem for pattern in SEARCH_SCENARIOS for p in where.glob(pattern)})
+        if not names:
+            raise FileNotFoundError(f"no search scenario ({', '.join(SEARCH_SCENARIOS)}) in {where}")
+        #: scenario name -> its data as the file has it
+        self.scenarios = {name: load(where / f"{name}.json") for name in names}
+        wide = {"description_width": "initial"}
+        self.scenario_menu = widgets.Dropdown(options=names, description="scenario", style=wide,
+                                              layout={"width": "470px"})
+        self.bug_menu = widgets.Dropdown(description="bug", style=wide, layout={"width": "390px"})
+        self.strategy_menu = widgets.ToggleButtons(options=list(STRATEGIES), description="strategy",
+                                                   style={**wide, "button_width": "70px"})
+        self.ballots = widgets.BoundedIntText(value=1, min=1, max=9, description="max_ballots",
+                                              style=wide, layout={"width": "140px"})
+        self.seed = widgets.IntText(value=0, description="seed", style=wide, layout={"width": "120px"})
+        self.seconds = widgets.BoundedIntText(value=120, min=1, max=3600, description="at most (s)",
+                                              style=wide, layout={"width": "150px"})
+        self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
+        self.stop_button = widgets.Button(description="Stop", button_style="warning", icon="stop",
+                                          disabled=True)
+        self.bar = widgets.FloatProgress(value=0, min=0, max=1, layout={"width": "240px"})
+        self.progress = widgets.HTML()
+        self.about = widgets.HTML(layout={"max_width": "960px"})
+        self.status = widgets.HTML().add_class("paxoslab-status")
+        self.steps = widgets.HTML(layout={"max_height": "320px", "overflow": "auto",
+                                          "max_width": "960px"})
+        self.replay = widgets.VBox()
+        #: the last search's result (None while one runs, or if it failed), its player, an error
+        self.result: Any = None
+        self.player: Player | None = None
+        self.error: str | None = None
+        self.thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._shown_at = 0.0
+        self.scenario_menu.observe(self._scenario_changed, names="value")
+        self.strategy_menu.observe(lambda change: setattr(self.seed, "disabled", change["new"] != "random"),
+                                   names="value")
+        self.seed.disabled = True  # only random walks have a seed
+        self.run_button.on_click(lambda _: self.run())
+        self.stop_button.on_click(lambda _: self.stop())
+        self.widget = widgets.VBox([
+            widgets.HBox([self.scenario_menu, self.bug_menu]),
+            widgets.HBox([self.strategy_menu, self.ballots, self.seed, self.seconds]),
+            self.about,
+            widgets.HBox([self.run_button, self.stop_button, self.bar, self.progress],
+                         layout={"align_items": "center"}),
+            self.status, self.steps, self.replay])
+        self._scenario_changed({"new": names[0]})
+        self.set(scenario=scenario, bug=bug, strategy=strategy, max_ballots=max_ballots, seed=seed,
+                 max_seconds=max_seconds)
+
+    # ---- choices ----------------------------------------------------------------------------
+    def _scenario_changed(self, change: dict[str, Any]) -> None:
+        """A new scenario: its protocol's bugs in the bug menu (its own bug chosen), its
+        protocol's max_ballots, and its description."""
+        data = self.scenarios[change["new"]]
+        bugs = list(self.protocols[data["protocol"]].core.bugs)
+        own = (data.get("options") or {}).get("bugs") or []
+        self.bug_menu.options = [("none (every rule on)", NO_BUG), *((b, b) for b in bugs)]
+        self.bug_menu.value = own[0] if own and own[0] in bugs else NO_BUG
+        self.ballots.value = BALLOTS.get(data["protocol"], 1)
+        self.about.value = (f"<div style='color:#555555;font-size:90%'>{data['protocol']}: "
+                            f"{html.escape(data.get('description', ''))}</div>")
+
+    def set(self, scenario: str | None = None, bug: str | None = None, strategy: str | None = None,
+            max_ballots: int | None = None, seed: int | None = None,
+            max_seconds: int | None = None) -> bool:
+        """Choose (``None`` leaves a choice as it is; ``bug="none"``: every rule on);
+        False, with one line in the widget, if a choice is not possible (the others are
+        still made)."""
+        problems = []
+        if scenario is not None:
+            if scenario in self.scenarios:
+                self.scenario_menu.value = scenario
+            else:
+                problems.append(f"no search scenario {scenario!r} (the scenario menu lists the "
+                                f"{len(self.scenarios)} there are)")
+        if bug is not None:
+            offered = [value for _, value in self.bug_menu.options]
+            if bug in offered:
+                self.bug_menu.value = bug
+            else:
+                protocol = self.scenarios[self.scenario_menu.value]["protocol"]
+                problems.append(f"{protocol} has no bug {bug!r} (choose one of: {', '.join(offered)})")
+        for widget, name, value in ((self.strategy_menu, "strategy", strategy),
+                                    (self.ballots, "max_ballots", max_ballots),
+                                    (self.seed, "seed", seed), (self.seconds, "max_seconds", max_seconds)):
+            if value is None:
+                continue
+            problem = self._check(widget, name, value)
+            if problem:
+                problems.append(problem)
+            else:
+                widget.value = value
+        if problems:
+            self._say("cannot choose: " + "; ".join(problems), error=True)
+            return False
+        return True
+
+    @staticmethod
+    def _check(widget: widgets.ValueWidget, name: str, value: Any) -> str | None:
+        """Why ``value`` cannot be ``widget``'s (None if it can)."""
+        if name == "strategy":
+            options = list(widget.options)
+            if value not in options:
+                return f"strategy must be one of {', '.join(options)}, got {value!r}"
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{name} must be a whole number, got {value!r}"
+        low, high = getattr(widget, "min", None), getattr(widget, "max", None)
+        if low is not None and not low <= value <= high:
+            return f"{name} must be from {low} to {high}, got {value}"
+        return None
+
+    def scenario(self) -> dict[str, Any]:
+        """The chosen scenario with the chosen bug switched on (and no other), without its
+        ``expect`` (it describes the file's own bug); named after the bug when it is not the
+        file's."""
+        name = self.scenario_menu.value
+        data = copy.deepcopy(self.scenarios[name])
+        data.pop("expect", None)
+        bug = self.bug_menu.value
+        options = dict(data.get("options") or {})
+        own = options.get("bugs") or []
+        options["bugs"] = [] if bug == NO_BUG else [bug]
+        data["options"] = options
+        if list(own) != options["bugs"]:
+            data["name"] = f"{name} ({'every rule on' if bug == NO_BUG else 'bug ' + bug})"
+        return data
+
+    def choices(self) -> dict[str, Any]:
+        """The search's arguments, as chosen (``pl.search(explorer.scenario(), **choices())``
+        runs the same search)."""
+        return {"strategy": self.strategy_menu.value, "max_ballots": self.ballots.value,
+                "seed": self.seed.value, "max_seconds": self.seconds.value}
+
+    # ---- running ----------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def run(self) -> bool:
+        """Start the search in a background thread (what Run does); False, with one line in
+        the widget, if it cannot start."""
+        if self.running:
+            self._say("a search is running: press Stop (or wait for it) before starting another",
+                      error=True)
+            return False
+        try:
+            data, choices = self.scenario(), self.choices()
+        except Exception as exc:  # a scenario that does not load: one line, as for a run
+            self._say(f"cannot search: {one_line(exc)}", error=True)
+            return False
+        self._stop = threading.Event()
+        self.result, self.player, self.error = None, None, None
+        self.steps.value, self.replay.children = "", ()
+        self.bar.value, self.bar.max, self.bar.bar_style = 0, choices["max_seconds"], "info"
+        self.progress.value = "starting…"
+        self._say(f"searching {data['name']} ({self._settings(choices)})…")
+        self.run_button.disabled, self.stop_button.disabled = True, False
+        self._shown_at = 0.0
+        self.thread = threading.Thread(target=self._search, args=(data, choices), daemon=True,
+                                       name="paxoslab-search")
+        self.thread.start()
+        return True
+
+    def stop(self) -> None:
+        """Ask a running search to stop (what Stop does); it ends within one world's
+        expansion or one walk, and the widget says "stopped"."""
+        if self.running:
+            self._stop.set()
+            self.progress.value += " — stopping…"
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Wait for the search (and its replay) to be ready; returns its result (None if it
+        failed or is still running after ``timeout`` seconds)."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+        return None if self.running else self.result
+
+    def _watch(self, states: int, depth: int, seconds: float) -> bool:
+        """The search's ``should_stop``: shows its progress a few times a second, and says
+        whether Stop was pressed."""
+        if seconds - self._shown_at >= PROGRESS_EVERY:
+            self._shown_at = seconds
+            self.bar.value = min(seconds, self.bar.max)
+            self.progress.value = self._progress_line(states, depth, seconds)
+        return self._stop.is_set()
+
+    def _progress_line(self, states: int, depth: int, seconds: float) -> str:
+        return (f"{states:,} states, depth {depth}, {seconds:.1f} s "
+                f"(of at most {self.bar.max:g} s)")
+
+    def _search(self, data: dict[str, Any], choices: dict[str, Any]) -> None:
+        """The thread's work: search, then the verdict, the steps and the replay."""
+        from .search import search
+
+        try:
+            result = search(data, progress=False, should_stop=self._watch, **choices)
+            self.bar.value = self.bar.max if result.stopped in ("violation", "complete") \
+                else min(result.seconds, self.bar.max)
+            self.bar.bar_style = ("danger" if not result.ok and result.stopped != "interrupted"
+                                  else "success" if result.stopped == "complete" else "warning")
+            self.progress.value = self._progress_line(result.states, result.depth, result.seconds)
+            self._say(verdict(result) + (" — drawing the counterexample…"
+                                         if result.counterexample is not None else ""),
+                      error=not result.ok)
+            explained = result.explain().splitlines()
+            self.steps.value = (f"<pre style='font-size:85%'>"
+                                f"{html.escape(chr(10).join(explained[1:]))}</pre>")
+            if result.counterexample is not None:
+                cx = result.counterexample
+                panel = logs_after_step if data["protocol"] == "multi-paxos" else None
+                self.player = Player(cx, until=len(cx.scenario["schedule"]), panel=panel)
+                self.replay.children = (self.player.widget,)
+            self.result = result
+            self._say(verdict(result), error=not result.ok)
+        except Exception as exc:  # shown in the widget, not raised into the log console
+            plt.close("all")
+            self.error = one_line(exc)
+            self.bar.bar_style = "danger"
+            self._say(f"cannot search: {self.error}", error=True)
+        finally:
+            self.run_button.disabled, self.stop_button.disabled = False, True
+
+    def _settings(self, choices: dict[str, Any]) -> str:
+        shown = {k: v for k, v in choices.items() if k != "seed" or choices["strategy"] == "random"}
+        shown["bug"] = self.bug_menu.value
+        return ", ".join(f"{k} = {v}" for k, v in shown.items())
+
+    def _say(self, text: str, error: bool = False) -> None:
+        colour = "#b00020" if error else "#333333"
+        self.status.value = f"<pre style='color:{colour};white-space:pre-wrap'>{html.escape(text)}</pre>"
+
+    def _ipython_display_(self) -> None:
+        _text_bundle(self.widget, "(a search explorer: run the notebook, pick a scenario and a bug, "
+                                  "and press Run)")
+
+
+def logs_after_step(result: Result, at: float) -> Any:
+    """A counterexample's log grid after step ``at`` (the player's panel for Multi-Paxos)."""
+    from .plots import log_grid
+
+    return log_grid(result, at=at, title=f"the logs after step {int(at)}" if at else "the logs at the start")
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: message``, first line only."""
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def search_explorer(scenario: str | None = None, bug: str | None = None, strategy: str = "bfs",
+                    max_ballots: int | None = None, seed: int = 0, max_seconds: int = 120,
+                    folder: str | Path | None = None) -> SearchExplorer:
+    """A :class:`SearchExplorer` over the course's search scenarios; display it as the last
+    expression of a cell, pick, and press Run.
+
+    ``scenario``: a file name without ``.json`` among those :data:`SEARCH_SCENARIOS` matches
+    in ``folder`` (default: the course's ``data/scenarios``); ``bug``: one of its protocol's
+    bugs, or ``"none"`` (every rule on), default the scenario's own; ``max_ballots``
+    default: :data:`BALLOTS` for its protocol.  A bad choice is one line in the widget.
+    """
+    return SearchExplorer(scenario, bug, strategy, max_ballots, seed, max_seconds, folder)
