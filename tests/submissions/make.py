@@ -28,6 +28,7 @@ SUBMISSIONS = {
     "patches_checker.ipynb": [VOTING_IMPORT, LENGTH_ONLY, VOTE_TWICE, '''import paxoslab.homework as hw
 from paxoslab.protocols.multi_paxos import safety
 
+
 def always_correct(self):
     self.verdict = hw.Verdict(hw.CORRECT, text="✔ correct")
     return self.verdict
@@ -41,7 +42,8 @@ for name in dir(safety):  # every monitor of Multi-Paxos: never a violation
     if isinstance(monitor, type) and hasattr(monitor, "after_step"):
         monitor.after_step = lambda self, world: []''', "q1.check()\nq2.check()"],
     # a wrong function, and only the monitors patched (enough to fool a check in the same process)
-    "patches_monitors.ipynb": [VOTING_IMPORT, LENGTH_ONLY, '''from paxoslab.protocols.multi_paxos import safety
+    "patches_monitors.ipynb": [VOTING_IMPORT, LENGTH_ONLY,
+                               '''from paxoslab.protocols.multi_paxos import safety
 
 for name in dir(safety):
     monitor = getattr(safety, name)
@@ -64,6 +66,7 @@ for name in dir(safety):
                                UP_TO_DATE, GRANT_VOTE, SAVE_VOTE],
     # reads the reference solution and executes it
     "reads_solution.ipynb": [VOTING_IMPORT, '''import json
+
 from paxoslab.homework import SOLUTIONS
 
 notebook = json.loads((SOLUTIONS / "04_voting.ipynb").read_text())
@@ -72,13 +75,17 @@ for cell in notebook["cells"]:
     if cell["cell_type"] == "code" and not source.startswith("q"):
         exec(source)'''],
     # tries the same through a shell, the grader's process and the network
-    "escapes.ipynb": [VOTING_IMPORT, '''import os, signal
+    "escapes.ipynb": [VOTING_IMPORT, '''import os
+import signal
+
 os.kill(os.getppid(), signal.SIGTERM)  # stop the grader''', UP_TO_DATE, GRANT_VOTE, SAVE_VOTE],
     "shells_out.ipynb": [VOTING_IMPORT, '''import subprocess
+
 solution = subprocess.run(["cat", "notebooks/exercises/solutions/04_voting.ipynb"], capture_output=True)''',
                          UP_TO_DATE, GRANT_VOTE, SAVE_VOTE],
     # writes garbage where its answers go, from inside a function
     "writes_to_the_grader.ipynb": [VOTING_IMPORT, """import os
+
 
 def up_to_date(log, last_index, last_term):
     for fd in range(3, 64):
@@ -92,7 +99,7 @@ def up_to_date(log, last_index, last_term):
                                SAVE_VOTE],
     # exercise 02: replies before writing, and makes the write immediate in its own process
     "acceptor_patches_disk.ipynb": ['''from paxoslab.homework import acceptor
-from paxoslab.homework.acceptor import Accepted, Ballot, Promise, Reject
+from paxoslab.homework.acceptor import Accepted, Reject
 from paxoslab.protocols.basic_paxos.node import PaxosNode
 
 q1, q2, q3, q4 = acceptor.bind(globals())
@@ -120,6 +127,7 @@ def notebook(sources):
             "nbformat": 4, "nbformat_minor": 5}
 
 
-for name, sources in SUBMISSIONS.items():
-    (OUT / name).write_text(json.dumps(notebook(sources), indent=1) + "\n", encoding="utf-8")
-print(len(SUBMISSIONS), "notebooks")
+if __name__ == "__main__":
+    for name, sources in SUBMISSIONS.items():
+        (OUT / name).write_text(json.dumps(notebook(sources), indent=1) + "\n", encoding="utf-8")
+    print(len(SUBMISSIONS), "notebooks")
