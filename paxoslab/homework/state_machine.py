@@ -52,6 +52,7 @@ import inspect
 import json
 import random as _random
 import secrets as _secrets
+import sys
 import time
 import time as _time
 import uuid as _uuid
@@ -297,7 +298,8 @@ class World:
     @contextmanager
     def in_place(self, functions: Sequence[Callable]) -> Iterator[None]:
         """While the block runs, the functions' modules see this replica's clock, random
-        numbers and the like (names restored after)."""
+        numbers and the like, and so does an ``import time`` (or ``datetime``, ``uuid``,
+        ``secrets``) inside them; names and modules restored after."""
         swapped = []
         seen = set()
         for fn in functions:
@@ -310,6 +312,11 @@ class World:
                 if entry is not None and entry[0] is value:
                     swapped.append((space, name, value))
                     space[name] = entry[1]
+        imported = []  # an import inside the function finds this replica's module too
+        for real in (_time, _datetime, _uuid, _secrets):
+            if sys.modules.get(real.__name__) is real:
+                imported.append(real)
+                sys.modules[real.__name__] = self.replacements[id(real)][1]
         outside = _random.getstate()
         _random.setstate(self.random_state)
         try:
@@ -320,6 +327,8 @@ class World:
                 self.reads.append("random")
             self.random_state = mine
             _random.setstate(outside)
+            for real in imported:
+                sys.modules[real.__name__] = real
             for space, name, value in swapped:
                 space[name] = value
 
