@@ -174,6 +174,28 @@ def test_random_draws_are_graded_as_the_notebook_grades_them(tmp_path):
     assert f"chosen in {here.facts['chosen']} of 30" in there["detail"], (here.text, there)
 
 
+def test_a_check_can_run_its_own_code_where_the_students_function_runs():
+    """sandbox.remote(fn, "paxoslab.module:function", *args): in a notebook the function runs
+    here; under the grader, in the worker, beside the student's function."""
+    from paxoslab.homework import sandbox as sb
+    from paxoslab.homework.grade import Sandbox, read_cells
+    from paxoslab.homework.state_machine import EXERCISE
+
+    assert sb.remote(lambda: ["here"], "paxoslab.homework:_call_in_handler") == ["here"]
+    worker = Sandbox("paxoslab.homework.state_machine", EXERCISE.student_names, LIMITS, [])
+    try:
+        worker.start()
+        assert "diverging_log" in worker.run(read_cells(SOLUTIONS / "01_state_machine.ipynb")).callable
+        proxy = worker.proxy("diverging_log")
+        log = proxy()
+        assert log and sb.remote(proxy, "paxoslab.homework:_call_in_handler") == log
+        with pytest.raises(Exception, match="unknown function"):
+            sb.remote(proxy, "os:system")
+        assert worker.failure is None  # a refused path is the call's exception, not the worker's end
+    finally:
+        worker.stop()
+
+
 # ---- pieces -------------------------------------------------------------------------------------------
 def test_values_travel_as_tagged_json_and_nothing_else_is_decoded():
     value = {"log": ((1, "set x 1"),), "seen": {Ballot(1, 2)}, "raw": b"\x00", "none": None, "f": 1.5}

@@ -351,12 +351,22 @@ class Sandbox:
              f"        return value\n"
              f"    if here:\n"
              f"        raise raised\n"
-             f"    _frame_named(culprit or '_in_what_it_called')(raised)\n", namespace)
-        return namespace[name]
+             f"    _frame_named(culprit or '_in_what_it_called')(raised)\n"
+             f"def remote(via, *args, **kwargs):\n"
+             f"    raised, culprit, here, value = _sandbox.call({name!r}, args, kwargs, via)\n"
+             f"    if raised is None:\n"
+             f"        return value\n"
+             f"    _frame_named(culprit or {name!r})(raised)\n", namespace)
+        proxy = namespace[name]
+        proxy.paxoslab_remote = namespace["remote"]
+        return proxy
 
-    def call(self, name: str, args: tuple, kwargs: dict) -> tuple[Exception | None, str | None, bool, Any]:
+    def call(self, name: str, args: tuple, kwargs: dict,
+             via: str | None = None) -> tuple[Exception | None, str | None, bool, Any]:
         """Call the student's ``name`` in the worker: (exception, which function raised it,
-        raised by ``name`` itself, value).  Node arguments get the call's changes."""
+        raised by ``name`` itself, value).  Node arguments get the call's changes.  ``via``
+        (``"paxoslab.module:function"``): the worker calls ``function(student_fn, *args,
+        **kwargs)`` instead (see :func:`paxoslab.homework.sandbox.remote`)."""
         if self.failure is not None:
             raise WorkerFailed(self.failure[1])
         nodes = [a for a in (*args, *kwargs.values()) if isinstance(a, Node)]
@@ -370,6 +380,8 @@ class Sandbox:
                                   for k, v in kwargs.items()}}
         except CodecError as exc:
             raise TypeError(f"the grader cannot send {name}() its arguments: {exc}") from None
+        if via is not None:
+            request["via"] = via
         self.seq += 1
         self.calls += 1
         request["seq"] = self.seq
