@@ -73,7 +73,7 @@ def test_q2_names_the_command_and_shows_a_run():
     assert verdict.facts["verb"] == "back"
     assert "'back' is the non-deterministic command" in verdict.text
     assert "time.time()" in verdict.text
-    run = verdict.facts["run"]
+    run = sm.q2.shown_run
     assert {v.property for v in run.violations} == {"replica-consistency"}
 
 
@@ -147,6 +147,7 @@ def test_a_wrong_solution_fails_with_its_property_every_time(mistake):
         assert verdict.facts.get("cause") == cause, verdict.text
         assert verdict.seconds < 20
     assert first.facts.get("log") == second.facts.get("log")
+    json.dumps(first.facts)  # the bulk grader can store what a check found
     if prop == "replica-consistency":  # two replicas, the command, the two states
         a, b = first.facts["states"]
         assert a != b
@@ -215,6 +216,13 @@ def test_student_code_that_loops_is_stopped():
     assert verdict.status == INCORRECT and verdict.property == "error"
     assert "did not return" in verdict.text
     assert verdict.seconds < 20
+
+
+def test_a_very_slow_machine_is_not_verified(monkeypatch):
+    monkeypatch.setattr(sm, "SEARCH_SECONDS", 0.05)
+    verdict = grade(1, variant("    return new\n", "    time.sleep(0.001)\n    return new\n", "import time"))
+    assert verdict.status == INCORRECT and verdict.property == "unverified"
+    assert "very slow" in verdict.text
 
 
 def test_check_never_raises(capsys):

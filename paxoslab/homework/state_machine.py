@@ -32,7 +32,8 @@ What the check does for question 1:
 * **the protocol**: the tour through lesson 01's replication protocol (``smr``) in the
   scenarios ``homework-smr-*.json``, with the student's machine in every replica.
 
-The shortest log that breaks determinism (a failing log, shrunk one command at a time) is
+The log that breaks determinism (the first failing log, cut down until no command of it can be
+left out) is
 told as three replicas side by side, with the command after which two of them first differ,
 their two states and what the machine read; and it is run through the protocol
 (``q1.replay()``), so the check draws the lesson's diagram.
@@ -73,6 +74,7 @@ from . import (
     HANDLER_SECONDS,
     INCORRECT,
     NOT_ATTEMPTED,
+    SEARCH_SECONDS,
     Exercise,
     Preset,
     Question,
@@ -729,12 +731,14 @@ class StateMachineQuestion(Question):
                  hints: Sequence[str], grade: Callable[[StateMachineQuestion, Callable], Verdict]) -> None:
         super().__init__(exercise, number, names, title, hints)
         self.grade = grade
+        #: a run a correct verdict draws (question 2: the student's log through the protocol)
+        self.shown_run: Result | None = None
 
     def check(self, draw: bool = True) -> None:
         """Grade and print the verdict; draw the run that shows it (never raises)."""
         verdict = self.evaluate()
         print(verdict.text)
-        run = verdict.counterexample if verdict.counterexample is not None else verdict.facts.get("run")
+        run = verdict.counterexample if verdict.counterexample is not None else self.shown_run
         if draw and run is not None:
             title = (f"q{self.number}: {verdict.property}" if verdict.status == INCORRECT
                      else f"q{self.number}: your log through the replication protocol")
@@ -828,10 +832,16 @@ def grade_apply(q: StateMachineQuestion, fn: Callable) -> Verdict:
     # 2. determinism on three replicas, 3. its input unchanged
     logs = [TOUR] + battery()
     replays, mutated = 0, None
+    deadline = _time.perf_counter() + SEARCH_SECONDS
     for log in logs:
+        if _time.perf_counter() > deadline:
+            return Verdict(INCORRECT, "unverified", f"✘ not verified: applying {replays} of {len(logs)} logs "
+                                                    f"on three replicas took over {SEARCH_SECONDS:g} s; is "
+                                                    "your apply() very slow?")
         try:
             replay = runner.replay(log)
-            snap = runner.from_snapshot(log) if replay.divergence() is None else None
+            # a kept state can change only if some call changed the state it was given
+            snap = runner.from_snapshot(log) if replay.mutated and replay.divergence() is None else None
         except Raised as found:
             return _raised_on_valid(q, found.error, found.command, found.state, log[:found.index],
                                     REPLICAS[found.replica])
@@ -932,8 +942,8 @@ def _diverged(q: StateMachineQuestion, runner: Runner, fn: Callable, log: list[s
     text = [
         "✘ incorrect: replica-consistency is broken: three replicas applied the same log, in the "
         f"same order, and did not end in the same state. {CAUSES[cause].format(calls=calls)}.",
-        f"  The shortest log that shows it ({len(log)} command{'s' if len(log) > 1 else ''}), "
-        "applied on three replicas:",
+        f"  The log that shows it, cut down until no command can be left out ({len(log)} "
+        f"command{'s' if len(log) > 1 else ''}), applied on three replicas:",
         *_side_by_side(replay, index),
         f"  {REPLICAS[0]} and {REPLICAS[r]} first differ after #{index} {command!r}: "
         f"{REPLICAS[0]} has {shown(replay.states[0][index])}, {REPLICAS[r]} has "
@@ -952,7 +962,8 @@ def _diverged(q: StateMachineQuestion, runner: Runner, fn: Callable, log: list[s
         result = None
     return Verdict(INCORRECT, "replica-consistency", "\n".join(text), result, "run" if result else None,
                    facts={"cause": cause, "log": log, "command": command,
-                          "states": (replay.states[0][index], replay.states[r][index])})
+                          "replicas": (REPLICAS[0], REPLICAS[r]),
+                          "states": (jsonable(replay.states[0][index]), jsonable(replay.states[r][index]))})
 
 
 def _mutated(q: StateMachineQuestion, runner: Runner, log: list[str]) -> Verdict:
@@ -984,8 +995,8 @@ def _mutated(q: StateMachineQuestion, runner: Runner, log: list[str]) -> Verdict
             f"{mine if isinstance(mine, str) else shown(mine)}.",
         ]
     return Verdict(INCORRECT, "replica-consistency", "\n".join(text),
-                   facts={"cause": "input", "log": shown_log,
-                          "states": (found[2], found[1]) if found else None})
+                   facts={"cause": "input", "log": shown_log, "replicas": ("S1", "S3"),
+                          "states": (jsonable(found[2]), jsonable(found[1])) if found else None})
 
 
 def _fingerprint(fn: Callable) -> dict[str, str]:
@@ -1014,6 +1025,7 @@ def _fingerprint(fn: Callable) -> dict[str, str]:
 
 # ---- question 2: grading -----------------------------------------------------------------------
 def grade_log(q: StateMachineQuestion, fn: Callable) -> Verdict:
+    q.shown_run = None
     try:
         log = fn()
     except Exception as exc:  # noqa: BLE001
@@ -1043,6 +1055,7 @@ def grade_log(q: StateMachineQuestion, fn: Callable) -> Verdict:
             "state be for that line to run?",
         ]), result, "run")
     index, r = found
+    q.shown_run = result
     command = log[index - 1]
     verb = command.split()[0]
     without = [c for c in log if c.split()[0] != verb]
@@ -1062,7 +1075,9 @@ def grade_log(q: StateMachineQuestion, fn: Callable) -> Verdict:
            if result.violations else "."),
     ]
     return Verdict(CORRECT, text="\n".join(text),
-                   facts={"run": result, "command": command, "verb": verb, "log": log})
+                   facts={"command": command, "verb": verb, "log": log,
+                          "replicas": (REPLICAS[0], REPLICAS[r]),
+                          "states": (jsonable(mine), jsonable(theirs))})
 
 
 def _probe_apply(fn: Callable) -> str | None:
