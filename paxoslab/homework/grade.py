@@ -378,8 +378,9 @@ class Sandbox:
                                 for a in args],
                        "kwargs": {k: encode_node(v, seen) if isinstance(v, Node) else encode(v, 0, seen)
                                   for k, v in kwargs.items()}}
-        except CodecError as exc:
-            raise TypeError(f"the grader cannot send {name}() its arguments: {exc}") from None
+        except CodecError as exc:  # the check's data, not the student's: the check cannot run here
+            self._fail(ERROR, f"the grader cannot send {name}() its arguments ({exc}); this check "
+                              "cannot run with the function in a worker")
         if via is not None:
             request["via"] = via
         self.seq += 1
