@@ -227,8 +227,8 @@ class BackoffQuestion(Question):
             f"✘ incorrect: no progress. No safety property broke, but {runs}.",
             f"  The duel: {scenario['description']}.",
             f"  The first run without a value chosen (seed {seed}), its first {SHOWN_MS} ms: "
-            f"{len(s['ballots'])} ballots started, {sum(s['preemptions'].values())} pre-empted, "
-            "none accepted by a majority:",
+            f"{len(s['ballots'])} ballots started, {sum(s['preemptions'].values())} of them pre-empted "
+            "by a higher one; none accepted by a majority:",
             indent(result.describe()),
             f"Replay it with your code: q{self.number}.replay()",
         ])
