@@ -135,7 +135,13 @@ def test_reading_the_solution_notebook_is_refused():
     assert "PermissionError" in rows[1]["detail"] and "04_voting.ipynb" in rows[1]["detail"]
 
 
-@pytest.mark.parametrize("name, refused", [("escapes.ipynb", "os.kill"), ("shells_out.ipynb", "subprocess")])
+def test_an_honest_notebook_may_use_numpy_pandas_and_matplotlib():
+    rows = graded(SUBMISSIONS / "uses_libraries.ipynb", questions=(1,))
+    assert rows[1]["status"] == CORRECT, rows
+
+
+@pytest.mark.parametrize("name, refused", [("escapes.ipynb", "os.kill"), ("shells_out.ipynb", "subprocess"),
+                                           ("calls_c.ipynb", "ctypes")])
 def test_signals_and_processes_are_refused(name, refused):
     """The worker's parent is this test process: had the signal been sent, it would have ended."""
     rows = graded(SUBMISSIONS / name, questions=(1,))

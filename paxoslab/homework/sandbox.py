@@ -545,6 +545,8 @@ class Worker:
 
         self.names = list(request["names"])
         importlib.import_module(request["module"])
+        importlib.import_module("ctypes")  # opens the process's own symbols once (NumPy imports it);
+        # after the hook, every ctypes.dlopen, dlsym and foreign call is refused
         _quiet_questions()
         sys.addaudithook(guard(request["readable"], request["writable"], request["refused"]))
         sys.stdout = sys.stderr = self.sink

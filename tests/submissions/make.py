@@ -94,6 +94,19 @@ def up_to_date(log, last_index, last_term):
         except OSError:
             pass
     return True""", GRANT_VOTE],
+    # reaches for the C library through ctypes (past the audit hook, were it allowed)
+    "calls_c.ipynb": [VOTING_IMPORT, '''import ctypes
+
+libc = ctypes.pythonapi
+handle = libc.open(b"notebooks/exercises/solutions/04_voting.ipynb", 0)''', UP_TO_DATE],
+    # an honest notebook that uses NumPy, pandas and matplotlib beside its answer
+    "uses_libraries.ipynb": [VOTING_IMPORT, '''import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+frame = pd.DataFrame({"x": np.arange(3)})
+plt.plot(frame["x"])
+plt.show()''', UP_TO_DATE, "q1.check()"],
     # raises at import, before it defines its (correct) functions
     "raises_at_import.ipynb": [VOTING_IMPORT + '\nraise RuntimeError("no luck")', UP_TO_DATE, GRANT_VOTE,
                                SAVE_VOTE],
