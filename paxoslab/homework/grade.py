@@ -307,6 +307,7 @@ class Sandbox:
                    "readable": readable, "writable": [self.scratch], "refused": list(self.refused)}
         from .sandbox import allowed_folders
         readable += [f for f in allowed_folders() if not _inside_any(f, [str(paths.SOLUTIONS)])]
+        readable.append(str(paths.SCENARIOS))  # the course's scenarios: a notebook may run them
         answer = self._exchange(request, self.limits.timeout, "the notebook's cells")
         if answer.get("op") != "ran" or not isinstance(answer.get("callable"), list):
             self._fail(ERROR, "the worker answered nonsense to running the notebook")

@@ -34,8 +34,9 @@ imported.  Nothing is unpickled: a worker cannot make the grading process run co
 
 What the audit hook (:func:`guard`, ``sys.addaudithook``: it cannot be removed) refuses
 in the worker: opening files other than those of the installed Python and packages
-(``sys.prefix``, ``sys.base_prefix``, site-packages, the ``paxoslab`` package), ``/usr``,
-``/etc``, ``/dev/null``, ``/dev/urandom`` and the scratch folder (only there may it write),
+(``sys.prefix``, ``sys.base_prefix``, site-packages, the ``paxoslab`` package), the course's
+scenarios (``data/scenarios``), ``/usr``, ``/etc``, ``/dev/null``, ``/dev/urandom`` and the
+scratch folder (only there may it write),
 and always the paths the grader names (the reference solutions, the other submissions,
 the grades); listing folders outside those; starting processes (``subprocess``,
 ``os.system``, ``os.exec*``, ``os.spawn*``, ``os.posix_spawn``, ``os.fork``); sockets;

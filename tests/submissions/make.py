@@ -104,6 +104,10 @@ handle = libc.open(b"notebooks/exercises/solutions/04_voting.ipynb", 0)''', UP_T
 import numpy as np
 import pandas as pd
 
+import paxoslab as pl
+from paxoslab.homework import SCENARIOS
+
+print(pl.run_scenario(SCENARIOS / "basic-paxos-case-1.json").summary()["decided"])
 frame = pd.DataFrame({"x": np.arange(3)})
 plt.plot(frame["x"])
 plt.show()''', UP_TO_DATE, "q1.check()"],
