@@ -30,7 +30,12 @@ Values travel as tagged JSON (:func:`encode`, :func:`decode`): atoms, tuples, li
 dicts, sets, ``random.Random`` states, and instances of classes defined in ``paxoslab``
 (frozen dataclasses and named tuples such as ``Ballot`` and the messages, or plain objects
 such as the key-value store), by module and name, resolved only among modules already
-imported.  Nothing is unpickled: a worker cannot make the grading process run code.
+imported; a plain object in an answer only of a class the call sent.  Nothing is unpickled:
+a worker cannot make the grading process run code of its choosing.
+
+A check that must arrange the student's surroundings for a call (exercise 01 gives each
+replica its own clock, random numbers and hash seed) runs that code where the function
+runs with :func:`remote`.
 
 What the audit hook (:func:`guard`, ``sys.addaudithook``: it cannot be removed) refuses
 in the worker: opening files other than those of the installed Python and packages
@@ -40,8 +45,10 @@ scratch folder (only there may it write),
 and always the paths the grader names (the reference solutions, the other submissions,
 the grades); listing folders outside those; starting processes (``subprocess``,
 ``os.system``, ``os.exec*``, ``os.spawn*``, ``os.posix_spawn``, ``os.fork``); sockets;
-``ctypes``; sending signals (``os.kill``: the grading process); changing resource limits;
-removing, renaming or creating files and folders outside the scratch folder.
+``ctypes`` (loading a library, looking up or calling a C function: ``ctypes`` itself is
+imported before the hook, as NumPy's import needs); sending signals (``os.kill``: the
+grading process); changing resource limits; removing, renaming or creating files and
+folders outside the scratch folder.
 
 What it does not prevent — it is not an operating-system sandbox: code that reaches the
 operating system without an audit event (a C extension that opens files or makes system
@@ -51,7 +58,8 @@ not); threads; looking at or changing anything inside the worker itself (its ans
 what the submission does, so that only changes its own grade).  The grading process
 relies on none of the worker's checks for its verdict: a worker that dies, overruns its
 limits, answers late or answers nonsense only turns that submission's grade into
-``timeout`` or ``error``.  Give the grader its own account or container for more.
+``timeout`` or ``error``.  The worker runs as the grader's user (as root if the grader
+does): give the grader an unprivileged account or a container of its own for more.
 """
 
 from __future__ import annotations
