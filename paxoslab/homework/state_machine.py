@@ -41,6 +41,13 @@ their two states and what the machine read; and it is run through the protocol
 Question 2 checks the student's log: valid commands, two replicas that differ after it (the
 run that shows it), and the same log without the command that made them differ keeping every
 replica equal.
+
+Where the student's function runs: every call goes through :func:`apply_once`, by
+:func:`paxoslab.homework.sandbox.remote`, so that the world is put in place where the
+function really runs (in a notebook, here; under the bulk grader, in its worker).  The states
+a call returns stay there, kept by handle (a replica keeps the very object its machine
+returned, and a replica that catches up from a snapshot gets that object); what comes back is
+plain data, and the replicas, their comparison and the verdict are the checking process's.
 """
 
 from __future__ import annotations
@@ -78,13 +85,13 @@ from . import (
     Exercise,
     Preset,
     Question,
-    StudentError,
     Verdict,
     _draw,
     _Probe,
     _student_frame,
     indent,
 )
+from .sandbox import remote
 
 __all__ = ["COMMANDS", "EXERCISE", "ExerciseMachine", "World", "bind", "library_apply", "node_class",
            "replay", "show_library"]
@@ -195,21 +202,28 @@ class _Module:
 
 class World:
     """What replica ``replica`` reads from outside its state: its own clock (starting
-    :data:`CLOCK_STEP` later per replica), its own random numbers and its own hash seed.
+    :data:`CLOCK_STEP` later per replica), its own random numbers and its own hash seed
+    (``hash``: whose; the replica's own unless a check says otherwise).
 
     :meth:`call` calls a machine's function with that world in place; what it read is in
-    :attr:`reads` (``"time.time()"``, ``"random"``...).
+    :attr:`reads` (``"time.time()"``, ``"random"``...).  Where the world stands (its clock
+    and how many calls it made, which seed the next random numbers) is plain data,
+    :meth:`to_dict`, so that it can travel to where the function runs (:func:`apply_once`).
     """
 
-    def __init__(self, replica: int) -> None:
+    def __init__(self, replica: int, hash: int | None = None) -> None:  # noqa: A002 - as a field
         self.replica = replica
+        self.hash = replica if hash is None else hash
         self.now = BASE_CLOCK + replica * CLOCK_STEP
-        self.rng = _random.Random(7919 * (replica + 1))
-        self.random_state = _random.Random(104_729 * (replica + 1)).getstate()
-        self.word = _NAMES[replica % 3]
-        self.command = _COMMANDS[replica % 3]
+        self.calls = 0
+        self.rng = _random.Random(0)
+        self.word = _NAMES[self.hash % 3]
+        self.command = _COMMANDS[self.hash % 3]
         self.reads: list[str] = []
         self.replacements = self._replacements()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"replica": self.replica, "hash": self.hash, "now": self.now, "calls": self.calls}
 
     # -- the clock ----------------------------------------------------------------------
     def clock(self, what: str) -> float:
@@ -319,15 +333,17 @@ class World:
             if sys.modules.get(real.__name__) is real:
                 imported.append(real)
                 sys.modules[real.__name__] = self.replacements[id(real)][1]
+        seed = 1_000_003 * (self.replica + 1) + self.calls
+        self.calls += 1
+        self.rng.seed(seed)  # uuid and secrets draw from it
+        mine = _random.Random(seed + 500_009).getstate()  # the random module's, for this call
         outside = _random.getstate()
-        _random.setstate(self.random_state)
+        _random.setstate(mine)
         try:
             yield
         finally:
-            mine = _random.getstate()
-            if mine != self.random_state:
+            if _random.getstate() != mine:
                 self.reads.append("random")
-            self.random_state = mine
             _random.setstate(outside)
             for real in imported:
                 sys.modules[real.__name__] = real
@@ -389,25 +405,90 @@ def shown(state: Any) -> str:
 
 
 # ---- the student's machine inside a replica ---------------------------------------------------
+#: the states a machine returned, by handle, where the machine runs: a check sends a handle
+#: back and the machine gets that very object, as a replica keeps it (cleared by :func:`forget`)
+_KEPT: dict[int, Any] = {}
+_HANDLES = [0]
+_WORLDS: dict[tuple[int, int], World] = {}
+
+
+def _keep(state: Any) -> int:
+    _HANDLES[0] += 1
+    _KEPT[_HANDLES[0]] = state
+    return _HANDLES[0]
+
+
+def forget(fn: Callable) -> None:
+    """Drop the states kept where ``fn`` runs (a check starts with it)."""
+    _KEPT.clear()
+
+
+def apply_once(fn: Callable, world: dict[str, Any], handle: int | None, command: str) -> dict[str, Any]:
+    """``fn(state, command)`` in the world ``world`` (:meth:`World.to_dict`), where ``fn``
+    runs: in a notebook that is here, under the bulk grader in its worker
+    (:func:`paxoslab.homework.sandbox.remote`).  ``state`` is the object kept under
+    ``handle`` (None: a new empty state), as a replica keeps the state it has.  What comes
+    back is plain data: ``given`` (the handle of the state given) and ``handle`` (of the new
+    one), the new ``state``, the ``world`` after the call, what the call ``read``,
+    ``changed`` (the state it was given, before and after the call, if the call changed it)
+    and ``raised`` (the exception's type and message, or what is wrong with the answer)."""
+    w = _WORLDS.get((world["replica"], world["hash"]))
+    if w is None:
+        w = _WORLDS[(world["replica"], world["hash"])] = World(world["replica"], world["hash"])
+    w.now, w.calls, w.reads = float(world["now"]), int(world["calls"]), []
+    if handle is None or handle not in _KEPT:
+        handle = _keep({})
+    given = _KEPT[handle]
+    before = plain(given)
+    out: dict[str, Any] = {"given": handle, "handle": None, "state": None, "raised": None, "changed": None}
+    try:
+        new = w.call(fn, given, command)
+    except Exception as exc:  # noqa: BLE001 - the student's exception is the finding
+        out["raised"] = {"type": type(exc).__name__, "message": str(exc)}
+    else:
+        if isinstance(new, dict):
+            out["state"], out["handle"] = plain(new), _keep(new)
+        else:
+            out["raised"] = {"type": "returned", "message": f"apply() returned {plain(new)!r} for "
+                                                             f"{command!r}, not the new state (a dict)"}
+        after = plain(given)
+        if key(after) != key(before):
+            out["changed"] = [before, after]
+    out["world"], out["read"] = w.to_dict(), list(w.reads)
+    return out
+
+
+VIA = f"{__name__}:apply_once"
+
+
+class StudentRaised(Exception):
+    """The student's function raised (told by type and message: it may have run elsewhere)."""
+
+    def __init__(self, kind: str, message: str, command: str) -> None:
+        super().__init__(f"{message}" if kind == "returned" else f"{kind}: {message}")
+        self.kind, self.message, self.command = kind, message, command
+
+
 class ExerciseMachine(StateMachine):
     """A state machine given as a function ``fn(state, command) -> new state``, run in
     replica ``replica``'s :class:`World`, from the empty state ``{}``."""
 
     def __init__(self, fn: Callable, replica: int = 0) -> None:
         self.fn = fn
-        self.world = World(replica)
+        self.world = World(replica).to_dict()
+        self.handle: int | None = None
         self.state: Any = {}
 
     def apply(self, command: str) -> str:
-        new = self.world.call(self.fn, self.state, command)
-        if not isinstance(new, dict):
-            raise StudentError(f"{getattr(self.fn, '__name__', 'apply')}() returned {new!r} for "
-                               f"{command!r}: it must return the new state (a dict)")
-        self.state = new
+        out = remote(self.fn, VIA, self.world, self.handle, command)
+        self.world = out["world"]
+        if out["raised"]:
+            raise StudentRaised(out["raised"]["type"], out["raised"]["message"], command)
+        self.state, self.handle = out["state"], out["handle"]
         return "ok"
 
     def snapshot(self) -> Any:
-        return jsonable(plain(self.state))
+        return jsonable(self.state)
 
 
 class ExerciseReplica(ReplicaNode):
@@ -494,13 +575,14 @@ def show_library() -> None:
 # ---- replaying a log on several replicas --------------------------------------------------
 @dataclass
 class Raised(Exception):
-    """A machine raised while a replica applied a command."""
+    """A machine raised (or returned no state) while a replica applied a command."""
 
     replica: int
     index: int
     command: str
     state: Any
-    error: BaseException
+    kind: str
+    message: str
 
 
 @dataclass
@@ -512,7 +594,7 @@ class Replay:
     keys: list[list[str]] = field(default_factory=list)
     states: list[list[Any]] = field(default_factory=list)
     reads: list[list[list[str]]] = field(default_factory=list)
-    #: (replica, index, state before as given, the same object after) where apply changed its input
+    #: (replica, index, the state it was given, the same after the call) where apply changed its input
     mutated: tuple[int, int, Any, Any] | None = None
 
     def divergence(self) -> tuple[int, int] | None:
@@ -525,72 +607,71 @@ class Replay:
 
 
 class Runner:
-    """Calls a machine's function for the checks: each call under the handler time limit
-    (through a node, which the watchdog watches)."""
+    """Calls a machine's function for the checks, one command at a time (:func:`apply_once`,
+    where the function runs), each call under the handler time limit (through a node, which
+    the watchdog watches).  The replicas, their states and every comparison are here."""
 
     def __init__(self, fn: Callable) -> None:
         self.fn = fn
         self.probe = _Probe("check", ["check"])
 
-    def call(self, world: World, state: Any, command: str) -> Any:
-        self.probe.call("run", (lambda: world.call(self.fn, state, command),), 0.0)
+    def apply(self, world: dict, handle: int | None, command: str) -> dict[str, Any]:
+        self.probe.call("run", (lambda: remote(self.fn, VIA, world, handle, command),), 0.0)
         return self.probe.result
 
-    def replay(self, log: Sequence[str], replicas: int = 3, same_hash: bool = False,
-               snapshot_check: bool = True) -> Replay:
+    def forget(self) -> None:
+        self.probe.call("run", (lambda: remote(self.fn, f"{__name__}:forget"),), 0.0)
+
+    def fingerprint(self) -> dict[str, str]:
+        """:func:`fingerprint` of the function, where it runs."""
+        self.probe.call("run", (lambda: remote(self.fn, f"{__name__}:fingerprint"),), 0.0)
+        return self.probe.result
+
+    def replay(self, log: Sequence[str], replicas: int = 3, same_hash: bool = False) -> Replay:
         """Apply ``log`` on each replica, one replica after the other (as the check does)."""
         out = Replay(list(log))
         for r in range(replicas):
-            world = World(r)
-            if same_hash:
-                world.word, world.command = _NAMES[0], _COMMANDS[0]
+            world = World(r, 0 if same_hash else r).to_dict()
             state: Any = {}
-            keys, states, reads = [key(state)], [plain(state)], [[]]
+            handle = None
+            keys, states, reads = [key(state)], [state], [[]]
             for i, command in enumerate(log, start=1):
-                before = key(state)
-                before_plain = plain(state)
-                world.reads = []
-                try:
-                    new = self.call(world, state, command)
-                except HandlerTimeLimit:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - the student's exception is the finding
-                    raise Raised(r, i, command, before_plain, exc) from exc
-                if not isinstance(new, dict):
-                    raise Raised(r, i, command, before_plain, StudentError(
-                        f"apply() returned {new!r}, not the new state (a dict)"))
-                if out.mutated is None and key(state) != before:
-                    out.mutated = (r, i, before_plain, plain(state))
-                state = new
+                answer = self.apply(world, handle, command)
+                world = answer["world"]
+                if answer["changed"] and out.mutated is None:
+                    out.mutated = (r, i, *answer["changed"])
+                if answer["raised"]:
+                    raise Raised(r, i, command, state, answer["raised"]["type"], answer["raised"]["message"])
+                state, handle = answer["state"], answer["handle"]
                 keys.append(key(state))
-                states.append(plain(state))
-                reads.append(list(world.reads))
+                states.append(state)
+                reads.append(answer["read"])
             out.keys.append(keys)
             out.states.append(states)
             out.reads.append(reads)
         return out
 
     def from_snapshot(self, log: Sequence[str]) -> tuple[int, Any, Any] | None:
-        """A replica that catches up from S1's state after command k (the object S1 kept) and
-        applies the rest: (k, its end state, S1's) for the first k where the two differ."""
-        world = World(0)
-        state: Any = {}
-        kept = [state]
+        """A replica that catches up from S1's state after command k (the very object S1
+        kept) and applies the rest: (k, its end state, S1's) for the first k where the two
+        differ."""
+        world = World(0).to_dict()
+        handle, kept = None, []
         for command in log:
-            state = self.call(world, state, command)
-            kept.append(state)
-        end = plain(state)
-        end_key = key(end)
+            answer = self.apply(world, handle, command)
+            kept.append(answer["given"])
+            if answer["raised"]:
+                return None
+            world, handle, end = answer["world"], answer["handle"], answer["state"]
         for k in range(len(log)):
-            other = World(0)
-            mine = kept[k]
-            try:
-                for command in log[k:]:
-                    mine = self.call(other, mine, command)
-            except Exception as exc:  # noqa: BLE001 - raising on the snapshot is differing from S1
-                return k, f"an error ({type(exc).__name__}: {exc})", end
-            if key(mine) != end_key:
-                return k, plain(mine), end
+            other, mine, state = World(0).to_dict(), kept[k], None
+            for command in log[k:]:
+                answer = self.apply(other, mine, command)
+                if answer["raised"]:
+                    return k, f"an error ({answer['raised']['type']}: {answer['raised']['message']})", end
+                other, mine, state = answer["world"], answer["handle"], answer["state"]
+            if key(state) != key(end):
+                return k, state, end
         return None
 
 
@@ -767,6 +848,11 @@ class StateMachineQuestion(Question):
         if isinstance(original, HandlerTimeLimit):
             return Verdict(INCORRECT, "error", f"✘ incorrect: your code did not return within "
                                                f"{HANDLER_SECONDS:g} s (an endless loop?) while {what}.")
+        if isinstance(original, StudentRaised):
+            if original.kind == "returned":
+                return Verdict(INCORRECT, "spec", f"✘ incorrect: {original}\n  while {what}.")
+            return Verdict(INCORRECT, "error", f"✘ incorrect: your {self.names[0]}() raised {original} on "
+                                               f"{original.command!r}\n  while {what}.")
         culprit = _student_frame(original, self.exercise.student_names) or self.names[0]
         return Verdict(INCORRECT, "error", f"✘ incorrect: your {culprit}() raised "
                                            f"{type(original).__name__}: {original}\n  while {what}.")
@@ -795,24 +881,28 @@ def with_log(scenario: dict, log: Sequence[str], step: float = 1.0) -> dict:
 # ---- question 1: grading ------------------------------------------------------------------
 def grade_apply(q: StateMachineQuestion, fn: Callable) -> Verdict:
     runner = Runner(fn)
-    # 1. the spec, on one replica
-    world, state, tokens, changed = World(0), {}, set(), False
-    for i, command in enumerate(TOUR, start=1):
-        before = plain(state)
-        try:
-            new = runner.call(world, state, command)
-        except HandlerTimeLimit as exc:
-            return q.raised(exc, f"applying {command!r} to {shown(before)}")
-        except Exception as exc:  # noqa: BLE001
-            return _raised_on_valid(q, exc, command, before, TOUR[:i])
-        if not isinstance(new, dict):
-            return Verdict(INCORRECT, "spec", f"✘ incorrect: apply() returned {new!r} for {command!r}: it "
-                                              "must return the new state (a dict).")
-        after = plain(new)
-        changed = changed or key(_visible(after)) != key(_visible(before))
+    # 1. the spec, on one replica: the tour, step by step
+    try:
+        runner.forget()
+        steps = _tour(runner)
+    except HandlerTimeLimit as exc:
+        return q.raised(exc, "one replica applied the spec's tour")
+    changed = any(answer["state"] is not None and key(_visible(answer["state"])) != key(_visible(before))
+                  for _, before, answer in steps)
+    tokens: set = set()
+    for i, (command, before, answer) in enumerate(steps, start=1):
+        if answer["raised"]:
+            return _raised_on_valid(q, answer["raised"]["type"], answer["raised"]["message"], command,
+                                    before, TOUR[:i])
+        after = answer["state"]
         problem = spec_problem(before, command, after, tokens)
-        if problem and not changed and not _changes_later(runner, new, TOUR[i:]):
-            break
+        if problem and not changed:
+            return Verdict(INCORRECT, "no progress", "\n".join([
+                "✘ incorrect: no progress. Your apply() never changed the state: after "
+                f"{TOUR[0]!r} on the empty state it returned {shown(steps[0][2]['state'])}.",
+                "  A machine that does nothing is deterministic, and useless: every replica agrees on "
+                "an empty state.",
+            ]))
         if problem:
             return Verdict(INCORRECT, "spec", "\n".join([
                 f"✘ incorrect: {command!r} does not do what the spec says: {problem}.",
@@ -821,14 +911,6 @@ def grade_apply(q: StateMachineQuestion, fn: Callable) -> Verdict:
                 f"  your apply returned: {shown(after)}",
                 f"  ({_meaning(command)}.)",
             ]))
-        state = new
-    if not changed:
-        return Verdict(INCORRECT, "no progress", "\n".join([
-            "✘ incorrect: no progress. Your apply() never changed the state: after "
-            f"{TOUR[0]!r} on the empty state it returned {shown(plain(state)) if state else '{}'}.",
-            "  A machine that does nothing is deterministic, and useless: every replica agrees on "
-            "an empty state.",
-        ]))
     # 2. determinism on three replicas, 3. its input unchanged
     logs = [TOUR] + battery()
     replays, mutated = 0, None
@@ -843,8 +925,8 @@ def grade_apply(q: StateMachineQuestion, fn: Callable) -> Verdict:
             # a kept state can change only if some call changed the state it was given
             snap = runner.from_snapshot(log) if replay.mutated and replay.divergence() is None else None
         except Raised as found:
-            return _raised_on_valid(q, found.error, found.command, found.state, log[:found.index],
-                                    REPLICAS[found.replica])
+            return _raised_on_valid(q, found.kind, found.message, found.command, found.state,
+                                    log[:found.index], REPLICAS[found.replica])
         except HandlerTimeLimit as exc:
             return q.raised(exc, f"replicas applied the log {_ids(log)}")
         replays += 1
@@ -882,29 +964,27 @@ def grade_apply(q: StateMachineQuestion, fn: Callable) -> Verdict:
     ]), facts={"logs": replays, "runs": runs})
 
 
-def _changes_later(runner: Runner, state: Any, rest: Sequence[str]) -> bool:
-    """Does the machine change its state at any later step of the tour?"""
-    world = World(0)
-    for command in rest:
-        try:
-            new = runner.call(world, state, command)
-        except Exception:  # noqa: BLE001 - a later error counts as doing something
-            return True
-        if not isinstance(new, dict) or key(_visible(plain(new))) != key(_visible(plain(state))):
-            return True
-        state = new
-    return False
+def _tour(runner: Runner) -> list[tuple[str, Any, dict]]:
+    """The spec's tour on one replica: (command, state before, the answer) for each step, up
+    to the first that raised."""
+    world, handle, state, steps = World(0).to_dict(), None, {}, []
+    for command in TOUR:
+        answer = runner.apply(world, handle, command)
+        steps.append((command, state, answer))
+        if answer["raised"]:
+            break
+        world, handle, state = answer["world"], answer["handle"], answer["state"]
+    return steps
 
 
-def _raised_on_valid(q: StateMachineQuestion, exc: BaseException, command: str, before: Any,
+def _raised_on_valid(q: StateMachineQuestion, kind: str, message: str, command: str, before: Any,
                      log: Sequence[str], replica: str = "S1") -> Verdict:
-    original = getattr(exc, "original", None) or exc
-    if isinstance(original, StudentError):
-        return Verdict(INCORRECT, "spec", f"✘ incorrect: {original}")
+    if kind == "returned":
+        return Verdict(INCORRECT, "spec", f"✘ incorrect: {message}.")
     return Verdict(INCORRECT, "error", "\n".join([
-        f"✘ incorrect: your apply() raised {type(original).__name__}: {original} on {command!r}, "
-        "a valid command: a state machine must carry out every valid command, on every replica "
-        "(one that raises stops the replica).",
+        f"✘ incorrect: your apply() raised {kind}: {message} on {command!r}, a valid command: a state "
+        "machine must carry out every valid command, on every replica (one that raises stops the "
+        "replica).",
         f"  {replica} applied {_ids(log)}; the state before the last was {shown(before)}.",
         f"  ({_meaning(command)}.)",
     ]))
@@ -918,9 +998,9 @@ def _diverged(q: StateMachineQuestion, runner: Runner, fn: Callable, log: list[s
             return False
 
     log = shrink(list(log), fails)
-    before = _fingerprint(fn)
+    before = runner.fingerprint()
     replay = runner.replay(log)
-    after = _fingerprint(fn)
+    after = runner.fingerprint()
     index, r = replay.divergence()
     reads = sorted({x for rr in replay.reads for step in rr[1:index + 1] for x in step})
     clock = [x for x in reads if "(" in x and x.split(".")[0] in ("time", "datetime", "date")
@@ -983,11 +1063,11 @@ def _mutated(q: StateMachineQuestion, runner: Runner, log: list[str]) -> Verdict
         "handed to a replica that catches up; it must not change afterwards.",
     ]
     if given is not None:
-        text.append(f"  Applying #{i} {shown_log[i - 1]!r}, the state it was given was {shown(given)} "
-                    f"and, after the call, the same object was {shown(then)}.")
+        text.append(f"  Applying #{i} {shown_log[i - 1]!r}, your apply() turned the state it was given, "
+                    f"{shown(given)}, into {shown(then)}.")
     if found is not None:
         k, mine, end = found
-        start = f"S1's snapshot after #{k}" if k else "S1's start state (the object S1 kept)"
+        start = f"S1's snapshot after #{k}" if k else "S1's start state"
         text += [
             f"  The log: {_ids(shown_log)}",
             f"  S3 catches up from {start} and applies the rest of the log; S1 applies the whole log. "
@@ -999,7 +1079,7 @@ def _mutated(q: StateMachineQuestion, runner: Runner, log: list[str]) -> Verdict
                           "states": (jsonable(found[2]), jsonable(found[1])) if found else None})
 
 
-def _fingerprint(fn: Callable) -> dict[str, str]:
+def fingerprint(fn: Callable) -> dict[str, str]:
     """The plain values a function can keep state in (its module's variables, its defaults,
     attributes and closure), by repr."""
     out: dict[str, str] = {}
@@ -1038,11 +1118,12 @@ def grade_log(q: StateMachineQuestion, fn: Callable) -> Verdict:
         return Verdict(INCORRECT, "no progress", "✘ incorrect: no progress. An empty log shows "
                                                  "nothing: every replica stays in the empty state.")
     runner = Runner(library_apply)
+    runner.forget()
     try:
         replay = runner.replay(log)
     except Raised as found:
         return Verdict(INCORRECT, "error", f"✘ incorrect: {found.command!r} (#{found.index}) is not a "
-                                           f"command of the library: {found.error}")
+                                           f"command of the library: {found.message}")
     result = q.run_log(q.exercise.presets[0], log, library_apply)
     found = replay.divergence()
     if found is None:
