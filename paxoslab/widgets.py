@@ -458,7 +458,7 @@ class Player:
         # the diagram on top, the panel and the state table side by side below it: all three
         # on one screen
         below = widgets.HBox([self.panel_image, self.table] if panel else [self.table],
-                             layout={"align_items": "flex-start"})
+                             layout={"align_items": "flex-start", "flex_flow": "row wrap"})
         self.widget = widgets.VBox([widgets.HBox([self.play, self.slider, self.clock]),
                                     self.image, below])
         self.show(0)
@@ -645,6 +645,9 @@ NO_BUG = "none"
 #: the ``max_ballots`` a search explorer starts from, per protocol: one ballot per proposer
 #: (Basic Paxos); up to three terms per server, as two elections and a third need (Multi-Paxos)
 BALLOTS = {"basic-paxos": 1, "multi-paxos": 3}
+#: the strategy menu's entries
+STRATEGY_LABELS = {"bfs": "bfs: breadth-first (a shortest counterexample)",
+                   "random": "random: seeded random walks"}
 #: seconds between two updates of a running search's progress bar
 PROGRESS_EVERY = 0.25
 
@@ -733,8 +736,9 @@ class SearchExplorer:
         self.scenario_menu = widgets.Dropdown(options=names, description="scenario", style=wide,
                                               layout={"width": "470px"})
         self.bug_menu = widgets.Dropdown(description="bug", style=wide, layout={"width": "390px"})
-        self.strategy_menu = widgets.ToggleButtons(options=list(STRATEGIES), description="strategy",
-                                                   style={**wide, "button_width": "70px"})
+        self.strategy_menu = widgets.Dropdown(options=[(STRATEGY_LABELS.get(s, s), s) for s in STRATEGIES],
+                                              description="strategy", style=wide,
+                                              layout={"width": "390px"})
         self.ballots = widgets.BoundedIntText(value=1, min=1, max=9, description="max_ballots",
                                               style=wide, layout={"width": "140px"})
         self.seed = widgets.IntText(value=0, description="seed", style=wide, layout={"width": "120px"})
@@ -784,7 +788,7 @@ class SearchExplorer:
         self.bug_menu.options = [("none (every rule on)", NO_BUG), *((b, b) for b in bugs)]
         self.bug_menu.value = own[0] if own and own[0] in bugs else NO_BUG
         self.ballots.value = BALLOTS.get(data["protocol"], 1)
-        self.about.value = (f"<div style='color:#555555;font-size:90%'>{data['protocol']}: "
+        self.about.value = (f"<div style='color:#555555;font-size:90%;line-height:1.35'>{data['protocol']}: "
                             f"{html.escape(data.get('description', ''))}</div>")
 
     def set(self, scenario: str | None = None, bug: str | None = None, strategy: str | None = None,
@@ -826,7 +830,7 @@ class SearchExplorer:
     def _check(widget: widgets.ValueWidget, name: str, value: Any) -> str | None:
         """Why ``value`` cannot be ``widget``'s (None if it can)."""
         if name == "strategy":
-            options = list(widget.options)
+            options = [option for _, option in widget.options]
             if value not in options:
                 return f"strategy must be one of {', '.join(options)}, got {value!r}"
             return None
@@ -930,7 +934,7 @@ class SearchExplorer:
             self._say(verdict(result) + (" — drawing the counterexample…"
                                          if result.counterexample is not None else ""),
                       error=not result.ok)
-            explained = result.explain().splitlines()
+            explained = [self._goal_line(line, result) for line in result.explain().splitlines()]
             self.steps.value = (f"<pre style='font-size:85%'>"
                                 f"{html.escape(chr(10).join(explained[1:]))}</pre>")
             if result.counterexample is not None:
@@ -947,6 +951,14 @@ class SearchExplorer:
             self._say(f"cannot search: {self.error}", error=True)
         finally:
             self.run_button.disabled, self.stop_button.disabled = False, True
+
+    @staticmethod
+    def _goal_line(line: str, result: Any) -> str:
+        """``explain()``'s line, except that a goal a search that did not see every world has
+        not reached is "not reached in the states seen", not "NEVER reached"."""
+        if not result.complete and line.startswith("goal '") and line.endswith(": NEVER reached"):
+            return line.removesuffix("NEVER reached") + "not reached in the states seen"
+        return line
 
     def _settings(self, choices: dict[str, Any]) -> str:
         shown = {k: v for k, v in choices.items() if k != "seed" or choices["strategy"] == "random"}

@@ -9,6 +9,7 @@ stopped.  The last test runs the widget in a real kernel held to one CPU, as on 
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import sys
@@ -17,6 +18,7 @@ from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 import pytest
+from test_browser import chromium, jupyterlab  # noqa: F401  (fixtures: JupyterLab on a copy of the course)
 
 import paxoslab as pl
 from paxoslab.protocols import PROTOCOLS
@@ -195,6 +197,13 @@ def test_stop_ends_a_long_search_promptly_and_says_stopped(explorer):
     assert not explorer.run_button.disabled and explorer.stop_button.disabled
 
 
+def test_a_goal_not_reached_is_never_reached_only_when_every_world_was_seen():
+    line = "goal 'a value can be chosen': NEVER reached"
+    assert SearchExplorer._goal_line(line, SimpleNamespace(complete=True)) == line
+    assert SearchExplorer._goal_line(line, SimpleNamespace(complete=False)) == (
+        "goal 'a value can be chosen': not reached in the states seen")
+
+
 def test_run_while_a_search_runs_is_refused_in_one_line(explorer):
     explorer.set(scenario=LONG)
     explorer.run()
@@ -274,6 +283,8 @@ def test_a_kernel_on_one_cpu_answers_while_a_search_runs_and_stop_ends_it(scenar
     (the button's click, run as a cell) ends it."""
     import os
 
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("holding a kernel to one CPU needs os.sched_setaffinity (Linux)")
     manager = pytest.importorskip("jupyter_client.manager")
     km, kc = manager.start_new_kernel(kernel_name="python3")
     try:
@@ -307,3 +318,72 @@ def test_a_kernel_on_one_cpu_answers_while_a_search_runs_and_stop_ends_it(scenar
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+# ---- in the browser ---------------------------------------------------------------------------
+def test_run_and_stop_in_jupyterlab(chromium, jupyterlab, tmp_path):  # noqa: F811
+    """In JupyterLab: Run searches and shows the verdict, the steps and the replay with its
+    log grid; a long search shows its progress, and Stop (a click in the page) ends it with
+    "stopped" said.  A screenshot of each lands in tmp_path (and PAXOSLAB_SCREENSHOTS)."""
+    import json
+
+    from playwright.sync_api import expect, sync_playwright
+    from test_browser import CHROMIUM_ARGS, save_screenshot
+
+    base, token, deadline = jupyterlab
+    left = deadline.ms
+    course = next(p for p in tmp_path.iterdir() if (p / "notebooks").is_dir())
+    cell = ("import paxoslab as pl\n"
+            "pl.widgets.search_explorer('multi-paxos-search-vote-twice-in-term', folder='../data/scenarios')")
+    notebook = {"cells": [{"cell_type": "code", "execution_count": None, "id": "explorer", "metadata": {},
+                           "outputs": [], "source": cell}],
+                "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                            "name": "python3"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    (course / "notebooks" / "search_explorer.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, timeout=left())
+        page = browser.new_page(viewport={"width": 1400, "height": 1500})
+        try:
+            page.goto(f"{base}/lab/tree/notebooks/search_explorer.ipynb?token={token}", timeout=left())
+            kernel = page.locator('#jp-main-statusbar [title^="Change kernel"]')
+            expect(kernel).to_have_text(re.compile(r"^(?!No Kernel).* \| Idle$"), timeout=left())
+            page.get_by_role("menuitem", name="Run", exact=True).click(timeout=left())
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click(timeout=left())
+            status = page.locator(".paxoslab-status")
+            run = page.locator(".widget-button", has_text="Run")
+            stop = page.locator(".widget-button", has_text="Stop")
+            run.click(timeout=left())
+            expect(status).to_contain_text("election-safety violated after 6 steps", timeout=left())
+            expect(page.locator("pre", has_text="1. scenario: timeout S1")).to_have_count(1, timeout=left())
+            slider = page.locator(".widget-slider", has=page.locator("label", has_text="step"))
+            expect(slider).to_have_count(1, timeout=left())
+            expect(page.get_by_text("the start, before step 1 of 6")).to_have_count(1, timeout=left())
+            images = page.locator(".jp-OutputArea-output img")
+            expect(images).to_have_count(2, timeout=left())  # the diagram and the log grid
+            handle = slider.locator('[role="slider"]')
+            handle.focus(timeout=left())
+            for _ in range(3):
+                handle.press("ArrowRight", timeout=left())
+            expect(page.get_by_text("after step 3 of 6")).to_have_count(1, timeout=left())
+            expect(kernel).to_have_text(re.compile(r" \| Idle$"), timeout=left())  # the pictures drawn
+            save_screenshot(page, tmp_path / "search_explorer-counterexample.png")
+
+            page.locator(".widget-dropdown", has=page.locator("label", has_text="scenario")).locator(
+                "select").select_option(LONG, timeout=left())
+            run.click(timeout=left())
+            # a second of this search's progress (not the last search's line)
+            expect(page.get_by_text(re.compile(r"[\d,]+ states, depth \d+, [1-9][\d.]* s"))).to_have_count(
+                1, timeout=left())
+            expect(stop).to_be_enabled(timeout=left())
+            stop.click(timeout=left())
+            expect(status).to_contain_text("stopped after", timeout=5_000)
+            expect(status).to_contain_text("a stopped search proves nothing", timeout=left())
+            expect(run).to_be_enabled(timeout=left())
+            save_screenshot(page, tmp_path / "search_explorer-stopped.png")
+        except Exception:
+            with contextlib.suppress(Exception):
+                save_screenshot(page, tmp_path / "search_explorer-failure.png")
+            raise
+        finally:
+            browser.close()
