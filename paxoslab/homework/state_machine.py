@@ -932,6 +932,9 @@ def grade_apply(q: StateMachineQuestion, fn: Callable) -> Verdict:
         replays += 1
         if replay.divergence() is not None:
             return _diverged(q, runner, fn, log)
+        wrong = _spec_verdict(replay)
+        if wrong is not None:
+            return wrong
         if snap is not None:
             return _mutated(q, runner, log)
         if replay.mutated is not None and mutated is None:
@@ -962,6 +965,23 @@ def grade_apply(q: StateMachineQuestion, fn: Callable) -> Verdict:
         f"  {runs} runs of the replication protocol (homework-smr-*.json) ended with every replica in "
         "the same state.",
     ]), facts={"logs": replays, "runs": runs})
+
+
+def _spec_verdict(replay: Replay) -> Verdict | None:
+    """A spec verdict for the first step of S1 in ``replay`` that the spec does not allow."""
+    tokens: set = set()
+    states = replay.states[0]
+    for i, command in enumerate(replay.log, start=1):
+        problem = spec_problem(states[i - 1], command, states[i], tokens)
+        if problem:
+            return Verdict(INCORRECT, "spec", "\n".join([
+                f"✘ incorrect: {command!r} does not do what the spec says: {problem}.",
+                f"  The log so far: {_ids(replay.log[:i])}",
+                f"  state before #{i}: {shown(states[i - 1])}",
+                f"  your apply returned: {shown(states[i])}",
+                f"  ({_meaning(command)}.)",
+            ]), facts={"log": replay.log[:i], "command": command})
+    return None
 
 
 def _tour(runner: Runner) -> list[tuple[str, Any, dict]]:
