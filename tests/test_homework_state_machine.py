@@ -113,6 +113,8 @@ WRONG = {
     "forget to return": (1, "error", None, variant("    return new\n", "    pass\n")),
     "count as a string": (1, "spec", None, variant(
         "new[key] = new.get(key, 0) + 1", "new[key] = str(int(new.get(key, 0)) + 1)")),
+    "tokens that repeat after some logs": (1, "spec", None, variant(
+        TOKEN, '        count = sum(1 for k in new if not k.startswith("_")) + 1\n')),
     "do nothing": (1, "no progress", None, """
         def apply(state, command):
             return state
@@ -322,6 +324,28 @@ def test_set_pop_differs_between_replicas_for_most_pairs_of_names():
         assert {s["lead"] for s in states} <= {a, b}
         differ += len({s["lead"] for s in states}) > 1
     assert differ >= len(pairs) // 2
+
+
+# ---- under the bulk grader: the student's code in a worker, the world put in place there ----
+def test_the_bulk_grader_grades_exercise_01_as_check_does(tmp_path):
+    grade_module = pytest.importorskip("paxoslab.homework.grade")
+    solution = json.loads((SOLUTIONS / NAME).read_text(encoding="utf-8"))
+    paths = {}
+    for name, (old, new) in {"reference": ("", ""),
+                             "setpop": ("chosen = min(members)", "chosen = set(members).pop()"),
+                             "inplace": ("new = copy.deepcopy(state)", "new = state")}.items():
+        nb = json.loads(json.dumps(solution))
+        for cell in nb["cells"]:
+            cell["source"] = "".join(cell["source"]).replace(old, new) if old else cell["source"]
+        paths[name] = tmp_path / f"{name}.ipynb"
+        paths[name].write_text(json.dumps(nb), encoding="utf-8")
+    rows = {}
+    for name, path in paths.items():
+        graded = grade_module.grade_submission(str(path), out_dir=str(tmp_path / "out"))
+        rows[name] = [(r["status"], r["property"]) for r in graded.rows]
+    assert rows["reference"] == [("correct", ""), ("correct", "")]
+    assert rows["setpop"][0] == ("incorrect", "replica-consistency")
+    assert rows["inplace"][0] == ("incorrect", "replica-consistency")
 
 
 # ---- the smr hook --------------------------------------------------------------------------
