@@ -77,6 +77,17 @@ def test_answers_are_read_loosely(answer):
     assert grade(question, f"def {name}():\n    return {answer!r}\n").status == CORRECT
 
 
+def test_a_choice_question_shows_no_solution(capsys):
+    _, (q1, q2, q3) = namespace_of(student=True)
+    capsys.readouterr()
+    q1.solution()
+    q2.solution()
+    out = capsys.readouterr().out
+    assert "has no solution to show" in out and "leader-completeness" not in out and "return" not in out
+    q3.solution()
+    assert "def merge(" in capsys.readouterr().out
+
+
 def test_an_answer_that_is_no_choice_is_said_so():
     verdict = grade(2, "def broken_rule():\n    return 3\n")
     assert verdict.status == INCORRECT and verdict.property == "not a choice"

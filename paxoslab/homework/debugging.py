@@ -193,6 +193,11 @@ class ChoiceQuestion(Question):
         super().__init__(exercise, number, names, title, hints)
         self.choices, self.wrong = tuple(choices), wrong
 
+    def solution(self) -> None:
+        """Not for these questions: the answer is what the search and your reading of it tell."""
+        print(f"Question {self.number} has no solution to show: its answer is what you find. Run the "
+              f"search, read explain(), and try q{self.number}.hint().")
+
     def _evaluate(self) -> Verdict:
         name = self.names[0]
         functions = self.exercise.functions()
