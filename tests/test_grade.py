@@ -176,6 +176,11 @@ def test_garbage_on_the_wire_is_an_error():
     assert rows[1]["status"] == ERROR and "not an answer" in rows[1]["detail"], rows
 
 
+def test_hanging_up_and_running_on_is_an_error():
+    rows = graded(SUBMISSIONS / "hangs_up.ipynb", questions=(1,))
+    assert rows[1]["status"] == ERROR and "hung up" in rows[1]["detail"], rows
+
+
 def test_random_draws_are_graded_as_the_notebook_grades_them(tmp_path):
     """backoff_delay(failures, rng) draws from its rng argument and from the random module: both
     come back from the worker, so the sweep sees the draws the check sees in a notebook."""

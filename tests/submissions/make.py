@@ -94,6 +94,16 @@ def up_to_date(log, last_index, last_term):
         except OSError:
             pass
     return True""", GRANT_VOTE],
+    # closes its end of the conversation and goes on running
+    "hangs_up.ipynb": [VOTING_IMPORT, '''import os
+import time
+
+for fd in range(3, 64):
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+time.sleep(30)''', UP_TO_DATE],
     # reaches for the C library through ctypes (past the audit hook, were it allowed)
     "calls_c.ipynb": [VOTING_IMPORT, '''import ctypes
 
