@@ -714,6 +714,11 @@ def _grade_one(job: tuple) -> Graded:
         return graded
 
 
+def _leave_ctrl_c_to_the_parent() -> None:
+    """A pool process ignores Ctrl-C: the command stops the pool (no traceback per process)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _names(paths: Sequence[str]) -> list[str]:
     """A file-name stem per submission, unique (``alice``, or ``a_alice`` where stems repeat)."""
     stems = [Path(p).stem for p in paths]
@@ -747,8 +752,7 @@ def grade(paths: Sequence[str], csv_path: str = "grades.csv", workers: int = 1, 
         if workers > 1 and len(jobs) > 1:
             from concurrent.futures import ProcessPoolExecutor
 
-            from ..__main__ import _ignore_sigint
-            pool = ProcessPoolExecutor(min(workers, len(jobs)), initializer=_ignore_sigint)
+            pool = ProcessPoolExecutor(min(workers, len(jobs)), initializer=_leave_ctrl_c_to_the_parent)
             results: Iterator[Graded] = pool.map(_grade_one, jobs)
         else:
             results = map(_grade_one, jobs)
