@@ -94,9 +94,10 @@ class ReplicaNode(Node):
         its own: with ``"machine": "external"`` it must)."""
         name = self.options["machine"]
         if name == EXTERNAL:
-            raise ValueError("options.machine is 'external': this scenario runs only with a node "
-                             "class that brings its own machine (new_machine), e.g. a homework "
-                             "check's qN.replay()")
+            from ..scenario import ScenarioError  # here: scenario imports the protocols
+            raise ScenarioError("<scenario>", "options.machine", "'external': this scenario runs only "
+                                "with a node class that brings its own machine (new_machine), e.g. a "
+                                "homework check's qN.replay()")
         return MACHINES[name]()
 
     def resolve(self, command: str) -> str:
