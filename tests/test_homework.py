@@ -204,6 +204,20 @@ def test_the_replay_runs_the_students_code():
     assert library.violations == []
 
 
+def test_a_timed_runs_counterexample_replays_on_the_seed_that_failed():
+    """A verdict from a timed run keeps its seed: the replay and ``counterexample`` use it,
+    not the seed the preset's file names."""
+    from paxoslab.homework import Verdict
+
+    _, (q1, q2, q3, q4) = notebook_namespace("02")
+    data = pl.load_scenario("data/scenarios/homework-acceptor-progress.json")
+    failed = pl.run_scenario(data, seed=data.get("seed", 0) + 3)
+    q3.verdict = Verdict(INCORRECT, "no progress", "", failed, "run")
+    assert q3.counterexample["seed"] == failed.seed
+    replayed = q3.replay(draw=False)
+    assert replayed.seed == failed.seed and replayed.summary() == failed.summary()
+
+
 # ---- not attempted, and code that raises or loops ---------------------------------------------
 @pytest.mark.parametrize("number, questions", [("02", 4), ("04", 3)])
 def test_skeletons_are_not_attempted(number, questions, capsys):

@@ -243,11 +243,12 @@ class Question:
             print(f"Nothing to replay: run q{self.number}.check() first (a replay needs an "
                   "incorrect verdict's counterexample).")
             return None
-        scenario = self.verdict.counterexample.scenario
+        shown = self.verdict.counterexample
         node_class = self.node_class()
         try:
-            with handler_time_limit(HANDLER_SECONDS):
-                result = run_scenario(scenario, node_class=node_class, max_handler_seconds=None)
+            with handler_time_limit(HANDLER_SECONDS):  # a timed run's counterexample: its own seed
+                result = run_scenario(shown.scenario, seed=shown.seed, node_class=node_class,
+                                      max_handler_seconds=None)
         except (HandlerError, SimulationStalled) as exc:
             print(f"Your code failed on the replay: {exc}")
             return None
@@ -263,10 +264,12 @@ class Question:
 
     @property
     def counterexample(self) -> dict[str, Any] | None:
-        """The last counterexample as a scenario (a dict with its ``schedule``), or None."""
+        """The last counterexample as a scenario (a dict with its ``schedule``, or the
+        ``seed`` of the timed run that failed), or None."""
         if self.verdict is None or self.verdict.counterexample is None:
             return None
-        return self.verdict.counterexample.scenario
+        shown = self.verdict.counterexample
+        return {**shown.scenario, "seed": shown.seed}
 
     # ---- grading -----------------------------------------------------------------------
     def evaluate(self) -> Verdict:
