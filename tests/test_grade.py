@@ -308,11 +308,14 @@ def test_command_line_writes_the_table(tmp_path):
     (lambda d: (d / "notes.ipynb").write_text("not json") and d / "notes.ipynb", "not a notebook"),
     (lambda d: (d / "other.ipynb").write_text('{"cells": []}') and d / "other.ipynb", "which exercise"),
     (lambda d: SOLUTIONS / "04_voting.ipynb", "--workers must be between 1 and"),
+    (lambda d: SOLUTIONS / "04_voting.ipynb", "--questions 7: exercise 04 has questions 1, 2, 3"),
 ])
 def test_command_line_bad_input_is_one_line_and_exit_2(tmp_path, make, problem):
     path = make(tmp_path)
+    options = {"--workers": "999" if "workers" in problem else "1",
+               "--questions": "1,7" if "questions" in problem else "1"}
     run = subprocess.run([sys.executable, "-m", "paxoslab", "grade", str(path), "--csv",
-                          str(tmp_path / "g.csv"), "--workers", "1" if "workers" not in problem else "999"],
+                          str(tmp_path / "g.csv"), *(w for pair in options.items() for w in pair)],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and str(path) in run.stderr and problem in run.stderr

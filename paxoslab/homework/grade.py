@@ -735,7 +735,12 @@ def grade(paths: Sequence[str], csv_path: str = "grades.csv", workers: int = 1, 
     before anything is graded."""
     known = exercises()
     for path in paths:  # bad input is found before anything runs
-        identify(path, [source for _, source in read_cells(path)], exercise, known)
+        ex = identify(path, [source for _, source in read_cells(path)], exercise, known).EXERCISE
+        numbers = [q.number for q in ex.questions]
+        unknown = [n for n in questions or () if n not in numbers]
+        if unknown:
+            raise GradeError(path, f"--questions {unknown[0]}: exercise {ex.number} has questions "
+                                   f"{', '.join(map(str, numbers))}")
     out_dir = str(Path(csv_path).resolve().parent / "counterexamples")
     refused = [str(Path(p).resolve()) for p in paths] + [str(Path(csv_path).resolve()), out_dir]
     jobs = [(p, exercise, tuple(questions or ()), limits, out_dir, refused, n)
@@ -773,9 +778,3 @@ def grade(paths: Sequence[str], csv_path: str = "grades.csv", workers: int = 1, 
 def max_workers() -> int:
     """The most ``--workers``: one per CPU (each grades a submission with a full CPU's search)."""
     return os.cpu_count() or 1
-
-
-def iter_rows(csv_path: str) -> Iterator[dict[str, str]]:
-    """The rows of a grades table (for tests and scripts)."""
-    with open(csv_path, newline="", encoding="utf-8") as handle:
-        yield from csv.DictReader(handle)
