@@ -776,10 +776,10 @@ CAUSES = {
               "and S3 where S2 did (a replica's "
               "whole state must be in what apply returns: that is what it snapshots, stores and "
               "hands to a replica that catches up)",
-    "set order": "Your apply() depends on the order in which a set of names iterates: that order "
-                 "follows the names' hashes, and Python hashes strings with a seed of its own in "
-                 "every process (PYTHONHASHSEED), so each replica iterates in another order. The "
-                 "check gives each replica its own hash seed",
+    "set order": "Your apply() depends on the hashes of strings, most often through the order in "
+                 "which a set of names iterates, which follows them: Python hashes strings with a seed "
+                 "of its own in every process (PYTHONHASHSEED), so on each replica a set iterates in "
+                 "another order. The check gives each replica its own hash seed",
     "input": "Your apply() changed the state it was given",
     "local": "Your apply() reads something that is neither in the state nor in the command",
 }
