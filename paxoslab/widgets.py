@@ -699,6 +699,9 @@ def verdict(result: Any) -> str:
 
 
 class SearchExplorer:
+    #: how many ended searches are kept (their result and player)
+    KEEP = 8
+
     """Pick a scenario and a bug, search it in the background, replay the counterexample.
 
     The search runs in a thread, so the notebook stays usable while it runs (on
@@ -710,7 +713,8 @@ class SearchExplorer:
     ``explain()``'s numbered steps and a :class:`Player` on the counterexample, with
     the log grid beside the state table for Multi-Paxos.  The same choices always
     give the same result (BFS is deterministic; random walks follow ``seed``); only
-    the seconds differ.
+    the seconds differ.  So the last searches that ended (at a violation or complete)
+    are kept, and running one of them again shows it at once, saying so.
 
     A bad choice (a scenario not offered, a bug the protocol does not have, a
     strategy or a budget out of range, Run while a search runs) is one line in the
@@ -761,6 +765,8 @@ class SearchExplorer:
         self.thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._shown_at = 0.0
+        #: (scenario, choices) -> (result, player, steps) of searches that ended on their own
+        self._kept: OrderedDict[str, tuple[Any, Player | None, str]] = OrderedDict()
         self.scenario_menu.observe(self._scenario_changed, names="value")
         self.strategy_menu.observe(lambda change: setattr(self.seed, "disabled", change["new"] != "random"),
                                    names="value")
@@ -880,6 +886,16 @@ class SearchExplorer:
         except Exception as exc:  # a scenario that does not load: one line, as for a run
             self._say(f"cannot search: {one_line(exc)}", error=True)
             return False
+        key = json.dumps([data, choices], sort_keys=True, default=str)
+        if key in self._kept:  # the same choices give the same result: show it again
+            self._kept.move_to_end(key)
+            self.result, self.player, self.steps.value = self._kept[key]
+            self.error, self.bar.max = None, choices["max_seconds"]
+            self.replay.children = (self.player.widget,) if self.player is not None else ()
+            self._ended(self.result)
+            self._say(verdict(self.result) + " (shown again: the same choices give the same result)",
+                      error=not self.result.ok)
+            return True
         self._stop = threading.Event()
         self.result, self.player, self.error = None, None, None
         self.steps.value, self.replay.children = "", ()
@@ -920,17 +936,22 @@ class SearchExplorer:
         return (f"{states:,} states, depth {depth}, {seconds:.1f} s "
                 f"(of at most {self.bar.max:g} s)")
 
+    def _ended(self, result: Any) -> None:
+        """The progress bar and line of a search that ended."""
+        self.bar.value = self.bar.max if result.stopped in ("violation", "complete") \
+            else min(result.seconds, self.bar.max)
+        self.bar.bar_style = ("danger" if not result.ok and result.stopped != "interrupted"
+                              else "success" if result.stopped == "complete" else "warning")
+        self.progress.value = self._progress_line(result.states, result.depth, result.seconds)
+
     def _search(self, data: dict[str, Any], choices: dict[str, Any]) -> None:
         """The thread's work: search, then the verdict, the steps and the replay."""
         from .search import search
 
         try:
             result = search(data, progress=False, should_stop=self._watch, **choices)
-            self.bar.value = self.bar.max if result.stopped in ("violation", "complete") \
-                else min(result.seconds, self.bar.max)
-            self.bar.bar_style = ("danger" if not result.ok and result.stopped != "interrupted"
-                                  else "success" if result.stopped == "complete" else "warning")
-            self.progress.value = self._progress_line(result.states, result.depth, result.seconds)
+            self.stop_button.disabled = True  # the search is over: drawing cannot be stopped
+            self._ended(result)
             self._say(verdict(result) + (" — drawing the counterexample…"
                                          if result.counterexample is not None else ""),
                       error=not result.ok)
@@ -943,6 +964,11 @@ class SearchExplorer:
                 self.player = Player(cx, until=len(cx.scenario["schedule"]), panel=panel)
                 self.replay.children = (self.player.widget,)
             self.result = result
+            if result.stopped in ("violation", "complete"):
+                key = json.dumps([data, choices], sort_keys=True, default=str)
+                self._kept[key] = (result, self.player, self.steps.value)
+                if len(self._kept) > self.KEEP:
+                    self._kept.popitem(last=False)
             self._say(verdict(result), error=not result.ok)
         except Exception as exc:  # shown in the widget, not raised into the log console
             plt.close("all")

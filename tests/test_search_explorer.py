@@ -161,6 +161,7 @@ def test_random_walks_follow_the_seed_and_basic_paxos_has_no_log_grid(explorer):
     explorer.set(scenario="search-promise-omits-accepted", strategy="random", seed=0)
     schedules = []
     for _ in range(2):
+        explorer._kept.clear()  # search again, not show the search kept
         explorer.run()
         result = explorer.wait(60)
         schedules.append(result.counterexample.scenario["schedule"])
@@ -168,6 +169,30 @@ def test_random_walks_follow_the_seed_and_basic_paxos_has_no_log_grid(explorer):
         assert said(explorer).endswith("— found by a random walk: not necessarily the shortest")
         assert explorer.player.panel is None
     assert schedules[0] == schedules[1]
+
+
+def test_the_same_choices_again_show_the_search_kept_without_searching(explorer, monkeypatch):
+    explorer.set(scenario="multi-paxos-search-vote-twice-in-term")
+    explorer.run()
+    first = explorer.wait(60)
+    player = explorer.player
+    explorer.set(scenario="search-promise-omits-accepted", strategy="random")
+    explorer.run()
+    assert explorer.wait(60).property == "agreement" and explorer.player is not player
+
+    def searched(*args, **kwargs):
+        raise RuntimeError("searched again")
+
+    monkeypatch.setattr(sys.modules["paxoslab.search"], "search", searched)
+    explorer.set(scenario="multi-paxos-search-vote-twice-in-term", strategy="bfs")
+    assert explorer.run()
+    assert explorer.wait(1) is first and explorer.player is player
+    assert explorer.replay.children == (player.widget,)
+    assert said(explorer).endswith("(shown again: the same choices give the same result)")
+    assert "1. scenario: timeout S1" in explorer.steps.value and explorer.bar.bar_style == "danger"
+    explorer.set(bug="none")  # other choices: searched afresh
+    explorer.run()
+    assert explorer.wait(10) is None and said(explorer) == "cannot search: RuntimeError: searched again"
 
 
 def test_a_complete_search_says_so(explorer):
