@@ -15,13 +15,14 @@ What the check does for question 1:
   compared with what the command must do.  A machine that never changes its state is
   "incorrect: no progress"; one that raises on a valid command is a finding ("error");
 * **determinism**: the tour and a fixed battery of seeded random logs are each applied on
-  three replicas in this process, and every replica must be in the same state after every
-  command.  A real replica is a process of its own, on a machine of its own: its clock,
+  three replicas, and every replica must be in the same state after every command (and S1's
+  steps must be the spec's).  A real replica is a process of its own, on a machine of its own: its clock,
   its random numbers and its hash seed (the order in which a set of names iterates) are its
   own.  The check gives each replica its own, so that a machine that reads any of them
   fails **every time** (not by luck): while replica ``k`` applies a command, the names
   ``time``, ``datetime``, ``uuid`` and ``secrets`` the machine's module holds (and the
-  functions imported from them) are replica ``k``'s, the ``random`` module draws from
+  functions imported from them, and those modules imported inside the function) are
+  replica ``k``'s, the ``random`` module draws from
   replica ``k``'s own generator, and the words of the command hash as replica ``k``'s
   process would hash them (:class:`World`).  The replicas run one after another in one
   process, so a machine that keeps state in a global shares it between them, and the second
@@ -33,10 +34,11 @@ What the check does for question 1:
   scenarios ``homework-smr-*.json``, with the student's machine in every replica.
 
 The log that breaks determinism (the first failing log, cut down until no command of it can be
-left out) is
-told as three replicas side by side, with the command after which two of them first differ,
-their two states and what the machine read; and it is run through the protocol
-(``q1.replay()``), so the check draws the lesson's diagram.
+left out) is told as three replicas side by side, with the command after which two of them
+first differ, their two states and the cause (what the machine read, the global that changed,
+or the hash seed); and it is run through the protocol (``q1.replay()``), so the check draws
+the lesson's diagram.  Everything is seeded: a wrong machine fails the same way on every
+attempt and in any process (whatever ``PYTHONHASHSEED`` is).
 
 Question 2 checks the student's log: valid commands, two replicas that differ after it (the
 run that shows it), and the same log without the command that made them differ keeping every
