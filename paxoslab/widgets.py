@@ -865,9 +865,16 @@ class SearchExplorer:
 
     def choices(self) -> dict[str, Any]:
         """The search's arguments, as chosen (``pl.search(explorer.scenario(), **choices())``
-        runs the same search)."""
-        return {"strategy": self.strategy_menu.value, "max_ballots": self.ballots.value,
-                "seed": self.seed.value, "max_seconds": self.seconds.value}
+        runs the same search).  Random walks also stop after ``RANDOM_STATES`` steps, as
+        ``pl.search`` does without a time limit: an outcome that does not depend on the
+        machine's speed, unless the time limit comes first."""
+        from .search import RANDOM_STATES
+
+        chosen = {"strategy": self.strategy_menu.value, "max_ballots": self.ballots.value,
+                  "seed": self.seed.value, "max_seconds": self.seconds.value}
+        if chosen["strategy"] == "random":
+            chosen["max_states"] = RANDOM_STATES
+        return chosen
 
     # ---- running ----------------------------------------------------------------------------
     @property
@@ -987,7 +994,8 @@ class SearchExplorer:
         return line
 
     def _settings(self, choices: dict[str, Any]) -> str:
-        shown = {k: v for k, v in choices.items() if k != "seed" or choices["strategy"] == "random"}
+        shown = {k: v for k, v in choices.items()
+                 if k not in ("seed", "max_states") or choices["strategy"] == "random"}
         shown["bug"] = self.bug_menu.value
         return ", ".join(f"{k} = {v}" for k, v in shown.items())
 

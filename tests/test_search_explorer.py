@@ -22,6 +22,7 @@ from test_browser import chromium, jupyterlab  # noqa: F401  (fixtures: JupyterL
 
 import paxoslab as pl
 from paxoslab.protocols import PROTOCOLS
+from paxoslab.search import RANDOM_STATES
 from paxoslab.widgets import NO_BUG, SearchExplorer, search_explorer, verdict
 
 pytestmark = pytest.mark.usefixtures("close_figures")
@@ -159,6 +160,8 @@ def test_the_widget_shows_what_pl_search_returns(explorer):
 
 def test_random_walks_follow_the_seed_and_basic_paxos_has_no_log_grid(explorer):
     explorer.set(scenario="search-promise-omits-accepted", strategy="random", seed=0)
+    # walks end after as many steps as pl.search's default, whatever the machine's speed
+    assert explorer.choices()["max_states"] == RANDOM_STATES
     schedules = []
     for _ in range(2):
         explorer._kept.clear()  # search again, not show the search kept
