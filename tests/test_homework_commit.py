@@ -72,6 +72,16 @@ WRONG = {
                     return n
             return commit
         """),
+    "check the term of the last entry, not of the one committed": (
+        2, "leader-completeness", "homework-commit-figure-8", """
+        def commit_index(match, log, term, commit):
+            if not log or log[-1][0] != term:
+                return commit
+            for n in range(len(log), commit, -1):
+                if stored_on_majority(match, n):
+                    return n
+            return commit
+        """),
     "commit the whole log once a majority stores an entry of the term": (
         2, "leader-completeness", "homework-commit-ahead", """
         def commit_index(match, log, term, commit):

@@ -25,9 +25,10 @@ mistakes ``tests/test_homework_commit.py`` lists, each with its property, on eve
   (counting itself twice, or moving the commit index to the end of its log);
 * ``homework-commit-five`` (5 servers): a leader that commits an entry two of five store
   (the highest follower's match index instead of the majority's);
-* ``homework-commit-figure-8`` (3 servers, the Raft paper's Figure 8): a leader that
-  commits an entry of an earlier term by counting its replicas, or checks the term of
-  the wrong entry;
+* ``homework-commit-figure-8`` (3 servers, the Raft paper's Figure 8, with a command
+  of the new leader's term after the old entry): a leader that commits an entry of an
+  earlier term by counting its replicas, or checks the term of its last entry instead of
+  the one it commits (the most expensive preset: about 16,000 worlds);
 * ``homework-commit-progress`` (timed, 10 seeds): one follower is down for the whole run,
   so the leader must commit with the other; a rule that never moves, or that waits for
   every follower (the leader not counting itself), is "no progress".
