@@ -176,6 +176,43 @@ def test_garbage_on_the_wire_is_an_error():
     assert rows[1]["status"] == ERROR and "not an answer" in rows[1]["detail"], rows
 
 
+def test_reaching_into_the_audit_hook_changes_nothing():
+    """A refusal's traceback shows the hook's frames: the submission changes every list it finds
+    there, and the hook still refuses (its folders are tuples, its helpers its own)."""
+    rows = graded(SUBMISSIONS / "tampers_with_the_hook.ipynb", questions=(1,))
+    assert rows[1]["status"] == ERROR and "04_voting.ipynb' refused" in rows[1]["detail"], rows
+
+
+def test_the_audit_hook_loads_no_global():
+    """What a submission can replace (builtins, os.path, this module's globals) is never looked
+    up by the hook: every name it uses is its own variable."""
+    import dis
+    import types
+
+    from paxoslab.homework.sandbox import guard
+
+    hook = guard(["/usr"], ["/tmp/scratch"], ["/usr/secret"])
+    todo, seen = [hook], {}
+    while todo:
+        fn = todo.pop()
+        if id(fn) in seen:
+            continue
+        seen[id(fn)] = fn.__name__
+        loads = [i.argval for i in dis.get_instructions(fn) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")]
+        assert loads == [], (fn.__name__, loads)
+        todo += [c.cell_contents for c in fn.__closure__ or ()
+                 if isinstance(c.cell_contents, types.FunctionType)]
+    assert {"hook", "check_path", "inside", "lexical"} <= set(seen.values())
+    with pytest.raises(PermissionError, match="grader's file"):
+        hook("open", ("/usr/secret/x", "r", 0))
+    with pytest.raises(PermissionError, match="outside"):
+        hook("open", ("/usr/../etc/../work/x", "r", 0))
+    with pytest.raises(PermissionError, match="outside"):
+        hook("open", ("/usr/x", "w", 0))
+    hook("open", ("/usr/lib/x", "r", 0))
+    hook("open", ("/tmp/scratch/out", "w", 0))
+
+
 def test_hanging_up_and_running_on_is_an_error():
     rows = graded(SUBMISSIONS / "hangs_up.ipynb", questions=(1,))
     assert rows[1]["status"] == ERROR and "hung up" in rows[1]["detail"], rows

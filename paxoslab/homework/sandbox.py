@@ -72,7 +72,7 @@ import random
 import struct
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 #: the largest message either side accepts (bytes)
@@ -386,12 +386,24 @@ class _Sink(io.TextIOBase):
         return len(text)
 
 
-def _norm(path: str) -> str:
-    return os.path.realpath(os.path.abspath(path))
+def lexical(path: str, cwd: str) -> str:
+    """``path`` made absolute against ``cwd`` and normalised by its text alone (``.``, ``..``,
+    repeated ``/``), with str methods only: what the audit hook compares (symbolic links are
+    not followed; the worker may create none outside its scratch folder).
 
-
-def _inside(path: str, folders: Iterable[str]) -> bool:
-    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
+    >>> lexical("../b/./c//d", "/x/y")
+    '/x/b/c/d'
+    """
+    if not path.startswith("/"):
+        path = cwd + "/" + path
+    parts: list = []
+    for part in path.split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part and part != ".":
+            parts.append(part)
+    return "/" + "/".join(parts)
 
 
 #: audit events refused outright (prefix match on the event name)
@@ -399,62 +411,81 @@ REFUSED_EVENTS = ("subprocess.", "os.system", "os.exec", "os.spawn", "os.posix_s
                   "os.forkpty", "pty.", "socket.", "ctypes.", "os.kill", "os.killpg", "signal.pthread_kill",
                   "resource.setrlimit", "resource.prlimit", "os.setuid", "os.chroot", "sys.remote_exec",
                   "_posixsubprocess.", "os.add_dll_directory", "webbrowser.", "urllib.", "ftplib.",
-                  "smtplib.", "http.", "imaplib.", "poplib.", "telnetlib.", "nntplib.")
+                  "smtplib.", "http.", "imaplib.", "poplib.", "telnetlib.", "nntplib.",
+                  # what could reach into the hook's own variables, or forge bytecode
+                  "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.settrace",
+                  "sys.setprofile", "code.__new__")
 #: events that change the file system: allowed only inside the scratch folder
 WRITE_EVENTS = ("os.mkdir", "os.remove", "os.rmdir", "os.rename", "os.symlink", "os.link", "os.chmod",
                 "os.chown", "os.truncate", "os.utime", "shutil.", "os.chflags", "os.lchflags", "os.mkfifo",
                 "os.mknod", "os.removexattr", "os.setxattr")
+#: events that read a folder's or file's path
+READ_EVENTS = ("open", "os.listdir", "os.scandir", "glob.glob", "os.chdir")
 
 
 def guard(readable: Sequence[str], writable: Sequence[str], refused: Sequence[str]) -> Callable:
     """The audit hook (see the module docstring): ``readable`` folders may be read,
-    ``writable`` ones also written, ``refused`` paths never touched."""
-    readable = [_norm(p) for p in readable]
-    writable = [_norm(p) for p in writable]
-    refused = [_norm(p) for p in refused]
-    busy = [False]
+    ``writable`` ones also written, ``refused`` paths never touched.
+
+    Everything the hook uses is bound here, once: builtins, ``os.getcwd`` and the folder
+    lists (tuples) are its own variables, and it compares paths with str methods only, so that
+    a submission that replaces ``os.path`` functions, builtins or this module's globals does
+    not change its answers (``tests/test_grade.py`` checks that its code loads no global).
+    """
+    import types
+
+    _type, _str, _bytes, _int, _len, _repr = type, str, bytes, int, len, repr
+    _denied, getcwd, cwd0 = PermissionError, os.getcwd, os.getcwd()
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+    refused_events, write_events, read_events = REFUSED_EVENTS, WRITE_EVENTS, READ_EVENTS
+    # a function object of its own (the module's lexical could be given other code)
+    normal = types.FunctionType(lexical.__code__, {"__builtins__": {}}, "lexical")
+
+    def folders(paths: Sequence[str]) -> tuple:
+        return tuple(f for p in paths for f in (lexical(p, cwd0), lexical(os.path.realpath(p), cwd0)))
+
+    readable_, writable_, refused_ = folders(readable), folders(writable), folders(refused)
+
+    def inside(where: str, folders: tuple) -> bool:
+        for folder in folders:
+            if where == folder or where.startswith(folder + "/") or folder == "/":
+                return True
+        return False
 
     def check_path(event: str, path: Any, write: bool) -> None:
-        if isinstance(path, int):  # a file descriptor the worker already holds
+        kind = _type(path)
+        if kind is _int:  # a file descriptor the worker already holds
             return
-        try:
-            text = os.fsdecode(path)
-        except TypeError:
-            raise PermissionError(f"paxoslab grader: {event} refused") from None
-        where = _norm(text)
-        if _inside(where, refused):
-            raise PermissionError(f"paxoslab grader: {event} {text!r} refused (a grader's file)")
-        if _inside(where, writable):
+        if kind is _bytes:
+            path = path.decode("utf-8", "surrogateescape")
+        elif kind is not _str:
+            raise _denied("paxoslab grader: " + event + " refused (not a path)")
+        where = normal(path, getcwd())
+        if inside(where, refused_):
+            raise _denied("paxoslab grader: " + event + " " + _repr(path) + " refused (a grader's file)")
+        if inside(where, writable_):
             return
-        if write or not _inside(where, readable):
-            raise PermissionError(f"paxoslab grader: {event} {text!r} refused (outside the "
-                                  f"installed packages)")
+        if write or not inside(where, readable_):
+            raise _denied("paxoslab grader: " + event + " " + _repr(path) + " refused (outside the "
+                          "installed packages)")
 
     def hook(event: str, args: tuple) -> None:
-        if busy[0]:
-            return
-        if event.startswith(REFUSED_EVENTS):
-            raise PermissionError(f"paxoslab grader: {event} refused in a graded submission")
-        if event not in ("open", "os.listdir", "os.scandir", "glob.glob", "os.chdir") \
-                and not event.startswith(WRITE_EVENTS):
-            return
-        busy[0] = True
-        try:
-            if event == "open":
-                path, mode, flags = (list(args) + [None, None, None])[:3]
-                write = bool(mode and any(c in str(mode) for c in "wax+")) or (
-                    isinstance(flags, int) and bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT
-                                                             | os.O_APPEND | os.O_TRUNC)))
-                check_path(event, path, write)
-            elif event.startswith(WRITE_EVENTS):
-                for arg in args[:2]:
-                    if isinstance(arg, (str, bytes, os.PathLike)):
-                        check_path(event, arg, True)
-            else:
-                path = args[0] if args else "."
-                check_path(event, "." if path is None else path, False)
-        finally:
-            busy[0] = False
+        if event.startswith(refused_events):
+            raise _denied("paxoslab grader: " + event + " refused in a graded submission")
+        if event == "open":
+            path = args[0] if _len(args) > 0 else None
+            mode = args[1] if _len(args) > 1 else None
+            flags = args[2] if _len(args) > 2 else None
+            write = (_type(mode) is _str and ("w" in mode or "a" in mode or "x" in mode or "+" in mode)) \
+                or (_type(flags) is _int and (flags & write_flags) != 0)
+            check_path(event, path, write)
+        elif event.startswith(write_events):
+            for arg in args[:2]:
+                if _type(arg) is _str or _type(arg) is _bytes:
+                    check_path(event, arg, True)
+        elif event in read_events:
+            path = args[0] if _len(args) > 0 and args[0] is not None else "."
+            check_path(event, path, False)
 
     return hook
 

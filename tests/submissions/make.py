@@ -94,6 +94,22 @@ def up_to_date(log, last_index, last_term):
         except OSError:
             pass
     return True""", GRANT_VOTE],
+    # reaches into the audit hook through a refusal's traceback, to switch it off
+    "tampers_with_the_hook.ipynb": [VOTING_IMPORT, '''from paxoslab.homework import SOLUTIONS
+
+path = SOLUTIONS / "04_voting.ipynb"
+try:
+    open(path)
+except PermissionError as refusal:
+    tb = refusal.__traceback__
+    while tb is not None:
+        for value in list(tb.tb_frame.f_locals.values()):
+            if isinstance(value, list) and value in ([False], [True]):
+                value[0] = True  # the hook's "busy" flag
+            if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+                value.append("/")  # a list of folders the hook allows
+        tb = tb.tb_next
+solution = open(path).read()''', UP_TO_DATE],
     # closes its end of the conversation and goes on running
     "hangs_up.ipynb": [VOTING_IMPORT, '''import os
 import time
