@@ -1,7 +1,8 @@
 """Exercise 06: debugging a broken node with the search (lesson 06).
 
 The student gets :class:`SuspectNode`, a Multi-Paxos (Raft) server with one rule broken —
-subtly: it looks right, passes the lessons' timed runs, and no bug switch names it.  They
+subtly: it looks right, passes the course's timed Multi-Paxos scenarios, and no bug switch
+names it.  They
 search a given scenario with it (``pl.search(SCENARIO, node_class=SuspectNode)``), read
 ``explain()``, and answer:
 
@@ -154,8 +155,8 @@ def _merge_suspect(log: tuple, prev_index: int, entries: tuple) -> tuple:
 
 
 class SuspectNode(DebugExerciseNode):
-    """A Multi-Paxos (Raft) server. Timed runs of the lessons' scenarios look fine with it.
-    Is it safe?"""
+    """A Multi-Paxos (Raft) server. Timed runs of the course's Multi-Paxos scenarios
+    (``data/scenarios/multi-paxos-*.json`` without a bug) look fine with it. Is it safe?"""
 
     def merge(self, log: tuple, prev_index: int, entries: tuple) -> tuple:
         return _merge_suspect(log, prev_index, entries)
