@@ -41,7 +41,20 @@ from ..protocols.multi_paxos.node import (
     conflict_hint,
     merge_entries,
 )
-from . import CORRECT, INCORRECT, NOT_ATTEMPTED, Exercise, Preset, Question, StudentError, Verdict, record
+from ..watchdog import handler_time_limit
+from . import (
+    CORRECT,
+    HANDLER_SECONDS,
+    INCORRECT,
+    NOT_ATTEMPTED,
+    Exercise,
+    Preset,
+    Question,
+    StudentError,
+    Verdict,
+    _call_in_handler,
+    record,
+)
 from .paths import SCENARIOS
 
 __all__ = ["EXERCISE", "PROPERTIES", "RULES", "SCENARIO", "DebugExerciseNode", "SuspectNode", "bind",
@@ -211,7 +224,8 @@ class ChoiceQuestion(Question):
                                                "Make it return your answer, run the cell, then check again.")
         if problem:
             return Verdict(INCORRECT, "error", f"✘ incorrect: {problem}")
-        answer = functions[name]()
+        with handler_time_limit(HANDLER_SECONDS):
+            answer = _call_in_handler(functions[name])
         given = str(answer).strip().lower() if isinstance(answer, str) else None
         if given not in {c.lower() for c in self.choices}:
             return Verdict(INCORRECT, "not a choice",
