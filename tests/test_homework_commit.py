@@ -181,3 +181,20 @@ def test_student_notebook_holds_no_solution():
     text = json.dumps(student)
     assert "BEGIN SOLUTION" not in text and "Solution notebook" not in text
     assert text.count("raise NotImplementedError") == 2
+
+
+def test_the_counterexample_is_the_same_in_another_process():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    mistake = "commit an old-term entry by counting"
+    here = grade(2, WRONG[mistake][3]).counterexample.scenario["schedule"]
+    script = (f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+              f"from test_homework_commit import grade, WRONG; "
+              f"v = grade(2, WRONG[{mistake!r}][3]); "
+              f"print('SCHEDULE', json.dumps(v.counterexample.scenario['schedule']))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONHASHSEED": "12345"}).stdout
+    assert json.loads(out.split("SCHEDULE ", 1)[1]) == json.loads(json.dumps(here))
