@@ -25,6 +25,11 @@ Each row of the table is one submission and question, with ``status`` one of:
 A question whose function loops or kills its worker does not take the other questions
 with it: the next question starts a fresh worker (the notebook is run again).  A notebook
 whose run itself times out or dies is not run again.
+
+What the worker is kept from doing, and what it is not (it is not an operating-system
+sandbox), is in :mod:`paxoslab.homework.sandbox`.  The grader does not need the reference
+solutions: to be sure no submission reads them, grade on a copy of the course without
+``notebooks/exercises/solutions``, under an account of its own.
 """
 
 from __future__ import annotations
@@ -277,10 +282,12 @@ class Sandbox:
         limits = self.limits
 
         cpu, memory = int(limits.cpu_seconds), int(limits.memory_mb) * 2 ** 20
+        # no file may grow (a write fails, EFBIG): a submission cannot write a library to load
         wanted = [(resource.RLIMIT_CPU, (cpu, cpu + 5)), (resource.RLIMIT_AS, (memory, memory)),
-                  (resource.RLIMIT_FSIZE, (64 * 2 ** 20, 64 * 2 ** 20)), (resource.RLIMIT_CORE, (0, 0))]
+                  (resource.RLIMIT_FSIZE, (0, 0)), (resource.RLIMIT_CORE, (0, 0))]
 
         def restrict() -> None:  # in the child, before it runs Python
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write fails instead of killing
             for which, (soft, hard) in wanted:
                 old_soft, old_hard = resource.getrlimit(which)
                 if old_hard != resource.RLIM_INFINITY:  # never above what the grader has itself

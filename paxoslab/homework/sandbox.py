@@ -2,10 +2,9 @@
 and answers calls of the student's functions; the checks run in the grading process.
 
 The grading process (:mod:`paxoslab.homework.grade`) starts one worker per submission
-(``python -I -c ...``, with ``RLIMIT_CPU``, ``RLIMIT_AS``, ``RLIMIT_FSIZE`` and
-``RLIMIT_CORE`` set before it runs, in a session of its own, in an empty scratch folder,
-its stdout and stderr at ``/dev/null``) and talks to it over one socket, in JSON messages
-framed by their length (:func:`write_message`, :func:`read_message`):
+(``python -I -c ...``, with resource limits set before it runs, in a session of its own, in
+an empty scratch folder, its stdout and stderr at ``/dev/null``) and talks to it over one
+socket, in JSON messages framed by their length (:func:`write_message`, :func:`read_message`):
 
 * ``run``: import the exercise's module, make ``qN.check()``, ``hint()``, ``solution()``
   and ``replay()`` do nothing (their output is not graded), install the audit hook, then
@@ -37,29 +36,38 @@ A check that must arrange the student's surroundings for a call (exercise 01 giv
 replica its own clock, random numbers and hash seed) runs that code where the function
 runs with :func:`remote`.
 
-What the audit hook (:func:`guard`, ``sys.addaudithook``: it cannot be removed) refuses
-in the worker: opening files other than those of the installed Python and packages
-(``sys.prefix``, ``sys.base_prefix``, site-packages, the ``paxoslab`` package), the course's
-scenarios (``data/scenarios``), ``/usr``, ``/etc``, ``/dev/null``, ``/dev/urandom`` and the
-scratch folder (only there may it write),
-and always the paths the grader names (the reference solutions, the other submissions,
-the grades); listing folders outside those; starting processes (``subprocess``,
-``os.system``, ``os.exec*``, ``os.spawn*``, ``os.posix_spawn``, ``os.fork``); sockets;
-``ctypes`` (loading a library, looking up or calling a C function: ``ctypes`` itself is
-imported before the hook, as NumPy's import needs); sending signals (``os.kill``: the
-grading process); changing resource limits; removing, renaming or creating files and
-folders outside the scratch folder.
+What the worker may not do.  Its limits (set before it runs Python): CPU seconds, address
+space, no core files, and no file may grow (``RLIMIT_FSIZE`` 0, ``SIGXFSZ`` ignored: a write
+fails), so it cannot write a library to load.  Its audit hook (:func:`guard`,
+``sys.addaudithook``: it cannot be removed) refuses: opening files other than those of the
+installed Python and packages (``sys.prefix``, ``sys.base_prefix``, site-packages, the
+``paxoslab`` package), the course's scenarios (``data/scenarios``), ``/usr``, ``/etc``,
+``/dev/null``, ``/dev/urandom`` and its scratch folder, and always the paths the grader names
+(the reference solutions, the other submissions, the grades); listing folders outside those;
+starting processes (``subprocess``, ``os.system``, ``os.exec*``, ``os.spawn*``,
+``os.posix_spawn``, ``os.fork``); sockets; ``ctypes`` (loading a library, looking up or
+calling a C function: ``ctypes`` itself is imported before the hook, as NumPy's import
+needs); importing ``cffi``, ``_testcapi`` or the sub-interpreter modules; sending signals
+(``os.kill``: the grading process); changing resource limits; ``gc.get_objects`` and
+``get_referrers``, ``sys.settrace`` and ``setprofile`` and ``code.__new__`` (what could reach
+into the hook's own variables or forge bytecode); removing, renaming or creating files and
+folders outside the scratch folder.  The hook binds everything it uses when it is made and
+compares paths as text (``..`` resolved, symbolic links not followed), so replacing
+``os.path``, builtins or this module's functions does not change its answers.
 
 What it does not prevent — it is not an operating-system sandbox: code that reaches the
-operating system without an audit event (a C extension that opens files or makes system
-calls itself, e.g. through ``cffi``, or a crash of the interpreter on purpose); reading
-files the hook allows (the library's own source is readable, the reference solutions are
-not); threads; looking at or changing anything inside the worker itself (its answers are
-what the submission does, so that only changes its own grade).  The grading process
-relies on none of the worker's checks for its verdict: a worker that dies, overruns its
-limits, answers late or answers nonsense only turns that submission's grade into
-``timeout`` or ``error``.  The worker runs as the grader's user (as root if the grader
-does): give the grader an unprivileged account or a container of its own for more.
+operating system or the interpreter's memory in ways CPython does not audit (a C extension
+module that opens files itself, bytecode crafted through ``marshal``, a bug of the
+interpreter used on purpose); following a symbolic link that already exists inside an
+allowed folder; reading what the hook allows (the library's own source is readable);
+threads; anything inside the worker itself (its answers are what the submission does, so
+that changes only its own grade).  Whoever gets past the hook and reads a reference solution
+gets the grade of the code it then runs: to be sure, grade on a copy of the course without
+``notebooks/exercises/solutions`` (the grader does not need it), under an unprivileged
+account or in a container.  The grading process relies on none of the worker's checks for
+its verdicts: a worker that dies, overruns its limits, answers late or answers nonsense only
+turns its submission's grade into ``timeout`` or ``error``.  The worker runs as the grader's
+user (as root if the grader does).
 """
 
 from __future__ import annotations
@@ -412,9 +420,14 @@ REFUSED_EVENTS = ("subprocess.", "os.system", "os.exec", "os.spawn", "os.posix_s
                   "resource.setrlimit", "resource.prlimit", "os.setuid", "os.chroot", "sys.remote_exec",
                   "_posixsubprocess.", "os.add_dll_directory", "webbrowser.", "urllib.", "ftplib.",
                   "smtplib.", "http.", "imaplib.", "poplib.", "telnetlib.", "nntplib.",
-                  # what could reach into the hook's own variables, or forge bytecode
+                  # what could reach into the hook's own variables, forge bytecode, or start an
+                  # interpreter the hook does not watch
                   "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.settrace",
-                  "sys.setprofile", "code.__new__")
+                  "sys.setprofile", "code.__new__", "cpython.PyInterpreterState_New", "sqlite3.")
+#: modules a submission may not import: C code that reaches the operating system or the
+#: interpreter's memory without an audit event
+REFUSED_MODULES = ("cffi", "_cffi_backend", "_testcapi", "_testinternalcapi", "_testmultiphase",
+                   "_xxsubinterpreters", "_xxinterpchannels", "_interpreters", "_interpchannels")
 #: events that change the file system: allowed only inside the scratch folder
 WRITE_EVENTS = ("os.mkdir", "os.remove", "os.rmdir", "os.rename", "os.symlink", "os.link", "os.chmod",
                 "os.chown", "os.truncate", "os.utime", "shutil.", "os.chflags", "os.lchflags", "os.mkfifo",
@@ -438,6 +451,7 @@ def guard(readable: Sequence[str], writable: Sequence[str], refused: Sequence[st
     _denied, getcwd, cwd0 = PermissionError, os.getcwd, os.getcwd()
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
     refused_events, write_events, read_events = REFUSED_EVENTS, WRITE_EVENTS, READ_EVENTS
+    refused_modules = REFUSED_MODULES + tuple(m + "." for m in REFUSED_MODULES)
     # a function object of its own (the module's lexical could be given other code)
     normal = types.FunctionType(lexical.__code__, {"__builtins__": {}}, "lexical")
 
@@ -472,6 +486,9 @@ def guard(readable: Sequence[str], writable: Sequence[str], refused: Sequence[st
     def hook(event: str, args: tuple) -> None:
         if event.startswith(refused_events):
             raise _denied("paxoslab grader: " + event + " refused in a graded submission")
+        if event == "import" and _len(args) > 0 and _type(args[0]) is _str \
+                and (args[0] + ".").startswith(refused_modules):
+            raise _denied("paxoslab grader: import " + args[0] + " refused in a graded submission")
         if event == "open":
             path = args[0] if _len(args) > 0 else None
             mode = args[1] if _len(args) > 1 else None

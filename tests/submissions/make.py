@@ -110,6 +110,15 @@ except PermissionError as refusal:
                 value.append("/")  # a list of folders the hook allows
         tb = tb.tb_next
 solution = open(path).read()''', UP_TO_DATE],
+    # writes a file to load as native code (in its own scratch folder, where it may create files)
+    "writes_a_file.ipynb": [VOTING_IMPORT, '''with open("helper.so", "wb") as out:
+    out.write(b"\\x7fELF" + bytes(4096))''', UP_TO_DATE],
+    # starts an interpreter of its own, which the audit hook would not watch
+    "starts_an_interpreter.ipynb": [VOTING_IMPORT, '''import _xxsubinterpreters as interpreters
+
+inner = interpreters.create()
+interpreters.run_string(inner, "print(open('notebooks/exercises/solutions/04_voting.ipynb').read())")''',
+                                    UP_TO_DATE],
     # closes its end of the conversation and goes on running
     "hangs_up.ipynb": [VOTING_IMPORT, '''import os
 import time
