@@ -152,6 +152,11 @@ def test_reading_the_solution_notebook_is_refused():
     assert "PermissionError" in rows[1]["detail"] and "04_voting.ipynb" in rows[1]["detail"]
 
 
+def test_a_function_that_gives_its_node_back_is_graded_as_in_a_notebook():
+    rows = graded(SUBMISSIONS / "returns_the_node.ipynb", questions=(3,))
+    assert rows[3]["status"] == CORRECT, rows
+
+
 def test_an_honest_notebook_may_use_numpy_pandas_and_matplotlib():
     rows = graded(SUBMISSIONS / "uses_libraries.ipynb", questions=(1,))
     assert rows[1]["status"] == CORRECT, rows

@@ -426,7 +426,10 @@ class Sandbox:
                 culprit = raised.get("culprit")
                 culprit = culprit if isinstance(culprit, str) and culprit in self.names else None
                 return _exception(raised), culprit, bool(raised.get("here")) and culprit == name, None
-            return None, None, False, decode(answer.get("value"), 0, frozenset(seen))
+            value = answer.get("value")
+            if isinstance(value, dict) and value.get("$") == "node-argument":
+                return None, None, False, nodes[value["v"]]
+            return None, None, False, decode(value, 0, frozenset(seen))
         except Exception as exc:  # noqa: BLE001 - whatever the worker sent: not an answer
             self._fail(ERROR, f"the worker's answer to {name}() is not an answer "
                               f"({type(exc).__name__}: {str(exc)[:200]})")

@@ -658,7 +658,9 @@ class Worker:
             answer["raised"] = _describe_exception(exc, self.names, fn)
         else:
             try:
-                answer["value"] = encode(value)
+                same = [k for k, (node, _) in enumerate(nodes) if node is value]
+                # a node argument given back (``return node``) comes back as that argument
+                answer["value"] = {"$": "node-argument", "v": same[0]} if same else encode(value)
             except CodecError as exc:
                 answer["raised"] = {"type": "TypeError", "message": f"{name}() returned {exc}",
                                     "culprit": name, "here": True, "trace": ""}

@@ -134,6 +134,10 @@ time.sleep(30)''', UP_TO_DATE],
 
 libc = ctypes.pythonapi
 handle = libc.open(b"notebooks/exercises/solutions/04_voting.ipynb", 0)''', UP_TO_DATE],
+    # an honest save_vote that also gives the node back (harmless in a notebook)
+    "returns_the_node.ipynb": [VOTING_IMPORT, '''def save_vote(node):
+    node.persist(current_term=node.current_term, voted_for=node.voted_for)
+    return node'''],
     # an honest notebook that uses NumPy, pandas and matplotlib beside its answer
     "uses_libraries.ipynb": [VOTING_IMPORT, '''import matplotlib.pyplot as plt
 import numpy as np
