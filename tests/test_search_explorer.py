@@ -134,9 +134,10 @@ def test_a_multi_paxos_search_ends_in_a_counterexample_replayed_with_the_log_gri
     assert said(explorer) == (f"election-safety violated after {steps} steps: {result.violation.detail}"
                               " — a shortest counterexample (breadth-first)")
     assert explorer.bar.bar_style == "danger"
-    assert re.fullmatch(r"148 states, depth 6, \d+\.\d s \(of at most 120 s\)", explorer.progress.value)
+    assert re.fullmatch(rf"{result.states:,} states, depth {result.depth}, \d+\.\d s \(of at most 120 s\)",
+                        explorer.progress.value)
     text = html.unescape(explorer.steps.value)
-    assert "  1. scenario: timeout S1" in text
+    assert re.search(r"^  1\. scenario: timeout S[12]$", text, re.M)
     assert f"violation of election-safety after {steps} steps:" in text
     player = explorer.player
     assert explorer.replay.children == (player.widget,)
@@ -144,8 +145,9 @@ def test_a_multi_paxos_search_ends_in_a_counterexample_replayed_with_the_log_gri
     assert "the start" in player.clock.value
     assert bytes(player.panel_image.value).startswith(PNG)  # the log grid beside the table
     player.slider.value = 3
-    assert "<b>after step 3</b> of 6" in player.clock.value and ">step 3</th>" in player.table.value
-    assert player.state_at(3)["S1"]["role"] == "leader"  # step 3: S1 counts S3's vote
+    assert f"<b>after step 3</b> of {steps}" in player.clock.value and ">step 3</th>" in player.table.value
+    # the first election takes three steps: a timeout, a vote, the candidate counting it
+    assert [s["role"] for s in player.state_at(3).values()].count("leader") == 1
     assert not explorer.run_button.disabled and explorer.stop_button.disabled
     assert plt.get_fignums() == []
 
@@ -192,7 +194,7 @@ def test_the_same_choices_again_show_the_search_kept_without_searching(explorer,
     assert explorer.wait(1) is first and explorer.player is player
     assert explorer.replay.children == (player.widget,)
     assert said(explorer).endswith("(shown again: the same choices give the same result)")
-    assert "1. scenario: timeout S1" in explorer.steps.value and explorer.bar.bar_style == "danger"
+    assert "1. scenario: timeout S" in explorer.steps.value and explorer.bar.bar_style == "danger"
     explorer.set(bug="none")  # other choices: searched afresh
     explorer.run()
     assert explorer.wait(10) is None and said(explorer) == "cannot search: RuntimeError: searched again"
@@ -383,7 +385,7 @@ def test_run_and_stop_in_jupyterlab(chromium, jupyterlab, tmp_path):  # noqa: F8
             stop = page.locator(".widget-button", has_text="Stop")
             run.click(timeout=left())
             expect(status).to_contain_text("election-safety violated after 6 steps", timeout=left())
-            expect(page.locator("pre", has_text="1. scenario: timeout S1")).to_have_count(1, timeout=left())
+            expect(page.locator("pre", has_text="1. scenario: timeout S")).to_have_count(1, timeout=left())
             slider = page.locator(".widget-slider", has=page.locator("label", has_text="step"))
             expect(slider).to_have_count(1, timeout=left())
             expect(page.get_by_text("the start, before step 1 of 6")).to_have_count(1, timeout=left())
