@@ -281,6 +281,10 @@ def test_values_travel_as_tagged_json_and_nothing_else_is_decoded():
             decode(bad)
     with pytest.raises(CodecError):
         encode(object())
+    # what is a builtin container or number at heart travels as that builtin
+    from collections import defaultdict
+    assert decode(encode(defaultdict(int, a=1))) == {"a": 1}
+    assert decode(encode({"n": __import__("numpy").int64(3)})) == {"n": 3}
     # a plain object (not a frozen record) comes back only of a class that was sent
     from paxoslab.statemachine import KeyValueStore
     seen: set = set()

@@ -23,7 +23,8 @@ socket, in JSON messages framed by their length (:func:`write_message`, :func:`r
   grading process's ``random`` module is mirrored into the worker's for the call and back
   (a check that seeds it, so that a policy drawing from it is graded the same on every
   attempt, seeds the student's draws too).  Other arguments are copies: a change the
-  function makes to a list it was given does not come back.
+  function makes to a list it was given does not come back.  A value that is a builtin
+  container or number at heart (a ``defaultdict``, NumPy's ``int64``) travels as that builtin.
 
 Values travel as tagged JSON (:func:`encode`, :func:`decode`): atoms, tuples, lists,
 dicts, sets, ``random.Random`` states, and instances of classes defined in ``paxoslab``
@@ -259,11 +260,21 @@ def encode(value: Any, depth: int = 0, seen: set[type] | None = None) -> Any:
             return {"$": "obj", "cls": path, "v": {f.name: encode(getattr(value, f.name), deeper, seen)
                                                    for f in dataclasses.fields(kind)}}
         from ..node import Node
-        if hasattr(value, "__dict__") and not isinstance(value, Node) and not hasattr(kind, "__slots__"):
+        if hasattr(value, "__dict__") and not isinstance(value, Node) and not hasattr(kind, "__slots__") \
+                and not isinstance(value, (int, float, str, bytes, tuple, list, dict, set, frozenset)):
             if seen is not None:
                 seen.add(kind)
             return {"$": "inst", "cls": path,
                     "v": {k: encode(v, deeper, seen) for k, v in vars(value).items()}}
+    # anything else that is a builtin container or number at heart travels as that (a
+    # defaultdict as a dict, NumPy's integers as int): what a check does with it is the same
+    for base in (bool, int, float, str, bytes, tuple, list, dict, set, frozenset):
+        if isinstance(value, base) and base is not bool:
+            return encode(base(value), depth, seen)
+    if kind.__module__ == "numpy" and hasattr(value, "item"):  # numpy.bool_, float64, int64...
+        item = value.item()
+        if type(item) in _ATOMS:
+            return item
     raise CodecError(f"a {kind.__module__}.{kind.__qualname__} cannot be carried between processes "
                      "(use plain values: numbers, strings, None, tuples, lists, dicts, sets, and the "
                      "exercise's own types)")
