@@ -699,7 +699,8 @@ def grade_submission(path: str, exercise: str | None = None, questions: Sequence
                 file = Path(out_dir) / f"{name or Path(path).stem}-{ex.number}-q{question.number}.json"
                 file.write_text(json.dumps(scenario, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
                 row["counterexample"] = str(file)
-            row.update(submission=path, exercise=ex.number, seconds=round(time.perf_counter() - began, 2))
+            row.update(submission=path, exercise=ex.number, seconds=round(time.perf_counter() - began, 2),
+                       detail=" ".join(str(row.get("detail") or "").split()))  # one line in the table
             graded.rows.append({c: row.get(c) for c in COLUMNS})
     finally:
         submission.close()
