@@ -94,6 +94,7 @@ def test_wrong_solution_is_incorrect_with_the_property_and_a_scenario_file(tmp_p
     assert (row["status"], row["property"]) == (INCORRECT, "leader-completeness"), row
     scenario = json.loads(Path(row["counterexample"]).read_text(encoding="utf-8"))
     assert scenario["schedule"] and scenario["protocol"] == "multi-paxos"
+    assert "node_class=voting.node_class({'up_to_date': up_to_date})" in scenario["description"]
     # the scenario replays; with the student's up_to_date in the node it breaks the property
     namespace = {"up_to_date": lambda log, last_index, last_term: last_index >= len(log)}
     node_class = voting.node_class(namespace)

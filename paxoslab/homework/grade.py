@@ -697,6 +697,14 @@ def grade_submission(path: str, exercise: str | None = None, questions: Sequence
             if scenario is not None and out_dir is not None:
                 os.makedirs(out_dir, exist_ok=True)
                 file = Path(out_dir) / f"{name or Path(path).stem}-{ex.number}-q{question.number}.json"
+                short = module.__name__.rsplit(".", 1)[-1]
+                functions = ", ".join(f"{n!r}: {n}" for n in question.names)
+                scenario = {**scenario, "description": (
+                    f"{row['property']} with {Path(path).name}'s {', '.join(question.names)} (exercise "
+                    f"{ex.number}, question {question.number}); it shows the violation only with the "
+                    f"student's code: replay it with their functions, in their notebook: pl.run_scenario("
+                    f"'{file.name}', node_class={short}.node_class({{{functions}}})). "
+                    f"{scenario.get('description', '')}").strip()}
                 file.write_text(json.dumps(scenario, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
                 row["counterexample"] = str(file)
             row.update(submission=path, exercise=ex.number, seconds=round(time.perf_counter() - began, 2),
