@@ -165,7 +165,8 @@ def test_an_honest_notebook_may_use_numpy_pandas_and_matplotlib():
 
 @pytest.mark.parametrize("name, refused", [("escapes.ipynb", "os.kill"), ("shells_out.ipynb", "subprocess"),
                                            ("calls_c.ipynb", "ctypes"), ("writes_a_file.ipynb", "too large"),
-                                           ("starts_an_interpreter.ipynb", "_xxsubinterpreters")])
+                                           ("starts_an_interpreter.ipynb", "_xxsubinterpreters"),
+                                           ("signals_by_pidfd.ipynb", "has no attribute 'pidfd_open'")])
 def test_signals_and_processes_are_refused(name, refused):
     """The worker's parent is this test process: had the signal been sent, it would have ended."""
     rows = graded(SUBMISSIONS / name, questions=(1,))

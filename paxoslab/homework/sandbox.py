@@ -49,7 +49,9 @@ starting processes (``subprocess``, ``os.system``, ``os.exec*``, ``os.spawn*``,
 ``os.posix_spawn``, ``os.fork``); sockets; ``ctypes`` (loading a library, looking up or
 calling a C function: ``ctypes`` itself is imported before the hook, as NumPy's import
 needs); importing ``cffi``, ``_testcapi`` or the sub-interpreter modules; sending signals
-(``os.kill``: the grading process); changing resource limits; ``gc.get_objects`` and
+(``os.kill``: the grading process; ``os.pidfd_open`` and ``signal.pidfd_send_signal``,
+which CPython does not audit, are taken out of their modules); changing resource limits;
+``gc.get_objects`` and
 ``get_referrers``, ``sys.settrace`` and ``setprofile`` and ``code.__new__`` (what could reach
 into the hook's own variables or forge bytecode); removing, renaming or creating files and
 folders outside the scratch folder.  The hook binds everything it uses when it is made and
@@ -58,7 +60,8 @@ compares paths as text (``..`` resolved, symbolic links not followed), so replac
 
 What it does not prevent — it is not an operating-system sandbox: code that reaches the
 operating system or the interpreter's memory in ways CPython does not audit (a C extension
-module that opens files itself, bytecode crafted through ``marshal``, a bug of the
+module that opens files itself, bytecode crafted through ``marshal``, a fresh ``posix``
+module made with ``_imp.create_builtin`` to signal another process, a bug of the
 interpreter used on purpose); following a symbolic link that already exists inside an
 allowed folder; reading what the hook allows (the library's own source is readable);
 threads; anything inside the worker itself (its answers are what the submission does, so
@@ -559,6 +562,18 @@ def _quiet_questions() -> None:
         setattr(Question, name, nothing)
 
 
+def _without_unaudited_signals() -> None:
+    """Take away ``os.pidfd_open`` and ``signal.pidfd_send_signal``: they reach another
+    process (the grading process) without an audit event, as ``os.kill`` would with one."""
+    import posix
+    import signal as signal_module
+
+    for module, name in ((os, "pidfd_open"), (posix, "pidfd_open"), (signal_module, "pidfd_send_signal"),
+                         (sys.modules.get("_signal"), "pidfd_send_signal")):
+        if module is not None and hasattr(module, name):
+            delattr(module, name)
+
+
 def _describe_exception(exc: BaseException, names: Sequence[str], fn: Callable | None) -> dict[str, Any]:
     frames = []
     tb = exc.__traceback__
@@ -616,6 +631,7 @@ class Worker:
         importlib.import_module("ctypes")  # opens the process's own symbols once (NumPy imports it);
         # after the hook, every ctypes.dlopen, dlsym and foreign call is refused
         _quiet_questions()
+        _without_unaudited_signals()
         sys.addaudithook(guard(request["readable"], request["writable"], request["refused"]))
         sys.stdout = sys.stderr = self.sink
         error, executed = None, 0

@@ -79,6 +79,13 @@ for cell in notebook["cells"]:
 import signal
 
 os.kill(os.getppid(), signal.SIGTERM)  # stop the grader''', UP_TO_DATE, GRANT_VOTE, SAVE_VOTE],
+    # signals the grader through a pidfd (no audit event): with signal 0, which harms nothing
+    "signals_by_pidfd.ipynb": [VOTING_IMPORT, '''import os
+import signal
+
+handle = os.pidfd_open(os.getppid())
+signal.pidfd_send_signal(handle, 0)
+raise RuntimeError("the grader could have been killed")''', UP_TO_DATE],
     "shells_out.ipynb": [VOTING_IMPORT, '''import subprocess
 
 solution = subprocess.run(["cat", "notebooks/exercises/solutions/04_voting.ipynb"], capture_output=True)''',
