@@ -352,6 +352,21 @@ def test_command_line_writes_the_table(tmp_path):
     assert Path(rows[1]["counterexample"]).exists()
 
 
+def test_a_submission_that_kills_its_grading_process_loses_only_its_own_rows(tmp_path):
+    """It gets past the audit hook (a fresh posix module has pidfd_open) and kills its parent:
+    that is a grading process of its own, so the command goes on with the next submission."""
+    table = tmp_path / "grades.csv"
+    run = subprocess.run(
+        [sys.executable, "-m", "paxoslab", "grade", str(SUBMISSIONS / "kills_its_grader.ipynb"),
+         str(SUBMISSIONS / "wrong_length_only.ipynb"), "--questions", "1", "--csv", str(table),
+         "--memory", "512"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    with open(table, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["status"], r["property"]) for r in rows] == [(ERROR, ""), (INCORRECT, "leader-completeness")]
+    assert "grading process was killed" in rows[0]["detail"]
+
+
 @pytest.mark.parametrize("make, problem", [
     (lambda d: d / "missing.ipynb", "no such file"),
     (lambda d: (d / "notes.ipynb").write_text("not json") and d / "notes.ipynb", "not a notebook"),

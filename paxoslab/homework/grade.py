@@ -24,7 +24,9 @@ Each row of the table is one submission and question, with ``status`` one of:
 
 A question whose function loops or kills its worker does not take the other questions
 with it: the next question starts a fresh worker (the notebook is run again).  A notebook
-whose run itself times out or dies is not run again.
+whose run itself times out or dies is not run again.  :func:`grade` grades each submission
+in a grading process of its own (a pool of ``workers`` of them), so a submission that gets
+past the worker's defences and kills its grading process loses only its own rows.
 
 What the worker is kept from doing, and what it is not (it is not an operating-system
 sandbox), is in :mod:`paxoslab.homework.sandbox`.  The grader does not need the reference
@@ -50,7 +52,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -769,18 +772,20 @@ def grade(paths: Sequence[str], csv_path: str = "grades.csv", workers: int = 1, 
     except OSError as exc:
         raise GradeError(csv_path, f"cannot write the table ({exc})") from None
     graded = failed = 0
-    pool = None
+    from concurrent.futures import ProcessPoolExecutor
+
+    # each submission is graded in a process of its own (a pool of them), never in this one: a
+    # submission that gets past the hook and kills its grading process loses only its own rows
+    pool = ProcessPoolExecutor(max(1, min(workers, len(jobs))), initializer=_leave_ctrl_c_to_the_parent)
     try:
         writer = csv.DictWriter(handle, COLUMNS, lineterminator="\n")
         writer.writeheader()
-        if workers > 1 and len(jobs) > 1:
-            from concurrent.futures import ProcessPoolExecutor
-
-            pool = ProcessPoolExecutor(min(workers, len(jobs)), initializer=_leave_ctrl_c_to_the_parent)
-            results: Iterator[Graded] = pool.map(_grade_one, jobs)
-        else:
-            results = map(_grade_one, jobs)
-        for result in results:
+        futures = [pool.submit(_grade_one, job) for job in jobs]
+        for job, future in zip(jobs, futures, strict=True):
+            try:
+                result = future.result()
+            except BrokenProcessPool:  # some grading process died: grade this one alone
+                result = _grade_alone(job)
             bad = any(row.pop("_grader_failed", False) for row in result.rows)
             writer.writerows(result.rows)
             handle.flush()
@@ -789,9 +794,26 @@ def grade(paths: Sequence[str], csv_path: str = "grades.csv", workers: int = 1, 
             failed += bad
     finally:
         handle.close()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
     return graded, failed
+
+
+def _grade_alone(job: tuple) -> Graded:
+    """Grade one submission in a grading process of its own; if that process dies too, the
+    submission is the one that killed it: one row that says so."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, initializer=_leave_ctrl_c_to_the_parent) as alone:
+        try:
+            return alone.submit(_grade_one, job).result()
+        except BrokenProcessPool:
+            path, exercise = job[0], job[1]
+            graded = Graded(path, exercise or "?")
+            graded.rows.append({"submission": path, "exercise": exercise or "", "question": "",
+                                "status": ERROR, "property": "", "seconds": 0, "counterexample": None,
+                                "detail": "its grading process was killed (by the submission, or for "
+                                          "lack of memory): nothing of it was graded"})
+            return graded
 
 
 def max_workers() -> int:

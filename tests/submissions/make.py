@@ -86,6 +86,15 @@ import signal
 handle = os.pidfd_open(os.getppid())
 signal.pidfd_send_signal(handle, 0)
 raise RuntimeError("the grader could have been killed")''', UP_TO_DATE],
+    # gets past the hook (a fresh posix module) and kills its grading process; graded only
+    # through the command line in the tests (its grading process is then not the test's)
+    "kills_its_grader.ipynb": [VOTING_IMPORT, '''import _imp
+import importlib.util
+import signal
+
+posix = _imp.create_builtin(importlib.util.find_spec("posix"))
+signals = _imp.create_builtin(importlib.util.find_spec("_signal"))
+signals.pidfd_send_signal(posix.pidfd_open(posix.getppid()), signal.SIGKILL)''', UP_TO_DATE],
     "shells_out.ipynb": [VOTING_IMPORT, '''import subprocess
 
 solution = subprocess.run(["cat", "notebooks/exercises/solutions/04_voting.ipynb"], capture_output=True)''',
