@@ -721,14 +721,14 @@ def grade_submission(path: str, exercise: str | None = None, questions: Sequence
 
 
 def _grade_one(job: tuple) -> Graded:
-    path, exercise, questions, limits, out_dir, refused, name = job
+    path, exercise, questions, limits, out_dir, refused, name, number = job
     try:
         return grade_submission(path, exercise, questions, limits, out_dir, refused, name)
     except GradeError:
         raise
     except Exception as exc:  # noqa: BLE001 - the grader's own failure: a row that says so
-        graded = Graded(path, exercise or "?")
-        graded.rows.append({"submission": path, "exercise": exercise or "", "question": "", "status": ERROR,
+        graded = Graded(path, number)
+        graded.rows.append({"submission": path, "exercise": number, "question": "", "status": ERROR,
                             "property": "", "seconds": 0, "detail": f"the grader failed: "
                                                                     f"{type(exc).__name__}: {exc}",
                             "counterexample": None})
@@ -756,8 +756,10 @@ def grade(paths: Sequence[str], csv_path: str = "grades.csv", workers: int = 1, 
     graded, submissions the grader itself failed on).  Bad input raises :class:`GradeError`
     before anything is graded."""
     known = exercises()
+    which = []  # each submission's exercise number
     for path in paths:  # bad input is found before anything runs
         ex = identify(path, [source for _, source in read_cells(path)], exercise, known).EXERCISE
+        which.append(ex.number)
         numbers = [q.number for q in ex.questions]
         unknown = [n for n in questions or () if n not in numbers]
         if unknown:
@@ -765,8 +767,8 @@ def grade(paths: Sequence[str], csv_path: str = "grades.csv", workers: int = 1, 
                                    f"{', '.join(map(str, numbers))}")
     out_dir = str(Path(csv_path).resolve().parent / "counterexamples")
     refused = [str(Path(p).resolve()) for p in paths] + [str(Path(csv_path).resolve()), out_dir]
-    jobs = [(p, exercise, tuple(questions or ()), limits, out_dir, refused, n)
-            for p, n in zip(paths, _names(paths), strict=True)]
+    jobs = [(p, exercise, tuple(questions or ()), limits, out_dir, refused, n, number)
+            for p, n, number in zip(paths, _names(paths), which, strict=True)]
     try:
         handle = open(csv_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
     except OSError as exc:
@@ -807,9 +809,9 @@ def _grade_alone(job: tuple) -> Graded:
         try:
             return alone.submit(_grade_one, job).result()
         except BrokenProcessPool:
-            path, exercise = job[0], job[1]
-            graded = Graded(path, exercise or "?")
-            graded.rows.append({"submission": path, "exercise": exercise or "", "question": "",
+            path, number = job[0], job[-1]
+            graded = Graded(path, number)
+            graded.rows.append({"submission": path, "exercise": number, "question": "",
                                 "status": ERROR, "property": "", "seconds": 0, "counterexample": None,
                                 "detail": "its grading process was killed (by the submission, or for "
                                           "lack of memory): nothing of it was graded"})
