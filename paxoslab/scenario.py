@@ -24,6 +24,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from .errors import ScenarioError
 from .network import DelayModel, Exponential, Fixed, Network, Rule, Uniform
 from .protocols import COMMON_SUMMARY_KEYS, PROTOCOLS, ProtocolSpec
 
@@ -38,17 +39,6 @@ MAX_DIGITS = 30
 MAX_FILE_BYTES = 20 * 1024 * 1024
 DEFAULT_UNTIL = 1000
 FAULT_ACTIONS = {"crash", "recover", "partition", "heal"}
-
-
-class ScenarioError(ValueError):
-    """A scenario that cannot be run; the message is one line: ``source: field: problem``."""
-
-    def __init__(self, source: str, field: str, problem: str) -> None:
-        self.source, self.field, self.problem = source, field, problem
-        super().__init__(f"{source}: {field}: {problem}")
-
-    def __reduce__(self) -> tuple:  # survives a pickle round trip (a process pool's worker)
-        return type(self), (self.source, self.field, self.problem)
 
 
 def _show(value: Any) -> str:

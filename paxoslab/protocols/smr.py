@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..checks import Monitor, Violation
+from ..errors import ScenarioError
 from ..node import Node, canonical
 from ..statemachine import MACHINES, CommandError, StateMachine
 from ..wording import show
@@ -94,7 +95,6 @@ class ReplicaNode(Node):
         its own: with ``"machine": "external"`` it must)."""
         name = self.options["machine"]
         if name == EXTERNAL:
-            from ..scenario import ScenarioError  # here: scenario imports the protocols
             raise ScenarioError("<scenario>", "options.machine", "'external': this scenario runs only "
                                 "with a node class that brings its own machine (new_machine), e.g. a "
                                 "homework check's qN.replay()")
