@@ -962,7 +962,7 @@ class SearchExplorer:
             self._say(verdict(result) + (" — drawing the counterexample…"
                                          if result.counterexample is not None else ""),
                       error=not result.ok)
-            explained = [self._goal_line(line, result) for line in result.explain().splitlines()]
+            explained = result.explain().splitlines()
             self.steps.value = (f"<pre style='font-size:85%'>"
                                 f"{html.escape(chr(10).join(explained[1:]))}</pre>")
             if result.counterexample is not None:
@@ -984,14 +984,6 @@ class SearchExplorer:
             self._say(f"cannot search: {self.error}", error=True)
         finally:
             self.run_button.disabled, self.stop_button.disabled = False, True
-
-    @staticmethod
-    def _goal_line(line: str, result: Any) -> str:
-        """``explain()``'s line, except that a goal a search that did not see every world has
-        not reached is "not reached in the states seen", not "NEVER reached"."""
-        if not result.complete and line.startswith("goal '") and line.endswith(": NEVER reached"):
-            return line.removesuffix("NEVER reached") + "not reached in the states seen"
-        return line
 
     def _settings(self, choices: dict[str, Any]) -> str:
         shown = {k: v for k, v in choices.items()

@@ -189,7 +189,7 @@ class SameNode(PaxosNode):
 
 
 @pytest.mark.parametrize("name", ["basic-paxos", "promise-omits-accepted",
-                                  "acceptor-forgets-on-crash"])
+                                  "acceptor-forgets-on-crash", "basic-paxos, asking"])
 def test_messages_ignored_for_good_or_keyed_alike_change_no_outcome(
         name, monkeypatch):
     from paxoslab.protocols import PROTOCOLS
@@ -231,11 +231,17 @@ def test_messages_ignored_for_good_or_keyed_alike_change_no_outcome(
     monkeypatch.setitem(PROTOCOLS, "basic-paxos", dataclasses.replace(SPEC, search=dataclasses.replace(
         SPEC.search, ignored_for_good=checked, same_effect_as=alike_checked)))
 
-    data = small(name) if name != "basic-paxos" else lossless(name)
+    data = small(name) if not name.startswith("basic-paxos") else lossless("basic-paxos")
+    if name.endswith("asking"):  # learn_retry on, nothing cut, one proposer: asks and answers
+        data = pl.load_scenario("data/scenarios/search-basic-paxos.json")
+        del data["options"]["learn_retry"], data["network"]["drop"]
+        data["events"] = [e for e in data["events"] if e.get("propose", {}).get("node") != "S2"]
     kept = search(data, progress=False, node_class=SameNode)
     result = search(data, progress=False)
     assert outcome(result) == outcome(kept) and result.states < kept.states
     assert "Promise" in dropped
+    if name.endswith("asking"):
+        assert {"Ask", "Learn"} <= set(dropped)
     if name == "promise-omits-accepted":  # the small ones cut Accepted and Reject: check here
         search("data/scenarios/search-promise-omits-accepted.json", max_depth=11, progress=False)
         assert {"Accepted", "Reject", "Prepare", "Accept", "Accept as Prepare"} <= set(dropped)
@@ -548,3 +554,42 @@ def test_the_result_says_which_bounds_cut_steps():
     result = search("data/scenarios/search-basic-paxos.json", progress=False)
     assert result.complete and result.bounded["max_ballots"] > 0 and result.bounded["re-sends"] == 0
     assert "bounded: not taken" in result.explain().splitlines()[1]
+
+
+def test_a_goal_is_never_reached_only_when_every_world_was_seen():
+    """A search that stopped early says a goal was not reached in the states it saw; only a
+    complete one says NEVER."""
+    data = pl.load_scenario("data/scenarios/search-basic-paxos.json")
+    data["events"] = []  # nobody proposes: nothing can be chosen
+    complete = search(data, progress=False)
+    assert complete.complete and "goal 'a value can be chosen': NEVER reached" in complete.explain()
+    data["events"] = pl.load_scenario("data/scenarios/search-basic-paxos.json")["events"][:1]
+    cut = search(data, progress=False, max_depth=1)
+    assert not cut.complete and not cut.goals["a value can be chosen"]
+    assert "goal 'a value can be chosen': not reached in the states seen" in cut.explain()
+
+
+def test_asking_at_once_finds_what_asking_at_any_moment_finds():
+    """learn_retry on: the search fires a LearnTimeout that only re-sends in the step that
+    arms it (SearchHints.eager_resends), not at every later moment; the outcome is the
+    unreduced search's, the counterexample as short, and it keeps no ask it does not need."""
+    data = lossless("promise-omits-accepted")
+    del data["options"]["learn_retry"]
+    reduced = search(data, progress=False)
+    full = search(data, progress=False, reduce=False)
+    assert outcome(reduced) == outcome(full)
+    assert reduced.states < full.states
+    schedule = reduced.counterexample.scenario["schedule"]
+    assert not any(entry.get("type") == "LearnTimeout" for entry in schedule)
+    replay = pl.run_scenario(json.loads(json.dumps(reduced.counterexample.scenario)))
+    assert [v.property for v in replay.violations][:1] == ["agreement"]
+
+
+def test_a_default_options_search_is_exhausted():
+    """Default options (learn_retry on) on the bug-free configuration, cut down to one
+    crash-free proposer: complete, with the asks fired at once and their answers ignored."""
+    data = pl.load_scenario("data/scenarios/search-basic-paxos.json")
+    data["options"] = {"bugs": []}
+    data["events"] = data["events"][:1]
+    result = search(data, progress=False, max_seconds=60)
+    assert result.complete and result.ok and result.bounded["re-sends"] > 0

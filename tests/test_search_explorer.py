@@ -227,13 +227,6 @@ def test_stop_ends_a_long_search_promptly_and_says_stopped(explorer):
     assert not explorer.run_button.disabled and explorer.stop_button.disabled
 
 
-def test_a_goal_not_reached_is_never_reached_only_when_every_world_was_seen():
-    line = "goal 'a value can be chosen': NEVER reached"
-    assert SearchExplorer._goal_line(line, SimpleNamespace(complete=True)) == line
-    assert SearchExplorer._goal_line(line, SimpleNamespace(complete=False)) == (
-        "goal 'a value can be chosen': not reached in the states seen")
-
-
 def test_run_while_a_search_runs_is_refused_in_one_line(explorer):
     explorer.set(scenario=LONG)
     explorer.run()

@@ -128,6 +128,11 @@ class SearchHints:
     #: node fields read only to number the node's next ballot: the search leaves them out
     #: of the world key of a node that starts no more ballots
     ballot_fields: tuple[str, ...] = ()
+    #: timer types that, when they only re-send (:data:`~paxoslab.search.explorer.MAX_RESENDS`),
+    #: send messages whose content reads nothing and whose answers change nothing but what
+    #: a node learns: the search fires one at once in the step that arms it, not at every
+    #: later moment (own node class only; ``reductions.py`` argues it)
+    eager_resends: frozenset[type] = frozenset()
 
 
 @dataclass(frozen=True)

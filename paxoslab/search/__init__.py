@@ -45,7 +45,14 @@ with the same nodes and monitors and *more* pending covers one with less:
   are keyed alike (``SearchHints.same_effect_as``; ``anonymous`` message
   types are keyed without their sender); and a node that starts no more
   ballots in this search is keyed without the fields that only number its
-  next ballot (``SearchHints.ballot_fields``).
+  next ballot (``SearchHints.ballot_fields``);
+* timers the protocol marks ``SearchHints.eager_resends`` (Basic Paxos's
+  ``LearnTimeout``: its ``Ask`` carries nothing the asker knows) fire in the
+  step that arms them, when they only re-send, instead of at every later
+  moment: sent at once and held in flight, the messages do whatever later ones
+  would (:meth:`paxoslab.search.explorer.Exploration.fire_at_once`).  The pair
+  counts as one step of the breadth-first depth; a counterexample keeps only
+  the firings its violation needs, each shown as its own step.
 
 Worlds compare nodes by :meth:`~paxoslab.node.Node.search_key`, which leaves
 out the fields a protocol declares ``TIMING`` (time-outs, back-off counters,

@@ -50,6 +50,7 @@ class Exploration:
         # the protocol's word on what its own nodes ignore for good; not on anyone else's
         own = node_class is None or node_class is spec.core.node_class
         self.ignored_for_good = spec.search.ignored_for_good if reduce and own else None
+        self.eager = spec.search.eager_resends if reduce and own else frozenset()
         # a partition drops a message by its sender: only without one is a sender unread
         if reduce and own and not root.network.groups and not any(
                 action[0] in _NETWORK_ACTIONS for _, action in root.actions):
@@ -118,9 +119,13 @@ class Exploration:
                 if child_ballots is not None:
                     yield choice, child, child_ballots, sleep, frozenset()
             return
+        eager = self.eager
         for choice in sim.choices():
             if choice[0] == "lose":
                 continue  # changes no node: the parent, with the message pending, covers it
+            if eager and choice[0] == "timer" and type(choice[2]) in eager and self.resends_spent(
+                    choice[1], ballots):
+                continue  # it could only re-send, one time too many (it fired when it was armed)
             t = self.step_id(sim, choice)
             if t in seen_here or t in sleep or (only is not None and t not in only):
                 continue  # an equal message: the same world follows
@@ -138,13 +143,49 @@ class Exploration:
                 continue
             if not child.violations and self.covered(sim, child, choice):
                 continue
+            fused = self.fire_at_once(sim, child, child_ballots) if self.eager else None
+            if fused is not None:
+                fire, child, child_ballots = fused
+                choice = ("then", choice, fire)
             child_spent = frozenset()
             if self.ignored_for_good is not None:
                 if spent is None:
                     spent = self.spent(sim, ballots)
                 child_spent = self.drop_ignored(child, child_ballots, spent,
-                                                choice[0] == "action" or child_ballots != ballots)
+                                                choice[0] in ("action", "then") or child_ballots != ballots)
             yield choice, child, child_ballots, child_sleep, child_spent
+
+    def fire_at_once(self, parent: SearchWorld, child: SearchWorld, counts: tuple[int, ...]):
+        """``(timer step, world after it, counts)`` when the step from ``parent`` to ``child``
+        armed a timer of a type the protocol fires at once (``SearchHints.eager_resends``)
+        and firing it now only re-sends within the bound; else None.
+
+        Why at once, and only then: such a timer's messages read nothing of its node
+        (an ``Ask``), so sent now and held in flight they do later whatever they would
+        do if sent later; sent when the node no longer needs them, their answers change
+        nothing.  Firing it at every later moment instead multiplies the worlds by the
+        moments.  The step that armed it is on the timer's node, so the pair is one
+        step on that node for the sleep sets.  A counterexample shows the firing as
+        its own step.
+        """
+        node_id = child.step_node
+        if node_id is None or child.violations or child.nodes.get(node_id) is None:
+            return None
+        before = parent.timers.get(node_id, {})
+        for timer, armed in child.timers[node_id].items():
+            if type(timer) not in self.eager or before.get(timer) == armed:
+                continue
+            fire = ("timer", node_id, timer)
+            fired = child.fork()
+            fired.step(fire)
+            self.transitions += 1
+            if not self.resends(child, fired):
+                return None
+            after = self.count_resend(node_id, counts)
+            if after is None:
+                return None
+            return fire, fired, after
+        return None
 
     def drop_ignored(self, world: SearchWorld, ballots: tuple[int, ...], spent_before: frozenset,
                      everything: bool = False) -> frozenset[str]:
@@ -306,6 +347,13 @@ class Exploration:
             return self.count_resend(child.step_node, counts)
         return counts
 
+    def resends_spent(self, node_id: str, counts: tuple[int, ...]) -> bool:
+        """Whether ``node_id`` has fired its :data:`MAX_RESENDS` (counted as a bound)."""
+        if counts[len(self.index) + self.index[node_id]] >= MAX_RESENDS:
+            self.bounded["re-sends"] += 1
+            return True
+        return False
+
     def count_resend(self, node_id: str, counts: tuple[int, ...]) -> tuple[int, ...] | None:
         """The bound on periodic re-sends: a timer that only re-sends (:meth:`resends`),
         such as a leader's heartbeat, fires at most :data:`MAX_RESENDS` times per node in
@@ -353,17 +401,58 @@ class Exploration:
     def stop_at(self, child: SearchWorld, path: tuple) -> bool:
         if not child.violations or not self.stop_on_violation:
             return False
-        self.found = self.schedule(_unlink(path))
         self.property = child.violations[0].property
+        choices = _unlink(path)
+        if self.eager:
+            choices = self.without_needless_firings(choices)
+        self.found = self.schedule(choices)
         return True
+
+    def without_needless_firings(self, fused: list[tuple]) -> list[tuple]:
+        """The counterexample's steps without the timers fired at once (:meth:`fire_at_once`)
+        that the violation does not need: each is left out, last first, when the rest
+        still replays (each step matched by what it does, :meth:`step_id`) to a violation
+        of the same property.  What remains is as short as the search found it, but for
+        the firings it needs."""
+        steps: list[tuple[tuple, bool]] = []  # (step id, fired at once?)
+        sim = self.root.fork()
+        for entry in fused:
+            for n, choice in enumerate(entry[1:] if entry[0] == "then" else (entry,)):
+                steps.append((self.step_id(sim, choice), n == 1))
+                sim.step(choice)
+        kept = self.replay_ids([t for t, _ in steps])
+        for i in reversed(range(len(steps))):
+            if not steps[i][1]:
+                continue
+            trial = steps[:i] + steps[i + 1:]
+            replayed = self.replay_ids([t for t, _ in trial])
+            if replayed is not None:
+                steps, kept = trial, replayed
+        return kept if kept is not None else [c for e in fused for c in (e[1:] if e[0] == "then" else (e,))]
+
+    def replay_ids(self, ids: list[tuple]) -> list[tuple] | None:
+        """The choices that take, from the start, the steps ``ids`` in order and end in a
+        violation of :attr:`property`; None if one cannot be taken or the end is safe."""
+        sim = self.root.fork()
+        choices = []
+        for t in ids:
+            choice = next((c for c in sim.choices() if self.step_id(sim, c) == t), None)
+            if choice is None:
+                return None
+            sim.step(choice)
+            choices.append(choice)
+        if not any(v.property == self.property for v in sim.violations):
+            return None
+        return choices
 
     def schedule(self, choices: list[tuple]) -> list[dict[str, Any]]:
         """The chosen steps as schedule entries (message ids are those of a replay)."""
         sim = self.root.fork()
         entries = []
-        for choice in choices:
-            entries.append(sim.encode(choice))
-            sim.step(choice)
+        for fused in choices:
+            for choice in (fused[1:] if fused[0] == "then" else (fused,)):
+                entries.append(sim.encode(choice))
+                sim.step(choice)
         return entries
 
     # ---- strategies ---------------------------------------------------------

@@ -39,8 +39,9 @@ class SearchResult:
     saved_to: str | None = None
     #: why the search ended: ``"violation"``, ``"complete"`` (every world seen, or the
     #: bounded space ended), ``"max_states"``, ``"max_seconds"``, ``"max_memory"``,
-    #: ``"max_depth"`` (worlds were left at the depth bound) or ``"interrupted"`` (Ctrl-C:
-    #: nothing is proved)
+    #: ``"max_depth"`` (worlds were left at the depth bound), ``"stopped"`` (``should_stop``
+    #: said so: the Stop button of :func:`paxoslab.widgets.search_explorer`) or
+    #: ``"interrupted"`` (Ctrl-C): only ``"violation"`` and ``"complete"`` prove something
     stopped: str = "complete"
     #: steps the bounds kept the search from taking: ``"max_ballots"`` (a ballot or term
     #: beyond ``max_ballots``), ``"re-sends"`` (a timer that only re-sends, beyond
@@ -83,7 +84,9 @@ class SearchResult:
             lines.append("bounded: not taken " + ", ".join(cut) + " (a ballot or term past max_ballots; a"
                          " timer that only re-sends, past one firing per node)")
         for goal, reached in self.goals.items():
-            lines.append(f"goal '{goal}': {'reached' if reached else 'NEVER reached'}")
+            # never, only when every world was seen
+            unreached = "NEVER reached" if self.complete else "not reached in the states seen"
+            lines.append(f"goal '{goal}': {'reached' if reached else unreached}")
         if self.counterexample is None:
             if self.property is not None:
                 lines.append(f"not ok: goal '{self.property}' never reached")
@@ -115,7 +118,8 @@ class SearchResult:
         why = {"violation": "stopped at a violation", "complete": "complete",
                "max_states": "budget reached: max_states", "max_seconds": "budget reached: max_seconds",
                "max_memory": "memory bound reached: max_memory",
-               "max_depth": "depth bound reached: max_depth", "interrupted": "interrupted"}
+               "max_depth": "depth bound reached: max_depth", "stopped": "stopped when asked",
+               "interrupted": "interrupted"}
         return (f"{self.scenario['name']}: {self.strategy} search, {self.states:,} states, "
                 f"{self.transitions:,} transitions, depth {self.depth}, {self.seconds:.1f} s "
                 f"({why.get(self.stopped, self.stopped)})")

@@ -38,6 +38,7 @@ from .options import ACTIONS, OPTION_VALIDATORS, action_node, perform
 from .reductions import (
     ANONYMOUS,
     BALLOT_FIELDS,
+    EAGER_RESENDS,
     ballot_of,
     ignored_for_good,
     may_start_ballot,
@@ -101,5 +102,6 @@ SPEC = ProtocolSpec(
         may_start_ballot=may_start_ballot,
         ballot_fields=BALLOT_FIELDS,
         anonymous=ANONYMOUS,
+        eager_resends=EAGER_RESENDS,
     ),
 )

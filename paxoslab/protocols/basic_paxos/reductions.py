@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...world import World
-from .node import Accept, Accepted, Ballot, Learn, PaxosNode, Prepare, Promise, Reject
+from .node import Accept, Accepted, Ask, Ballot, Learn, LearnTimeout, PaxosNode, Prepare, Promise, Reject
 
 
 def ballot_of(msg: Any) -> Ballot | None:
@@ -35,6 +35,15 @@ BALLOT_FIELDS = ("highest_round_seen",)
 #: different senders have the same effect (where no partition tells the senders apart).
 ANONYMOUS = frozenset({Reject, Learn})
 
+#: Timers the search fires at once, in the step that arms them, when they only re-send:
+#: ``LearnTimeout`` sends an ``Ask`` that carries nothing (``on_ask`` answers from the
+#: receiver's state when it is delivered, not from the asker's when it was sent), and an
+#: answer to a node that has learned since changes nothing (``learn`` keeps what it has;
+#: a different value would be two values learned, a violation the search has stopped at).
+#: So an ``Ask`` sent at once and held in flight does whatever a later one would.  The
+#: only other effect is the wait doubling, which is timing (``PaxosNode.TIMING``).
+EAGER_RESENDS = frozenset({LearnTimeout})
+
 
 def ignored_for_good(world: World, src: str, dst: str, msg: Any, spent: frozenset[str]) -> bool:
     """A message whose delivery, now or later, changes nothing that decides what a node
@@ -47,6 +56,10 @@ def ignored_for_good(world: World, src: str, dst: str, msg: Any, spent: frozense
     * a ``Reject`` that names a promise no higher than its proposer's ballot, or one
       for a ballot its proposer has left that does not raise the round its next
       ballot starts from — or that proposer starts no more ballots;
+    * a ``Learn`` of the value its node has learned: ``learn`` keeps what it has;
+    * an ``Ask`` from a node that has learned: the answer, if any, is a ``Learn`` of the
+      value the receiver learned, the same (two nodes that learned different values are
+      a violation the search stops at, whenever the second learns), which changes nothing;
     * a ``Prepare`` or ``Accept`` that its acceptor turns down, now and for good,
       without raising the round its own next ballot would start from, sent by a
       proposer that has left that ballot and starts no more: the ``Reject`` it would
@@ -92,6 +105,11 @@ def ignored_for_good(world: World, src: str, dst: str, msg: Any, spent: frozense
             return False
         round_ = msg.promised.round
         return dst in spent or (round_ <= node.highest_round_seen and round_ <= node.round)
+    if kind is Learn:
+        return node.learned_ballot is not None and node.learned == msg.value
+    if kind is Ask:
+        asker = world.node(src)
+        return asker is not None and asker.learned_ballot is not None
     if kind is Prepare or kind is Accept:
         promised = node.promised
         if promised is None or src not in spent or "acceptor-forgets-on-crash" in node.bugs:
