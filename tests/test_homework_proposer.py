@@ -1,8 +1,10 @@
 """Exercise 03 (the proposer) is graded too: the reference passes both questions; the value
 rules students really write (adopt the first promise carrying a value, the lowest, always
 their own) fail with "agreement" and the shortest counterexample on every attempt; the
-back-off policies lesson 03 warns against (a fixed wait, a window that never grows, no wait)
-fail "no progress" with the measured fraction; a do-nothing rule is "no progress"; the
+back-off policies lesson 03 warns against (no wait, a fixed wait or a window that never grows,
+shorter than half the duel's round trip) fail "no progress" with the measured fraction, and
+what the check does not catch (a long enough wait without randomness, or without growth)
+passes, as measured and as the notebook says; a do-nothing rule is "no progress"; the
 student notebook's checks say "not attempted"."""
 
 from __future__ import annotations
@@ -117,11 +119,18 @@ def test_a_value_rule_of_the_wrong_shape_is_named(code, words):
 
 
 # ---- question 2: the back-off ---------------------------------------------------------------
+# each measured on the duel (every message 125 ms one way): a value chosen in that many of the
+# 30 runs; a policy without randomness runs the same on every seed
 BACKOFFS = {
-    "no randomness: a fixed 10 ms": ("return 10", 0),
-    "no growth: a random window of 0-10 ms": ("return rng.uniform(0, 10)", 0),
-    "no growth: a random window as wide as a one-way delay": ("return rng.uniform(0, 100)", 21),
     "do nothing: no wait at all": ("return 0", 0),
+    "no randomness: a fixed 10 ms": ("return 10", 0),
+    "no randomness: a fixed 30 ms": ("return 30", 0),
+    "no randomness: a fixed 50 ms": ("return 50", 0),
+    "no randomness: a fixed 100 ms": ("return 100", 0),
+    "no growth: a random window of 0-10 ms": ("return rng.uniform(0, 10)", 0),
+    "no growth: a random window of 0-100 ms": ("return rng.uniform(0, 100)", 0),
+    "no growth: a random window of 0-120 ms": ("return rng.uniform(0, 120)", 0),
+    "no growth: a random window of 0-150 ms": ("return rng.uniform(0, 150)", 5),
 }
 
 
@@ -146,13 +155,27 @@ def test_a_back_off_verdict_is_the_same_on_every_attempt_and_replays_with_the_st
     assert replayed.summary()["ballots"] == first.counterexample.summary()["ballots"]
 
 
-@pytest.mark.parametrize("body", ["return 100", "return min(10 * 2 ** (failures - 1), 2000)"])
-def test_a_wait_longer_than_the_round_trip_ends_this_duel(body):
-    """What the notebook's last section says: the check measures liveness on one network, and
-    a fixed 100 ms wait, or a doubling one without randomness (the network's random delays
-    spread the proposers apart), is live there; the student is asked why the first is still a
-    poor policy, and what randomness in the wait is for."""
-    assert grade(2, f"def backoff_delay(failures, rng):\n    {body}\n").status == CORRECT
+@pytest.mark.parametrize("body, chosen_at", [
+    ("return 130", 1670.0),
+    ("return min(10 * 2 ** (failures - 1), 2000)", 2000.0),
+])
+def test_a_wait_without_randomness_that_outlasts_half_a_round_trip_ends_this_duel(body, chosen_at):
+    """What the check does not catch, as the notebook's last section says: a wait without
+    randomness ends the duel once it is longer than about half a round trip (one one-way
+    delay, 125 ms), fixed or doubling: the ballots' node ids already tell proposers that start
+    a ballot together apart, and what the highest of them needs is a quiet stretch. With no
+    randomness every seed runs the same, so it is chosen in all 30 runs at the same moment."""
+    verdict = grade(2, f"def backoff_delay(failures, rng):\n    {body}\n")
+    assert verdict.status == CORRECT, verdict.text
+    assert verdict.facts["chosen"] == 30 and verdict.facts["median_decided_at"] == chosen_at
+
+
+@pytest.mark.parametrize("body, chosen", [("return rng.uniform(0, 200)", 28),
+                                          ("return rng.uniform(0, 300)", 29)])
+def test_a_window_that_never_grows_but_is_wide_enough_passes(body, chosen):
+    """Not caught either: a constant random window wider than the duel needs."""
+    verdict = grade(2, f"def backoff_delay(failures, rng):\n    {body}\n")
+    assert verdict.status == CORRECT and verdict.facts["chosen"] == chosen, verdict.text
 
 
 @pytest.mark.parametrize("body, words", [
