@@ -10,34 +10,23 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from homework_notebooks import exercise_namespace
 
 import paxoslab as pl
 from paxoslab.homework import CORRECT, INCORRECT, NOT_ATTEMPTED, SOLUTIONS, acceptor, build, voting
 from paxoslab.protocols.basic_paxos.node import PaxosNode
 from paxoslab.protocols.multi_paxos.node import MultiPaxosNode
 
-CHECK_CELL = re.compile(r"^\s*q\d+\.")
 EXERCISES = {"02": (acceptor, "02_acceptor.ipynb"), "04": (voting, "04_voting.ipynb")}
 
 
 def notebook_namespace(number: str, student: bool = False, extra: str = "") -> tuple[dict, tuple]:
-    """Run the code cells of an exercise's solution notebook (or, ``student``, of what the
-    build makes of it), without its checks, then ``extra``; bind the exercise to the result."""
+    """The exercise's notebook run without its checks, then ``extra``; the exercise bound to it."""
     module, name = EXERCISES[number]
-    nb = json.loads((SOLUTIONS / name).read_text(encoding="utf-8"))
-    if student:
-        nb = build.student_notebook(nb)
-    namespace: dict = {}
-    for cell in nb["cells"]:
-        source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and not CHECK_CELL.match(source):
-            exec(compile(source, f"<{name}>", "exec"), namespace)
-    exec(textwrap.dedent(extra), namespace)
-    return namespace, module.bind(namespace)
+    return exercise_namespace(name, module, student, extra)
 
 
 def grade(number: str, question: int, extra: str = "", student: bool = False):

@@ -7,32 +7,20 @@ from __future__ import annotations
 
 import inspect
 import json
-import re
-import textwrap
 
 import pytest
+from homework_notebooks import exercise_namespace
 
 import paxoslab as pl
 from paxoslab.homework import CORRECT, INCORRECT, NOT_ATTEMPTED, SOLUTIONS, build, debugging
 from paxoslab.protocols.multi_paxos.node import MultiPaxosNode
 
 NOTEBOOK = "06_debugging.ipynb"
-CHECK_CELL = re.compile(r"^\s*q\d+\.")
 
 
 def namespace_of(student: bool = False, extra: str = "") -> tuple[dict, tuple]:
-    """Run the code cells of the solution notebook (or of what the build makes of it), without
-    its checks and its search, then ``extra``; bind the exercise to the result."""
-    nb = json.loads((SOLUTIONS / NOTEBOOK).read_text(encoding="utf-8"))
-    if student:
-        nb = build.student_notebook(nb)
-    namespace: dict = {}
-    for cell in nb["cells"]:
-        source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and not CHECK_CELL.match(source) and "pl.search" not in source:
-            exec(compile(source, f"<{NOTEBOOK}>", "exec"), namespace)
-    exec(textwrap.dedent(extra), namespace)
-    return namespace, debugging.bind(namespace)
+    """The notebook without its checks and its search, then ``extra``; the exercise bound to it."""
+    return exercise_namespace(NOTEBOOK, debugging, student, extra, skip=("pl.search",))
 
 
 def grade(question: int, extra: str = "", student: bool = False):

@@ -11,10 +11,10 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from homework_notebooks import exercise_namespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,22 +24,10 @@ from paxoslab.homework import state_machine as sm
 from paxoslab.protocols.smr import ReplicaNode
 
 NAME = "01_state_machine.ipynb"
-CHECK_CELL = re.compile(r"^\s*q\d+\.")
 
 
 def notebook_namespace(student: bool = False, extra: str = "") -> tuple[dict, tuple]:
-    """Run the solution notebook's code cells (or the student notebook's), without its checks,
-    then ``extra``; bind the exercise to the result."""
-    nb = json.loads((SOLUTIONS / NAME).read_text(encoding="utf-8"))
-    if student:
-        nb = build.student_notebook(nb)
-    namespace: dict = {"__name__": "__main__"}
-    for cell in nb["cells"]:
-        source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and not CHECK_CELL.match(source):
-            exec(compile(source, f"<{NAME}>", "exec"), namespace)
-    exec(textwrap.dedent(extra), namespace)
-    return namespace, sm.bind(namespace)
+    return exercise_namespace(NAME, sm, student, extra)
 
 
 def grade(question: int, extra: str = "", student: bool = False):
