@@ -2,7 +2,7 @@
 rules students really write (adopt the first promise carrying a value, the lowest, always
 their own) fail with "agreement" and the shortest counterexample on every attempt; the
 back-off policies lesson 03 warns against (no wait, a fixed wait or a window that never grows,
-shorter than half the duel's round trip) fail "no progress" with the measured fraction, and
+too short for one of the two duels' networks) fail "no progress" with the measured fraction, and
 what the check does not catch (a long enough wait without randomness, or without growth)
 passes, as measured and as the notebook says; a do-nothing rule is "no progress"; the
 student notebook's checks say "not attempted"."""
@@ -49,10 +49,12 @@ def test_the_reference_is_correct(question):
     assert verdict.text.startswith("✔ correct") and verdict.seconds < 20
 
 
-def test_the_reference_back_off_chooses_a_value_in_every_run_of_the_duel():
+def test_the_reference_back_off_chooses_a_value_in_every_run_of_both_duels():
     facts = grade(2).facts
-    assert facts["chosen"] == facts["runs"] == len(proposer.DUEL_SEEDS) == 30
-    assert facts["threshold"] == proposer.DUEL_THRESHOLD == 27
+    assert [d["name"] for d in facts["duels"]] == ["homework-proposer-duel", "homework-proposer-duel-slow"]
+    for duel in facts["duels"]:
+        assert duel["chosen"] == duel["runs"] == len(proposer.DUEL_SEEDS) == 30
+        assert duel["threshold"] == proposer.DUEL_THRESHOLD == 27
 
 
 # ---- question 1: the value rule -------------------------------------------------------------
@@ -119,30 +121,36 @@ def test_a_value_rule_of_the_wrong_shape_is_named(code, words):
 
 
 # ---- question 2: the back-off ---------------------------------------------------------------
-# each measured on the duel (every message 125 ms one way, a first phase timeout of 300 ms): a
-# value chosen in that many of the 30 runs; a policy without randomness runs the same on every seed
+# each measured: the duel it fails first (125 ms one way, then 500 ms) and in how many of its 30
+# runs a value was chosen; a policy without randomness runs the same on every seed
+FAST, SLOW = "homework-proposer-duel", "homework-proposer-duel-slow"
 BACKOFFS = {
-    "do nothing: no wait at all": ("return 0", 0),
-    "no randomness: a fixed 10 ms": ("return 10", 0),
-    "no randomness: a fixed 30 ms": ("return 30", 0),
-    "no randomness: a fixed 50 ms": ("return 50", 0),
-    "no randomness: a fixed 100 ms": ("return 100", 0),
-    "no growth: a random window of 0-10 ms": ("return rng.uniform(0, 10)", 0),
-    "no growth: a random window of 0-100 ms": ("return rng.uniform(0, 100)", 0),
-    "no growth: a random window of 0-120 ms": ("return rng.uniform(0, 120)", 0),
-    "no growth: a random window of 0-150 ms": ("return rng.uniform(0, 150)", 13),
+    "do nothing: no wait at all": ("return 0", FAST, 0),
+    "no randomness: a fixed 10 ms": ("return 10", FAST, 0),
+    "no randomness: a fixed 30 ms": ("return 30", FAST, 0),
+    "no randomness: a fixed 50 ms": ("return 50", FAST, 0),
+    "no randomness: a fixed 100 ms": ("return 100", FAST, 0),
+    "no randomness: a fixed 130 ms": ("return 130", SLOW, 0),
+    "no randomness: a fixed 500 ms": ("return 500", SLOW, 0),
+    "no growth: a random window of 0-10 ms": ("return rng.uniform(0, 10)", FAST, 0),
+    "no growth: a random window of 0-100 ms": ("return rng.uniform(0, 100)", FAST, 0),
+    "no growth: a random window of 0-120 ms": ("return rng.uniform(0, 120)", FAST, 0),
+    "no growth: a random window of 0-150 ms": ("return rng.uniform(0, 150)", FAST, 13),
+    "no growth: a random window of 0-200 ms": ("return rng.uniform(0, 200)", SLOW, 0),
+    "no growth: a random window of 0-600 ms": ("return rng.uniform(0, 600)", SLOW, 17),
 }
 
 
 @pytest.mark.parametrize("mistake", list(BACKOFFS))
 def test_a_back_off_that_does_not_end_the_duel_fails_no_progress(mistake):
-    body, chosen = BACKOFFS[mistake]
+    body, duel, chosen = BACKOFFS[mistake]
     verdict = grade(2, f"def backoff_delay(failures, rng):\n    {body}\n")
     assert verdict.status == INCORRECT and verdict.property == "no progress", verdict.text
-    assert f"a value was chosen in {chosen} of 30 seeded runs" in verdict.text
-    assert verdict.facts["chosen"] == chosen < proposer.DUEL_THRESHOLD
+    assert f"in {duel} a value was chosen in {chosen} of 30 seeded runs" in verdict.text
+    assert verdict.facts["name"] == duel and verdict.facts["chosen"] == chosen < proposer.DUEL_THRESHOLD
     assert verdict.found_by == "run" and verdict.seconds < 20
     assert verdict.counterexample.summary()["decided"] is None
+    assert verdict.counterexample.scenario["name"] == duel
 
 
 def test_a_back_off_verdict_is_the_same_on_every_attempt_and_replays_with_the_students_code():
@@ -156,26 +164,28 @@ def test_a_back_off_verdict_is_the_same_on_every_attempt_and_replays_with_the_st
 
 
 @pytest.mark.parametrize("body, chosen_at", [
-    ("return 130", 375.0),
-    ("return min(10 * 2 ** (failures - 1), 2000)", 1675.0),
+    ("return 520", [375.0, 1500.0]),
+    ("return min(10 * 2 ** (failures - 1), 2000)", [1675.0, 10740.0]),
 ])
-def test_a_wait_without_randomness_that_outlasts_half_a_round_trip_ends_this_duel(body, chosen_at):
+def test_a_wait_without_randomness_that_outlasts_half_a_round_trip_ends_both_duels(body, chosen_at):
     """What the check does not catch, as the notebook's last section says: a wait without
-    randomness ends the duel once it is longer than half a round trip (one one-way delay,
-    125 ms), fixed or doubling: the ballots' node ids already tell proposers that start
-    a ballot together apart, and what the highest of them needs is a quiet stretch. With no
-    randomness every seed runs the same, so it is chosen in all 30 runs at the same moment."""
+    randomness ends a duel once it is longer than half a round trip (one one-way delay),
+    fixed or doubling: the ballots' node ids already tell proposers that start a ballot
+    together apart, and what the highest of them needs is a quiet stretch. With no randomness
+    every seed runs the same, so a value is chosen in all 30 runs at the same moment."""
     verdict = grade(2, f"def backoff_delay(failures, rng):\n    {body}\n")
     assert verdict.status == CORRECT, verdict.text
-    assert verdict.facts["chosen"] == 30 and verdict.facts["median_decided_at"] == chosen_at
+    assert [(d["chosen"], d["median_decided_at"]) for d in verdict.facts["duels"]] \
+        == [(30, t) for t in chosen_at]
 
 
-@pytest.mark.parametrize("body, chosen", [("return rng.uniform(0, 200)", 28),
-                                          ("return rng.uniform(0, 300)", 30)])
+@pytest.mark.parametrize("body, chosen", [("return rng.uniform(0, 800)", [30, 29]),
+                                          ("return rng.uniform(0, 1000)", [30, 30])])
 def test_a_window_that_never_grows_but_is_wide_enough_passes(body, chosen):
-    """Not caught either: a constant random window wider than the duel needs."""
+    """Not caught either: a constant random window wider than both duels need."""
     verdict = grade(2, f"def backoff_delay(failures, rng):\n    {body}\n")
-    assert verdict.status == CORRECT and verdict.facts["chosen"] == chosen, verdict.text
+    assert verdict.status == CORRECT, verdict.text
+    assert [d["chosen"] for d in verdict.facts["duels"]] == chosen
 
 
 @pytest.mark.parametrize("body, words", [
@@ -196,6 +206,9 @@ def test_the_student_notebook_is_not_attempted(capsys):
     assert capsys.readouterr().out.count("◯ not attempted") == 2
 
 
+# not homework-proposer-duel-slow: its proposers fail often enough for the window to pass 2 s,
+# and there the two differ on purpose (the reference caps the window at 2 s, the library's
+# policy draws from the whole window and caps the wait)
 @pytest.mark.parametrize("name", ["basic-paxos-case-1", "basic-paxos-case-2", "basic-paxos-case-3",
                                   "basic-paxos-duel-backoff", "homework-proposer-duel"])
 def test_the_exercise_node_with_the_reference_runs_as_the_librarys(name, scenario):
