@@ -27,7 +27,7 @@ import math
 from collections.abc import Collection, Mapping, Sequence
 from statistics import median
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
@@ -46,6 +46,8 @@ FALLBACK_COLORS = ["#ff7f0e", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f"]
 #: Smallest font on a diagram (points); the course's figures are read at notebook width.
 FONT = 9
 LOST = "#d62728"
+#: The background of a time a partition splits the network (sequence diagram, role timeline).
+PARTITION = "#fde0dd"
 CHOSEN = "#e6550d"
 IN_FLIGHT = "#ff7f0e"
 #: Most message labels on one diagram: a longer run labels every k-th message (and says so).
@@ -64,6 +66,11 @@ GROUND = {"facecolor": "white", "edgecolor": "none", "alpha": 0.85}
 GAP = 10.0
 #: Least space between a label and a mark's symbol or a chosen line (pixels at 100 dpi).
 CLEAR = 3.0
+#: Least space between two labels one above the other (pixels at 100 dpi).
+LEAD = 3.0
+#: Least space between two labels of one colour on one line (pixels at 100 dpi): "AE t1 #1" and
+#: "AE t1 #1-2" 12 px apart read as one run of words (lesson 06, 3.6).
+KIN_GAP = 20.0
 
 
 def _trace_of(result_or_trace: Any) -> tuple[Trace, list[str]]:
@@ -285,7 +292,7 @@ def sequence_diagram(
     # a broadcast's label before the unicasts' labels: it names several arrows and has room only
     # at its send ("Learn X" lost its place to an "Accepted 4.5" arriving there in case 2)
     messages = sorted(pending[:message_labels], key=lambda item: item[2] not in broadcasts)
-    down, faults = _shade_faults(ax, trace, lane, horizon, lo)
+    down, faults, partitioned = _shade_faults(ax, trace, lane, horizon, lo)
     _place(headline + faults + pending[message_labels:] + messages, placed, renderer, ax,
            optional=optional, paths=paths, symbols=symbols, verticals=verticals)
     left_out = sum(1 for text in optional if text not in placed)
@@ -301,7 +308,8 @@ def sequence_diagram(
                        transform=ax.get_yaxis_transform(), color="#cccccc", lw=0.8, zorder=0,
                        gid="lane"))
     _legend(ax, protocol, {m["msg_type"] for m in rows}, colors, extra_colors, marks, mark_kinds,
-            bool(chosen), any_lost, down, any_in_flight or until is not None and now is not None)
+            bool(chosen), any_lost, down, any_in_flight or until is not None and now is not None,
+            partitioned)
     if title is None and hasattr(result_or_trace, "scenario"):
         title = result_or_trace.scenario.get("name")
     if title:
@@ -316,6 +324,16 @@ def sequence_diagram(
         note.set_gid(NOTE)
     ax.grid(axis="x", color="#eeeeee")
     return ax
+
+
+class _At(NamedTuple):
+    """Where a "down" label belongs: the crash's time and lane.  Passed to :func:`_place` as
+    the label's ``whose``: it keeps clear of every arrow but those that start or end there
+    (the marks' words do not: moved off the arrows of a crowded run, 05's partition, they
+    scattered round their marks and took each other's places)."""
+
+    time: float
+    lane: float
 
 
 def _message_end(m: Mapping[str, Any], typical: float) -> float:
@@ -448,9 +466,11 @@ def _place(pending: Sequence[tuple[Annotation, list[tuple], Any]], placed: list[
     line), no mark's symbol and no chosen line (``verticals``), and that no arrow of
     ``paths`` but its own (``whose``) runs through; if none is free, try the spots again
     nudged up and down a little.  Where every spot has some arrow through it, the first that
-    is otherwise free is taken: the label lies over the arrow on its white ground.  A label
-    whose ``whose`` is None (a mark's words, a chosen value) does not look for a spot clear of
-    arrows: it keeps the place its kind has on every lane.  A label
+    is otherwise free is taken: the label lies over the arrow on its white ground.  A "down"
+    label (``whose`` an :class:`_At`, the crash's point) looks for a spot clear of every
+    arrow but those that start or end there.  A label whose ``whose`` is None (a mark's
+    words, a chosen value) does not look for a spot clear of arrows: it keeps the place its
+    kind has on every lane.  A label
     that still finds no spot stays at its first one, overlapping, unless it is ``optional``
     (a message label): then it is left out.  A message label (``whose`` is ``(sender, send
     time, text)``) never has its middle before the send: it would read as an earlier event.
@@ -464,12 +484,18 @@ def _place(pending: Sequence[tuple[Annotation, list[tuple], Any]], placed: list[
     import numpy as np
 
     boxes = _Boxes()
+    kin: dict[Any, _Boxes] = {}  # placed labels by colour: two of one colour side by side read as one
+    wide = (KIN_GAP - GAP) / 2 * (ax.figure.dpi / 100)
     frame = ax.get_window_extent(renderer)
     to_pixels = ax.transData.transform
     points = ax.figure.dpi / 72
     scale = ax.figure.dpi / 100
-    pad_x, pad_y, clear = (GAP / 2 + 1) * scale, 1.5, CLEAR * scale
+    pad_x, pad_y, clear = (GAP / 2 + 1) * scale, LEAD / 2 * scale, CLEAR * scale
     segments, owners = _pixel_paths(ax, paths)
+    touching: dict[tuple[float, float], set[Any]] = {}  # a point -> the arrows that start or end there
+    for t0, y0, t1, y1, _, owner in paths:
+        touching.setdefault((t0, y0), set()).add(owner)
+        touching.setdefault((t1, y1), set()).add(owner)
     arrows = _Boxes()  # each arrow segment filed by the columns it spans, as a box
     for i, (x0, y0, x1, y1) in enumerate(segments):
         arrows.add((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1), i))
@@ -511,17 +537,29 @@ def _place(pending: Sequence[tuple[Annotation, list[tuple], Any]], placed: list[
         lo, hi = float(outer[:, 0].min()), float(outer[:, 2].max())
         free = ((outer[:, 0] >= frame.x0) & (outer[:, 2] <= frame.x1)
                 & (outer[:, 1] >= frame.y0) & (outer[:, 3] <= frame.y1))
-        if whose is not None:  # a message's label: its middle no earlier than the send
+        message = whose is not None and not isinstance(whose, _At)
+        if message:  # a message's label: its middle no earlier than the send
             free &= (inner[:, 0] + inner[:, 2]) / 2 >= to_pixels([(whose[1], 0)])[0][0]
         free &= ~_overlapping(outer, np.asarray(boxes.near(lo, hi)).reshape(-1, 4))
+        colour = str(text.get_color())
+        if colour in kin:
+            wider = outer + np.array([-wide, 0.0, wide, 0.0])
+            free &= ~_overlapping(wider, np.asarray(kin[colour].near(lo - wide, hi + wide)).reshape(-1, 4))
         free &= ~_overlapping(inner, np.asarray(marks.near(lo, hi)).reshape(-1, 4))
         if len(lines):
             for x in lines[(lines >= lo - clear) & (lines <= hi + clear)]:
                 free &= ~((inner[:, 0] - clear <= x) & (x <= inner[:, 2] + clear))
-        # a message label keeps clear of other arrows where it can; a mark's words keep their
-        # place beside the mark (below it, as on every lane), over any arrow there
-        others = [] if whose is None else sorted(
-            {int(b[4]) for b in arrows.near(lo, hi) if owners[int(b[4])] != whose})
+        # a message label keeps clear of other arrows where it can; so does "down", of every
+        # arrow but those that start or end at the crash (S1's "down" lay on its own in-flight
+        # heartbeats in lesson 06's Figure 8); a mark's words keep their place beside the mark
+        # (below it, as on every lane), over any arrow there
+        if message:
+            others = sorted({int(b[4]) for b in arrows.near(lo, hi) if owners[int(b[4])] != whose})
+        elif isinstance(whose, _At):
+            own = touching.get((whose.time, whose.lane), set())
+            others = sorted({int(b[4]) for b in arrows.near(lo, hi) if owners[int(b[4])] not in own})
+        else:
+            others = []
         # clear of arrows only a little off its spot: farther, it would read as another's label
         found = np.flatnonzero(free & (np.abs(nudge) < 0.13))
         if others and len(found):
@@ -538,6 +576,7 @@ def _place(pending: Sequence[tuple[Annotation, list[tuple], Any]], placed: list[
             text.set_ha(side)
             text.xyann = (offsets[side], 0)
         boxes.add(tuple(float(v) for v in outer[k]))
+        kin.setdefault(colour, _Boxes()).add(tuple(float(v) for v in outer[k]))
         placed.append(text)
         # its ground: the box around the text in points from its anchor, a point wider
         grounds.append(((float(t[k]), float(y[k])),
@@ -581,7 +620,7 @@ def _legend_text(text: str) -> str:
 
 def _legend(ax: Axes, protocol: str | None, seen: Collection[str], colors: Mapping[str, str],
             extra: Mapping[str, str], marks: Mapping[str, Any], mark_kinds: Sequence[str],
-            chosen: bool, lost: bool, down: bool, flying: bool) -> None:
+            chosen: bool, lost: bool, down: bool, flying: bool, partitioned: bool = False) -> None:
     """The message types and marks that occur in the figure, in the protocol's order.
 
     Only what is drawn is explained: a legend entry for a message type or a mark the run
@@ -604,23 +643,27 @@ def _legend(ax: Axes, protocol: str | None, seen: Collection[str], colors: Mappi
         handles.append(Patch(color="#bbbbbb", alpha=0.6, label="node down (crashed)"))
     if flying:
         handles.append(Line2D([], [], color=IN_FLIGHT, lw=6, alpha=0.35, label="in flight now"))
+    if partitioned:  # the band behind the lanes, as role_timeline's legend names it
+        handles.append(Patch(facecolor=PARTITION, alpha=0.5, label="network partitioned"))
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=FONT,
                   frameon=False)
 
 
 def _shade_faults(ax: Axes, trace: Trace, lane: dict[str, int], horizon: float, lo: float = -math.inf
-                  ) -> tuple[bool, list[tuple[Annotation, list[tuple], None]]]:
+                  ) -> tuple[bool, list[tuple[Annotation, list[tuple], _At]], bool]:
     """Grey out a lane while its node is down; tint the background while partitioned.
 
-    Returns whether any node was down, and the "down" labels with the spots they may take
+    Returns whether any node was down, the "down" labels with the spots they may take
     (placed with the other labels): at the crash, or at ``lo`` (the left edge of the time
-    axis) for a node down since before it.
+    axis) for a node down since before it, and whether a partition band was drawn on the
+    time axis shown.
     """
     labels = []
     down: dict[str, float] = {}
     cut_since: float | None = None
-    any_down = False
+    any_down = shown = False
+    hi = max(ax.get_xlim())
     for e in trace.events:
         if e.time > horizon:
             break
@@ -632,17 +675,19 @@ def _shade_faults(ax: Axes, trace: Trace, lane: dict[str, int], horizon: float, 
         elif e.kind == "partition":
             cut_since = e.time if cut_since is None else cut_since
         elif e.kind == "heal" and cut_since is not None:
-            ax.axvspan(cut_since, e.time, color="#fde0dd", alpha=0.5, zorder=0)
+            ax.axvspan(cut_since, e.time, color=PARTITION, alpha=0.5, zorder=0, gid="partition")
+            shown |= e.time >= lo and cut_since <= hi
             cut_since = None
     for node, since in down.items():
         labels.append(_down_band(ax, lane[node], since, horizon, lo))
     if cut_since is not None:
-        ax.axvspan(cut_since, horizon, color="#fde0dd", alpha=0.5, zorder=0)
-    return any_down, [label for label in labels if label is not None]
+        ax.axvspan(cut_since, horizon, color=PARTITION, alpha=0.5, zorder=0, gid="partition")
+        shown |= horizon >= lo and cut_since <= hi
+    return any_down, [label for label in labels if label is not None], shown
 
 
 def _down_band(ax: Axes, y: int, start: float, end: float, lo: float = -math.inf
-               ) -> tuple[Annotation, list[tuple], None] | None:
+               ) -> tuple[Annotation, list[tuple], _At] | None:
     ax.fill_between([start, end], y - 0.18, y + 0.18, color="#bbbbbb", alpha=0.6, zorder=1)
     if end < lo:
         return None  # over before the time axis begins: no label
@@ -650,7 +695,7 @@ def _down_band(ax: Axes, y: int, start: float, end: float, lo: float = -math.inf
     text = ax.annotate("down", (start, y + 0.3), xytext=(2, 0), textcoords="offset points",
                        fontsize=FONT, color="#555555", va="center", zorder=LABEL_Z)
     spots = [(start, y + dy, side) for side in ("left", "right") for dy in (0.3, -0.3, 0.45, -0.45)]
-    return text, spots, None
+    return text, spots, _At(start, y)
 
 
 def _shown_texts(ax: Axes) -> list[Any]:
@@ -787,10 +832,12 @@ def log_state(result_or_trace: Any, at: float | None = None) -> dict[str, dict[s
     return state
 
 
-#: The log grid's legend: what a solid and a hatched cell say (about one server's knowledge).
-KNOWN_COMMITTED = "filled in its term's colour:\nknown committed here\n(within this server's\ncommit index)"
-NOT_KNOWN_COMMITTED = ("hatched: not known committed\nhere (beyond this server's\ncommit index; it may\n"
-                       "already be committed)")
+#: The log grid's legend: what a solid and a hatched cell say about one server's commit index
+#: (what that server takes as committed; with every rule on, what it knows to be committed).
+KNOWN_COMMITTED = ("filled in its term's colour:\nwithin this server's\ncommit index (taken as\n"
+                   "committed here)")
+NOT_KNOWN_COMMITTED = ("hatched: beyond this\nserver's commit index\n(not taken as committed\n"
+                       "here; it may already\nbe committed)")
 
 
 def _short(command: Any, width: int) -> str:
@@ -802,17 +849,20 @@ def log_grid(result_or_trace: Any, at: float | None = None, ax: Axes | None = No
              title: str | None = None, legend: bool = True) -> Axes:
     """Servers × log index at time ``at``: one cell per entry, coloured by its term.
 
-    A solid cell is an entry within that server's commit index: the server knows it is
-    committed.  A pale cell, hatched with a dashed border, lies beyond that server's
-    commit index: the server does not know it to be committed — which does not mean it
-    is not.  In Raft an entry is committed once the leader of its term has stored it on
-    a majority (§5.3), a fact about the cluster; each server learns it later (the leader
-    on counting the acknowledgements, a follower from the next AppendEntries' leader
-    commit).  So between a majority storing an entry and the leader counting, every row
-    shows it hatched although it can never be lost.  Each cell shows ``t<term>`` and the
-    command.  The row label gives the server's role and term at ``at``; a crashed
-    server's row is greyed out (its log is what it persisted).  ``legend=False``
-    leaves the legend out (for all but one of several panels).
+    A solid cell is an entry within that server's commit index: the server takes it as
+    committed (with every rule on it is, and the server knows it; with
+    ``commit-old-term-by-count`` a commit index can cover an entry that is not).  A pale
+    cell, hatched with a dashed border, lies beyond that server's commit index: the
+    server does not take it as committed — which does not mean it is not.  In Raft an
+    entry is committed once the leader of its term has stored it on a majority (§5.3), a
+    fact about the cluster; each server learns it later (the leader on counting the
+    acknowledgements, a follower from the next AppendEntries' leader commit).  So between
+    a majority storing an entry and the leader counting, every row shows it hatched
+    although it can never be lost.  Each cell shows ``t<term>`` and the command.  The row
+    label gives the server's role and term at ``at`` (a follower in term 0, which has
+    heard of no term yet, too; a bare trace without role notes gives only the server's
+    name); a crashed server's row is greyed out (its log is what it persisted).
+    ``legend=False`` leaves the legend out (for all but one of several panels).
     """
     from matplotlib.patches import Patch, Rectangle
 
@@ -830,7 +880,7 @@ def log_grid(result_or_trace: Any, at: float | None = None, ax: Axes | None = No
         s = state[node]
         for i, (term, command) in enumerate(s["log"], start=1):
             terms_seen.add(term)
-            committed = i <= s["commit_index"]  # known committed by this server
+            committed = i <= s["commit_index"]  # taken as committed by this server
             color = term_color(term)
             ax.add_patch(Rectangle(
                 (i - 0.46, row - 0.4), 0.92, 0.8, facecolor=color if committed else "white",
@@ -843,12 +893,14 @@ def log_grid(result_or_trace: Any, at: float | None = None, ax: Axes | None = No
                     alpha=1.0 if s["up"] else 0.5,
                     bbox=None if committed else {"boxstyle": "round,pad=0.1", "fc": "white",
                                                  "ec": "none", "alpha": 0.85})
+    trace, _ = _trace_of(result_or_trace)
+    roles = any(e.kind == "role" for e in trace.events)
     labels = []
     for node in nodes:
         s = state[node]
         if not s["up"]:
             labels.append(f"{node} (down)")
-        elif s["term"] or s["role"] != "follower":
+        elif roles or s["term"] or s["role"] != "follower":
             labels.append(f"{node} {s['role']}, term {s['term']}")
         else:
             labels.append(node)
@@ -1048,7 +1100,7 @@ def role_timeline(result_or_trace: Any, ax: Axes | None = None, until: float | N
         handles += [Patch(facecolor="white", edgecolor="#555555", hatch="xx", label="down (crashed)"),
                     Line2D([], [], marker="X", color="#d62728", lw=0, markersize=8, label="crash")]
     if "partition" in drawn:
-        handles.append(Patch(facecolor="#fde0dd", label="network partitioned"))
+        handles.append(Patch(facecolor=PARTITION, label="network partitioned"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9,
               frameon=False)
     if title is None and hasattr(result_or_trace, "scenario"):
@@ -1060,7 +1112,7 @@ def role_timeline(result_or_trace: Any, ax: Axes | None = None, until: float | N
 
 
 def _partition_band(ax: Axes, start: float, end: float, groups: Any) -> None:
-    ax.axvspan(start, end, color="#fde0dd", alpha=0.7, zorder=0, gid="partition")
+    ax.axvspan(start, end, color=PARTITION, alpha=0.7, zorder=0, gid="partition")
     if groups:
         text = " | ".join("{" + ",".join(g if isinstance(g, list) else [g]) + "}" for g in groups)
         ax.text((start + end) / 2, -0.75, text, ha="center", va="center", fontsize=9,

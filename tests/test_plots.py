@@ -456,12 +456,32 @@ def test_log_grid_shows_uncommitted_entries_differently(story):
 
 def test_log_grid_says_the_hatch_is_about_this_servers_commit_index():
     """Raft: an entry is committed once stored on a majority by its term's leader; the hatch
-    only says this server does not know it yet (issue 16, 04 cells 16-22)."""
-    legend = pl.plots.NOT_KNOWN_COMMITTED.replace("\n", " ")
-    assert legend.startswith("hatched: not known committed here (beyond this server's commit index")
-    assert "not committed" not in pl.plots.KNOWN_COMMITTED + legend.replace("not known committed", "")
+    only says this server does not take it as committed (issue 16, 04 cells 16-22).  Nor does
+    a solid cell claim more than the commit index: with ``commit-old-term-by-count`` it
+    covers an entry that is not committed (lesson 06's Figure 8), so it is not "known"."""
+    solid = pl.plots.KNOWN_COMMITTED.replace("\n", " ")
+    hatched = pl.plots.NOT_KNOWN_COMMITTED.replace("\n", " ")
+    assert hatched.startswith("hatched: beyond this server's commit index (not taken as committed here")
+    assert "within this server's commit index (taken as committed here)" in solid
+    assert "known" not in solid + hatched
+    assert "not committed" not in solid + hatched.replace("not taken as committed", "")
     doc = " ".join(pl.plots.log_grid.__doc__.split())
     assert "beyond that server's commit index" in doc and "majority" in doc
+
+
+def test_log_grid_names_every_servers_role_and_term_even_before_its_first_term():
+    """Lesson 06's Figure 8, panel (a): S3, which had heard of no term yet, was a bare "S3"
+    beside "S1 leader, term 1" and "S5 follower, term 1"."""
+    t = Trace()
+    for n in ("S1", "S3", "S5"):
+        t.add(0, "role", node=n, payload={"role": "follower", "term": 0})
+    t.add(1, "role", node="S1", payload={"role": "candidate", "term": 1})
+    ax = pl.plots.log_grid(t, at=1)
+    assert [x.get_text() for x in ax.get_yticklabels()] == [
+        "S1 candidate, term 1", "S3 follower, term 0", "S5 follower, term 0"]
+    bare = Trace()
+    bare.add(1, "appended", node="S1", payload={"index": 1, "term": 1, "command": "set x 1"})
+    assert [x.get_text() for x in pl.plots.log_grid(bare).get_yticklabels()] == ["S1"]
 
 
 def test_log_grid_at_the_end_after_the_rollback(story):
@@ -702,3 +722,71 @@ def test_a_replayed_schedule_is_drawn_against_its_steps_not_milliseconds():
     assert sequence_diagram(replay).get_xlabel() == "step of the schedule (one time unit each)"
     assert sequence_diagram(pl.run_scenario("data/scenarios/basic-paxos-case-1.json")).get_xlabel() == (
         "simulated time (ms)")
+
+
+# ---- lesson 06: the Raft paper's Figure 8, as the search finds it ------------------------------
+@pytest.fixture(scope="module")
+def figure8():
+    """The shortest counterexample of ``multi-paxos-figure-8`` (lesson 06, section 4), a few
+    seconds of breadth-first search."""
+    return pl.search("data/scenarios/multi-paxos-figure-8.json", max_ballots=3,
+                     progress=False).counterexample
+
+
+def figure8_diagram(figure8):
+    """Lesson 06 cell 70: the whole counterexample, messages in flight at its last step shaded."""
+    _, ax = plt.subplots(figsize=(16, 4.4))
+    return sequence_diagram(figure8, ax=ax, until=len(figure8.scenario["schedule"]))
+
+
+def test_figure_8_labels_neither_overlap_nor_lie_on_a_mark(figure8):
+    ax = figure8_diagram(figure8)
+    assert overlapping_labels(ax) == [] and obstructed_labels(ax) == []
+    assert ax.get_title(loc="right") == ""  # every message label found room
+
+
+def test_a_down_label_keeps_off_the_messages_passing_by(figure8):
+    """Lesson 06's review: S1's "down" lay on its own in-flight heartbeats (sent before the
+    crash, they pass below its lane); "down" keeps clear of every arrow that does not start or
+    end at the crash.  (A mark's words keep their place below the mark: moved off the arrows
+    of a crowded run, 05's partition, they scattered and took each other's places.)"""
+    from matplotlib.path import Path
+    from matplotlib.transforms import Bbox
+
+    ax = figure8_diagram(figure8)
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    to_data = ax.transData.inverted()
+    rows = figure8.trace.message_rows()
+    downs = [t for t in ax.texts if t.get_text() == "down"]
+    assert len(downs) == 2  # S5 and S1 crash
+    lane = {n: i for i, n in enumerate(figure8.nodes)}
+    for text in downs:
+        box = Bbox(to_data.transform(text.get_window_extent(renderer).get_points()))
+        for m in rows:
+            if text.xy[0] in (m["sent_at"], m["delivered_at"]) and round(text.xy[1]) in (
+                    lane[m["src"]], lane[m["dst"]]):
+                continue  # an arrow of the mark itself
+            (arrow,) = [a for a in arrows(ax) if a.get_gid() == f"message-{m['msg_id']}"]
+            body = arrow.get_path()  # the line from send to arrival, without its head
+            line = Path(body.vertices[:3], body.codes[:3])
+            assert not line.intersects_bbox(box, filled=False), (
+                m["payload"].get("label"), text.xy)
+
+
+def test_a_partition_band_has_its_legend_entry(figure8, tiny):
+    legend = [t.get_text() for t in figure8_diagram(figure8).get_legend().get_texts()]
+    assert legend[-1] == "network partitioned"
+    data = tiny(events=[{"at": 0, "propose": {"node": "S1", "value": "X"}}], until=60)
+    unsplit = [t.get_text() for t in sequence_diagram(pl.run_scenario(data)).get_legend().get_texts()]
+    assert "network partitioned" not in unsplit
+
+
+def test_two_labels_of_one_colour_on_one_line_stand_well_apart(figure8):
+    """Lesson 06, 3.6: "AE t1 #1" and "AE t1 #1-2", 12 px apart on one line, read as one run of
+    words; two labels of one colour side by side keep :data:`~paxoslab.plots.KIN_GAP` apart."""
+    ax = figure8_diagram(figure8)
+    colour = {t.get_text(): t.get_color() for t in ax.texts}
+    assert len(colour) > 20
+    close = overlapping_labels(ax, gap=pl.plots.KIN_GAP - 1)
+    assert [(a, b) for a, b in close if colour[a] == colour[b] and a != b] == []

@@ -270,7 +270,7 @@ def describe_summary(summary: Mapping[str, Any]) -> list[str]:
         where = f" #{c['index']} t{c['term']}" if c["index"] is not None else ""
         when = f" at t={ms(c['committed_at'])}" if c["committed"] else ""
         if c["known_committed_at"] is not None:
-            when += f", known at t={ms(c['known_committed_at'])}"
+            when += f", first covered by a commit index at t={ms(c['known_committed_at'])}"
         answer = ""
         if c["executed"] is False:
             answer = f", a retry answered {c['result']!r} from the client session"
@@ -308,21 +308,23 @@ def _applied(e, p) -> str:
 
 
 def _committed(e, p) -> str:
-    """A server's commit index moves: it now KNOWS the entries up to it are committed.
+    """A server's commit index moves: the entries up to it are what it now takes as committed.
 
-    The entries were committed earlier, when the leader of their term had them stored on
-    a majority (Raft 5.3); this is the moment one server learns it, as a Basic Paxos node
-    learns a value that was chosen before.
+    With every rule on, that is knowledge: the entries were committed earlier, when the
+    leader of their term had them stored on a majority (Raft 5.3), and this is the moment
+    one server learns it, as a Basic Paxos node learns a value chosen before.  With a rule
+    switched off (``commit-old-term-by-count``) a commit index can cover an entry that is
+    not committed, so the sentence says only what is true in every run.
 
     >>> from types import SimpleNamespace
     >>> _committed(SimpleNamespace(node="S1"), {"index": 2})
-    'S1 advances its commit index to 2: it knows #1-#2 are committed'
+    'S1 advances its commit index to 2: it takes #1-#2 as committed'
     >>> _committed(SimpleNamespace(node="S4"), {"index": 1})
-    'S4 advances its commit index to 1: it knows #1 is committed'
+    'S4 advances its commit index to 1: it takes #1 as committed'
     """
     index = p["index"]
-    known = "#1 is" if index == 1 else f"#1-#{index} are"
-    return f"{e.node} advances its commit index to {index}: it knows {known} committed"
+    entries = "#1" if index == 1 else f"#1-#{index}"
+    return f"{e.node} advances its commit index to {index}: it takes {entries} as committed"
 
 
 SENTENCES = {
@@ -333,7 +335,7 @@ SENTENCES = {
     "voted": lambda e, p: f"{e.node} votes for {p['candidate']} in term {p['term']}",
     "leader": lambda e, p: f"{e.node} hears from leader {p['leader']} of term {p['term']}",
     "appended": _appended,
-    "truncated": lambda e, p: f"{e.node} deletes its conflicting entries from #{p['index']} on",
+    "truncated": lambda e, p: f"{e.node} deletes its entries from #{p['index']} on",
     "committed": _committed,
     "applied": _applied,
     "backup": lambda e, p: f"{e.node} backs up {p['follower']} to #{p['next_index']}",
@@ -355,7 +357,7 @@ COLORS = {
 MARKS = {
     "role": Mark("D", "#d62728", lambda p: f"{p['role'][0].upper()}{p['term']}", "role and term"),
     "committed": Mark("|", "#2ca02c", lambda p: f"c{p['index']}", "commit index advances"),
-    "truncated": Mark("x", "#8c564b", lambda p: f"cut #{p['index']}", "conflicting entries deleted"),
+    "truncated": Mark("x", "#8c564b", lambda p: f"cut #{p['index']}", "entries deleted"),
     "request": Mark(">", "#9467bd", lambda p: p["command"], "leader takes a client command"),
 }
 
