@@ -413,7 +413,7 @@ def story() -> Trace:
 
 def cells(ax) -> dict[str, str]:
     """``{"S1-2": "committed" | "uncommitted"}`` for every log cell drawn: whether the entry is
-    within (``committed``: known committed here) or beyond that server's commit index."""
+    within (``committed``: taken as committed here) or beyond that server's commit index."""
     out = {}
     for p in ax.patches:
         gid = p.get_gid() or ""
