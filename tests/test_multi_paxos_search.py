@@ -68,7 +68,7 @@ def test_bfs_finds_each_bug_with_a_shortest_counterexample_that_replays(bug):
 
 def test_bfs_finds_figure_8_and_the_counterexample_replays():
     """The Raft paper's Figure 8 on three servers (``commit-old-term-by-count``): the
-    longest counterexample of these searches (about 7,000 states); ``benchmarks/search.py``
+    longest counterexample of these searches (about 57,000 states); ``benchmarks/search.py``
     times it too."""
     result = bfs("commit-old-term-by-count")
     assert not result.ok and result.property == "leader-completeness"
@@ -83,14 +83,6 @@ def test_without_the_bug_the_same_configuration_is_exhausted_clean(bug):
     result = search(scenario(bug, []), max_ballots=3, progress=False)
     assert result.ok and result.complete and result.stopped == "complete"
     assert all(result.goals.values()), result.goals
-
-
-def test_figure_8_with_the_commit_rule_on_is_exhausted_and_commits_nothing():
-    """With the rule on and no no-op, S1's term-1 entry is never committed in its term 3 (no
-    client writes then): exhausted, no violation, and 'a command can be applied' never reached."""
-    result = search(scenario("commit-old-term-by-count", []), max_ballots=3, progress=False)
-    assert result.complete and result.counterexample is None
-    assert result.goals == {"a leader can be elected": True, "a command can be applied": False}
 
 
 def test_random_walks_find_a_bug_and_replay_it():

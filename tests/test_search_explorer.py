@@ -289,7 +289,7 @@ def test_should_stop_sees_the_progress_and_ends_the_search(scenarios_dir):
     assert result.stopped == "stopped" and result.ok and not result.complete
     assert 500 <= result.states == seen[-1][0] < 600
     assert [s for s, _, _ in seen] == sorted(s for s, _, _ in seen) and seen[-1][1] > 0
-    assert "(stopped)" in result.headline()
+    assert "(stopped when asked)" in result.headline()
 
 
 def test_should_stop_that_never_stops_changes_nothing(scenarios_dir):
