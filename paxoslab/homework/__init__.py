@@ -56,10 +56,33 @@ from ..watchdog import HandlerTimeLimit, handler_time_limit
 from .paths import SCENARIOS, SOLUTIONS, locate
 
 __all__ = ["NOT_ATTEMPTED", "INCORRECT", "CORRECT", "Exercise", "Question", "Verdict",
+           "PAXOS_PROPERTIES", "RAFT_PROPERTIES",
            "SCENARIOS", "SOLUTIONS", "locate"]
 
 NOT_ATTEMPTED, INCORRECT, CORRECT = "not attempted", "incorrect", "correct"
 
+
+#: what each Basic Paxos property means, in a verdict (Paxos Made Simple §2.1)
+PAXOS_PROPERTIES = {
+    "agreement": "Two different values were chosen (each accepted by a majority under one "
+                 "ballot), or a node learned a value that was not chosen.",
+    "validity": "A value nobody proposed was chosen.",
+}
+#: what each Raft property means, in a verdict (Raft Figure 3); a commit index covers
+#: what its server takes as committed, which only the commit rule makes committed
+RAFT_PROPERTIES = {
+    "election-safety": "Two leaders were elected in the same term (Raft Figure 3, Election Safety: "
+                       "at most one leader per term).",
+    "leader-append-only": "A leader overwrote or deleted an entry of its own log (Raft Figure 3, "
+                          "Leader Append-Only).",
+    "log-matching": "Two logs hold an entry with the same index and term but differ before it "
+                    "(Raft Figure 3, Log Matching).",
+    "leader-completeness": "A later leader lacks an entry that a server's commit index had covered "
+                           "(Raft Figure 3, Leader Completeness: a committed entry is in the log of "
+                           "every later leader).",
+    "state-machine-safety": "Two servers applied different commands at the same index (Raft Figure 3, "
+                            "State Machine Safety).",
+}
 
 #: wall-time limit for one call of a student's function (a loop is stopped and named)
 HANDLER_SECONDS = 2.0

@@ -30,7 +30,7 @@ from typing import Any
 
 from ..node import Node
 from ..protocols.basic_paxos.node import Accept, Accepted, Ballot, PaxosNode, Prepare, Promise, Reject
-from . import Exercise, Preset, StudentError, record, show
+from . import PAXOS_PROPERTIES, Exercise, Preset, StudentError, record, show
 
 __all__ = ["Accept", "Accepted", "Ballot", "EXERCISE", "PaxosNode", "Prepare", "Promise", "Reject",
            "bind", "node_class"]
@@ -169,11 +169,7 @@ EXERCISE = Exercise(
     build=node_class,
     probes={"may_promise": _probe_may_promise, "promise_for": _probe_promise_for,
             "may_accept": _probe_may_accept, "on_accept": _probe_on_accept},
-    properties={
-        "agreement": "Two different values were chosen (each accepted by a majority under one "
-                     "ballot), or a node learned a value that was not chosen.",
-        "validity": "A value nobody proposed was chosen.",
-    },
+    properties=PAXOS_PROPERTIES,
     correct_words="Basic Paxos stays safe and decides",
     progress_words="decided a value",
     no_progress_words="no value was ever decided",

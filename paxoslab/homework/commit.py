@@ -41,7 +41,7 @@ from typing import Any
 
 from ..node import Node
 from ..protocols.multi_paxos.node import MultiPaxosNode
-from . import Exercise, Preset, StudentError, record
+from . import RAFT_PROPERTIES, Exercise, Preset, StudentError, record
 
 __all__ = ["EXERCISE", "MultiPaxosNode", "bind", "library_rule", "node_class", "show_log"]
 
@@ -141,17 +141,8 @@ EXERCISE = Exercise(
              Preset("homework-commit-progress.json", kind="runs", seeds=range(10))],
     build=node_class,
     probes={"stored_on_majority": _probe_stored_on_majority, "commit_index": _probe_commit_index},
-    properties={
-        "leader-completeness": "A later leader lacks an entry that a leader's commit index had "
-                               "covered (Raft Figure 3, Leader Completeness: a committed entry is "
-                               "in the log of every later leader). The commit index covered an "
-                               "entry that was not committed.",
-        "state-machine-safety": "Two servers applied different commands at the same index (Raft "
-                                "Figure 3, State Machine Safety).",
-        "election-safety": "Two leaders were elected in the same term.",
-        "log-matching": "Two logs hold an entry with the same index and term but differ before it.",
-        "leader-append-only": "A leader overwrote or deleted an entry of its own log.",
-    },
+    properties={**RAFT_PROPERTIES, "leader-completeness": RAFT_PROPERTIES["leader-completeness"]
+                + " The commit index covered an entry that was not committed."},
     correct_words="a leader's commit index covers only committed entries and still moves on",
     progress_words="applied 'set x 1' and 'set y 2' on both servers that were up, with one "
                    "follower down",

@@ -47,6 +47,7 @@ from . import (
     HANDLER_SECONDS,
     INCORRECT,
     NOT_ATTEMPTED,
+    RAFT_PROPERTIES,
     Exercise,
     Preset,
     Question,
@@ -267,15 +268,7 @@ EXERCISE = DebuggingExercise(
              Preset("homework-debug-progress.json", kind="runs", seeds=range(10))],
     build=node_class,
     probes={"reported_property": _probe_choice, "broken_rule": _probe_choice, "merge": _probe_merge},
-    properties={
-        "leader-completeness": "A later leader lacks an entry that a leader's commit index had covered "
-                               "(Raft Figure 3, Leader Completeness).",
-        "state-machine-safety": "Two servers applied different commands at the same index.",
-        "log-matching": "Two logs hold an entry with the same index and term but differ before it "
-                        "(Raft Figure 3, Log Matching).",
-        "election-safety": "Two leaders were elected in the same term.",
-        "leader-append-only": "A leader overwrote or deleted an entry of its own log.",
-    },
+    properties=RAFT_PROPERTIES,
     correct_words="followers keep what they acknowledged and take the leader's entries",
     progress_words="applied 'set x 1' and 'set y 2' on every server",
     no_progress_words="the commands did not reach every state machine",

@@ -48,6 +48,7 @@ from . import (
     HANDLER_SECONDS,
     INCORRECT,
     NOT_ATTEMPTED,
+    PAXOS_PROPERTIES,
     Exercise,
     Preset,
     Question,
@@ -316,11 +317,7 @@ EXERCISE = Exercise(
              Preset("homework-proposer-progress.json", kind="runs", seeds=range(10))],
     build=node_class,
     probes={"choose_value": _probe_choose_value, "backoff_delay": _probe_backoff_delay},
-    properties={
-        "agreement": "Two different values were chosen (each accepted by a majority under one "
-                     "ballot), or a node learned a value that was not chosen.",
-        "validity": "A value nobody proposed was chosen.",
-    },
+    properties=PAXOS_PROPERTIES,
     correct_words="Basic Paxos stays safe and decides",
     progress_words="decided a value",
     no_progress_words="no value was ever decided",

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..node import Node
 from ..protocols.multi_paxos.node import MultiPaxosNode, RequestVote
-from . import Exercise, Preset, record, show
+from . import RAFT_PROPERTIES, Exercise, Preset, record, show
 
 __all__ = ["EXERCISE", "MultiPaxosNode", "RequestVote", "bind", "node_class"]
 
@@ -105,17 +105,7 @@ EXERCISE = Exercise(
     build=node_class,
     probes={"up_to_date": _probe_up_to_date, "grant_vote": _probe_grant_vote,
             "save_vote": _probe_save_vote},
-    properties={
-        "election-safety": "Two leaders were elected in the same term (Raft Figure 3: at most "
-                           "one leader per term).",
-        "leader-completeness": "A leader was elected without an entry that was already "
-                               "committed (Raft Figure 3: a committed entry is in the log of "
-                               "every later leader).",
-        "state-machine-safety": "Two servers applied different commands at the same index.",
-        "log-matching": "Two logs hold an entry with the same index and term but differ "
-                        "before it.",
-        "leader-append-only": "A leader overwrote or deleted an entry of its own log.",
-    },
+    properties=RAFT_PROPERTIES,
     correct_words="elections stay safe and the cluster elects a leader",
     progress_words="elected a leader and applied 'set x 1' on every server",
     no_progress_words="the cluster did not elect a leader and apply 'set x 1' everywhere",
