@@ -7,6 +7,8 @@ from __future__ import annotations
 class ScenarioError(ValueError):
     """A scenario that cannot be run; the message is one line: ``source: field: problem``."""
 
+    __module__ = "paxoslab.scenario"  # its public home: tracebacks, docs and pickles name it there
+
     def __init__(self, source: str, field: str, problem: str) -> None:
         self.source, self.field, self.problem = source, field, problem
         super().__init__(f"{source}: {field}: {problem}")
