@@ -428,7 +428,7 @@ class Exploration:
             replayed = self.replay_ids([t for t, _ in trial])
             if replayed is not None:
                 steps, kept = trial, replayed
-        return kept if kept is not None else [c for e in fused for c in (e[1:] if e[0] == "then" else (e,))]
+        return kept if kept is not None else list(_flat(fused))
 
     def replay_ids(self, ids: list[tuple]) -> list[tuple] | None:
         """The choices that take, from the start, the steps ``ids`` in order and end in a
@@ -449,10 +449,9 @@ class Exploration:
         """The chosen steps as schedule entries (message ids are those of a replay)."""
         sim = self.root.fork()
         entries = []
-        for fused in choices:
-            for choice in (fused[1:] if fused[0] == "then" else (fused,)):
-                entries.append(sim.encode(choice))
-                sim.step(choice)
+        for choice in _flat(choices):
+            entries.append(sim.encode(choice))
+            sim.step(choice)
         return entries
 
     # ---- strategies ---------------------------------------------------------
@@ -625,6 +624,13 @@ def no_cycle_collection():
     finally:
         if collecting:
             gc.enable()
+
+
+def _flat(choices: list[tuple]):
+    """Each step of ``choices``; a step and the timer fired at once with it
+    (``("then", step, firing)``, :meth:`Exploration.fire_at_once`) as two."""
+    for entry in choices:
+        yield from (entry[1:] if entry[0] == "then" else (entry,))
 
 
 def _unlink(path: tuple) -> list[dict[str, Any]]:
