@@ -19,10 +19,9 @@ The answers of questions 1 and 2 are not in this module: only their SHA-256 dige
 wrong answer is told only that it is wrong (with what to look at again), never the right one.
 
 The node is :class:`DebugExerciseNode`: the library's :class:`MultiPaxosNode` whose
-follower merges through :meth:`DebugExerciseNode.merge` (its ``on_append_entries`` is the
-library's with that one call in place of
-:func:`~paxoslab.protocols.multi_paxos.node.merge_entries`'s merge; the consistency check
-is the library's).  ``tests/test_homework_debugging.py`` holds it, with the library's
+follower merges through :meth:`DebugExerciseNode.merge` (it overrides
+:meth:`MultiPaxosNode.decide_merge`: the consistency check is the library's, the merge the
+exercise's).  ``tests/test_homework_debugging.py`` holds it, with the library's
 merge, to the library's runs.
 """
 
@@ -34,11 +33,7 @@ from typing import Any
 
 from ..node import Node
 from ..protocols.multi_paxos.node import (
-    FOLLOWER,
-    AppendEntries,
-    AppendEntriesReply,
     MultiPaxosNode,
-    conflict_hint,
     merge_entries,
 )
 from ..watchdog import handler_time_limit
@@ -103,48 +98,18 @@ class DebugExerciseNode(MultiPaxosNode):
                                entries)
         return log if merged is None else merged[0]
 
-    def on_append_entries(self, msg: AppendEntries, src: str) -> None:
-        """The library's :meth:`MultiPaxosNode.on_append_entries`, merging through :meth:`merge`."""
-        changed = self.observe_term(msg.term)
-        if msg.term < self.current_term:
-            self.send(src, AppendEntriesReply(self.current_term, False, 0, 0, None))
-            return
-        if self.role != FOLLOWER:
-            self.set_role(FOLLOWER)
-        if self.leader_id != msg.leader:
-            self.leader_id = msg.leader
-            self.note("leader", leader=msg.leader, term=self.current_term)
-        self.reset_election_timer()
-        prev = msg.prev_log_index
-        if prev > len(self.log) or self.term_at(prev) != msg.prev_log_term:
-            conflict_index, conflict_term = conflict_hint(self.log, prev)
-            if changed:
-                self.save()
-            self.send(src, AppendEntriesReply(self.current_term, False, 0, conflict_index, conflict_term))
-            return
-        log = _checked_log(self.merge(self.log, prev, msg.entries), self.log, prev, msg.entries)
+    def decide_merge(self, prev_index: int, prev_term: int, entries: tuple) -> tuple | None:
+        """The library's consistency check, then :meth:`merge`; what was cut and what was
+        added are read off the difference between the old log and the merged one."""
+        if merge_entries(self.log, prev_index, prev_term, ()) is None:
+            return None
+        log = _checked_log(self.merge(self.log, prev_index, entries), self.log, prev_index, entries)
+        if log == self.log:
+            return self.log, 0, ()
         kept = 0
         while kept < min(len(log), len(self.log)) and log[kept] == self.log[kept]:
             kept += 1
-        cut_at = kept + 1 if kept < len(self.log) else 0
-        added = log[kept:]
-        if cut_at:
-            self.note("truncated", index=cut_at)
-        for i, new in enumerate(added, start=kept + 1):
-            self.note("appended", index=i, term=new[0], command=new[1], by_term=msg.term)
-        if changed:
-            self.save()
-        if log != self.log:
-            if cut_at:
-                self.persist_truncate("log", cut_at - 1)
-            self.persist_append("log", *added)
-            self.log = log
-        last_new = prev + len(msg.entries)
-        if msg.leader_commit > self.commit_index:
-            index = min(msg.leader_commit, last_new)
-            if index > self.commit_index:
-                self.commit(index)
-        self.send(src, AppendEntriesReply(self.current_term, True, last_new))
+        return log, kept + 1 if kept < len(self.log) else 0, log[kept:]
 
 
 def _checked_log(log: Any, before: tuple, prev: int, entries: tuple) -> tuple:
