@@ -222,6 +222,9 @@ class Question:
     """One question of an exercise: the functions the student writes for it, its hints,
     and how to build a node class from them."""
 
+    #: what a "not attempted" verdict asks for, once the function is defined
+    write_it = "Write its body, run the cell, then check again."
+
     def __init__(self, exercise: Exercise, number: int, names: Sequence[str], title: str,
                  hints: Sequence[str]) -> None:
         self.exercise, self.number, self.names, self.title = exercise, number, tuple(names), title
@@ -317,18 +320,9 @@ class Question:
     def _evaluate(self) -> Verdict:
         ex = self.exercise
         functions = ex.functions()
-        for name in self.names:
-            if name not in functions:
-                return Verdict(NOT_ATTEMPTED, text=f"◯ not attempted: define {name}() in a cell above "
-                                                   f"and run that cell, then check again.")
-        for name in self.names:
-            problem = ex.probe(name, functions[name])
-            if problem == NOT_ATTEMPTED:
-                return Verdict(NOT_ATTEMPTED, text=f"◯ not attempted: {name}() still raises "
-                                                   "NotImplementedError. Write its body, run the cell, "
-                                                   "then check again.")
-            if problem:
-                return Verdict(INCORRECT, "error", f"✘ incorrect: {problem}")
+        unready = self.unready(functions)
+        if unready is not None:
+            return unready
         node_class = ex.node_class({n: functions[n] for n in self.names})
         facts: dict[str, Any] = {"searches": [], "runs": 0}
         for preset in ex.presets:
@@ -345,6 +339,23 @@ class Question:
                 f"found no violation;\n"
                 f"  progress: {facts['runs']} of {facts['runs']} timed runs {ex.progress_words}.")
         return Verdict(CORRECT, text=text, facts=facts)
+
+    def unready(self, functions: Mapping[str, Callable]) -> Verdict | None:
+        """The verdict before any grading: not attempted (a function of this question not
+        defined, or still raising NotImplementedError) or incorrect (its probe call failed);
+        None when every function of the question is ready to be graded."""
+        for name in self.names:
+            if name not in functions:
+                return Verdict(NOT_ATTEMPTED, text=f"◯ not attempted: define {name}() in a cell above "
+                                                   f"and run that cell, then check again.")
+        for name in self.names:
+            problem = self.exercise.probe(name, functions[name])
+            if problem == NOT_ATTEMPTED:
+                return Verdict(NOT_ATTEMPTED, text=f"◯ not attempted: {name}() still raises "
+                                                   f"NotImplementedError. {self.write_it}")
+            if problem:
+                return Verdict(INCORRECT, "error", f"✘ incorrect: {problem}")
+        return None
 
     def _failure(self, exc: BaseException, where: str) -> Verdict:
         original = _origin(exc)

@@ -41,7 +41,6 @@ from . import (
     CORRECT,
     HANDLER_SECONDS,
     INCORRECT,
-    NOT_ATTEMPTED,
     RAFT_PROPERTIES,
     Exercise,
     Preset,
@@ -168,6 +167,8 @@ class ChoiceQuestion(Question):
     """A question answered by a function that returns a choice (a property's name, a letter):
     checked against a digest, so the right answer is in no file the student has."""
 
+    write_it = "Make it return your answer, run the cell, then check again."
+
     def __init__(self, exercise: Exercise, number: int, names: Sequence[str], title: str,
                  hints: Sequence[str], choices: Sequence[str], wrong: str) -> None:
         super().__init__(exercise, number, names, title, hints)
@@ -181,15 +182,9 @@ class ChoiceQuestion(Question):
     def _evaluate(self) -> Verdict:
         name = self.names[0]
         functions = self.exercise.functions()
-        if name not in functions:
-            return Verdict(NOT_ATTEMPTED, text=f"◯ not attempted: define {name}() in a cell above and run "
-                                               "that cell, then check again.")
-        problem = self.exercise.probe(name, functions[name])
-        if problem == NOT_ATTEMPTED:
-            return Verdict(NOT_ATTEMPTED, text=f"◯ not attempted: {name}() still raises NotImplementedError. "
-                                               "Make it return your answer, run the cell, then check again.")
-        if problem:
-            return Verdict(INCORRECT, "error", f"✘ incorrect: {problem}")
+        unready = self.unready(functions)
+        if unready is not None:
+            return unready
         with handler_time_limit(HANDLER_SECONDS):
             answer = _call_in_handler(functions[name])
         given = str(answer).strip().lower() if isinstance(answer, str) else None

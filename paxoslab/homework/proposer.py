@@ -47,7 +47,6 @@ from . import (
     CORRECT,
     HANDLER_SECONDS,
     INCORRECT,
-    NOT_ATTEMPTED,
     PAXOS_PROPERTIES,
     Exercise,
     Preset,
@@ -202,16 +201,9 @@ class BackoffQuestion(Question):
         ex = self.exercise
         functions = ex.functions()
         (name,) = self.names
-        if name not in functions:
-            return Verdict(NOT_ATTEMPTED, text=f"◯ not attempted: define {name}() in a cell above "
-                                               "and run that cell, then check again.")
-        problem = ex.probe(name, functions[name])
-        if problem == NOT_ATTEMPTED:
-            return Verdict(NOT_ATTEMPTED, text=f"◯ not attempted: {name}() still raises "
-                                               "NotImplementedError. Write its body, run the cell, "
-                                               "then check again.")
-        if problem:
-            return Verdict(INCORRECT, "error", f"✘ incorrect: {problem}")
+        unready = self.unready(functions)
+        if unready is not None:
+            return unready
         cls = ex.node_class({name: functions[name]})
         lines, duels = [], []
         for preset, shown in DUELS.items():

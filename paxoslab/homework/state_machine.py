@@ -82,7 +82,6 @@ from . import (
     CORRECT,
     HANDLER_SECONDS,
     INCORRECT,
-    NOT_ATTEMPTED,
     SEARCH_SECONDS,
     Exercise,
     Preset,
@@ -829,18 +828,9 @@ class StateMachineQuestion(Question):
 
     def _evaluate(self) -> Verdict:
         functions = self.exercise.functions()
-        for name in self.names:
-            if name not in functions:
-                return Verdict(NOT_ATTEMPTED, text=f"◯ not attempted: define {name}() in a cell above "
-                                                   f"and run that cell, then check again.")
-        for name in self.names:
-            problem = self.exercise.probe(name, functions[name])
-            if problem == NOT_ATTEMPTED:
-                return Verdict(NOT_ATTEMPTED, text=f"◯ not attempted: {name}() still raises "
-                                                   "NotImplementedError. Write its body, run the cell, "
-                                                   "then check again.")
-            if problem:
-                return Verdict(INCORRECT, "error", f"✘ incorrect: {problem}")
+        unready = self.unready(functions)
+        if unready is not None:
+            return unready
         with handler_time_limit(HANDLER_SECONDS):
             return self.grade(self, functions[self.names[0]])
 
