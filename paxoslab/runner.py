@@ -219,6 +219,7 @@ def build_simulation(data: dict[str, Any], seed: int, detailed: bool = True,
         timed=timed,
         monitors=[m(nodes, options) for m in spec.core.monitors],
         perform=lambda sim, action, value: spec.core.perform(sim, options, action, value),
+        notes=spec.core.notes if make is not spec.core.node_class else None,
     )
     for at, action in scenario_actions(data, seed):
         sim.at(at, action)

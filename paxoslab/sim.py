@@ -45,7 +45,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from heapq import heappop, heappush
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .network import Network
 from .node import (
@@ -64,6 +64,9 @@ from .node import (
 )
 from .trace import NoTrace, Trace, jsonable, message_payload
 from .watchdog import HandlerTimeLimit
+
+if TYPE_CHECKING:
+    from .protocols.spec import DerivedNotes
 
 __all__ = ["EventLimitReached", "HandlerError", "Simulation", "SimulationStalled", "jsonable",
            "message_payload", "rng_stream"]
@@ -195,6 +198,7 @@ class Simulation:
         timed: bool = True,
         monitors: Iterable[Any] = (),
         perform: Callable[[Simulation, str, Any], None] | None = None,
+        notes: DerivedNotes | None = None,
     ) -> None:
         self.node_ids = tuple(node_ids)
         self.make_node = make_node
@@ -218,6 +222,8 @@ class Simulation:
         self.actions: list[tuple[float, Action]] = []
         self.next_action = 0
         self.perform = perform
+        #: the notes a node that leaves them out gets from its state (None: only what nodes note)
+        self.notes = notes
         self.monitors = list(monitors)
         self.violations: list[Any] = []
         #: what the last step sent, as (src, dst, message), and the node it ran on
@@ -314,10 +320,14 @@ class Simulation:
         node = self._build(node_id)
         node.restore(self.stable[node_id])
         self.step_node = node_id
+        before = self.notes.observe(node) if self.notes is not None and self.trace.records else None
         try:
             effects = node.call("on_recover", (), self.now)
         except (Exception, HandlerTimeLimit) as exc:
             raise HandlerError(node_id, "on_recover()", self.now, exc) from None
+        if before is not None:
+            effects = self._with_derived_notes(node_id, node, before, effects, ("on_recover", ()),
+                                               "on_recover()")
         if effects:
             self._carry_out(node_id, effects)
         return node, effects
@@ -360,10 +370,14 @@ class Simulation:
             return False
         node = self._writable(node_id)
         self.step_node = node_id
+        before = self.notes.observe(node) if self.notes is not None and self.trace.records else None
         try:
             effects = node.call(method, args, self.now)
         except (Exception, HandlerTimeLimit) as exc:
             raise HandlerError(node_id, f"{method}{tuple(args)!r}", self.now, exc) from None
+        if before is not None:
+            effects = self._with_derived_notes(node_id, node, before, effects, (method, tuple(args)),
+                                               f"{method}{tuple(args)!r}")
         if effects:
             self._carry_out(node_id, effects)
         return True
@@ -384,12 +398,16 @@ class Simulation:
             trace.add_raw(self.now, "timer_fire", node_id, None, None, None,
                           type(timer).__name__, timer, jsonable)
         self.step_node = node_id
+        before = self.notes.observe(node) if self.notes is not None and trace.records else None
         try:
             effects = node.fire(timer, self.now)
         except MissingHandler:
             raise
         except (Exception, HandlerTimeLimit) as exc:
             raise HandlerError(node_id, f"timer {_label(timer)}", self.now, exc) from None
+        if before is not None:
+            effects = self._with_derived_notes(node_id, node, before, effects, timer,
+                                               f"timer {_label(timer)}")
         if effects:
             self._carry_out(node_id, effects)
         return node, effects
@@ -417,12 +435,15 @@ class Simulation:
         """Run ``dst``'s handler for ``msg`` and carry out what it asks."""
         node = self._writable(dst) if self._owned is not None else self.nodes[dst]
         self.step_node = dst
+        before = self.notes.observe(node) if self.notes is not None and self.trace.records else None
         try:
             effects = node.receive(msg, src, self.now)
         except MissingHandler:
             raise
         except (Exception, HandlerTimeLimit) as exc:
             raise HandlerError(dst, f"{_label(msg)} from {src}", self.now, exc) from None
+        if before is not None:
+            effects = self._with_derived_notes(dst, node, before, effects, msg, f"{_label(msg)} from {src}")
         if effects:
             self._carry_out(dst, effects)
         return node, effects
@@ -450,6 +471,19 @@ class Simulation:
             raise ValueError(f"unknown scenario action {kind!r} (no protocol to perform it)")
 
     # ---- effects ------------------------------------------------------------
+    def _with_derived_notes(self, node_id: str, node: Node, before: Any, effects: list[Effect],
+                            trigger: Any, what: str) -> list[Effect]:
+        """``effects`` and, after them, the notes read off the node's state change for the
+        kinds the handler did not note (:class:`~paxoslab.protocols.spec.DerivedNotes`)."""
+        noted = frozenset(effect[1] for effect in effects if type(effect) is Note)
+        try:
+            derived = self.notes.derive(before, node, noted, trigger)
+        except Exception as exc:  # noqa: BLE001 - a field of an unexpected shape: the node's doing
+            raise HandlerError(node_id, what, self.now, exc) from None
+        if not derived:
+            return effects
+        return [*effects, *(Note("note", kind, payload) for kind, payload in derived)]
+
     def _send(self, src: str, dst: str, msg: Any, after_persist: bool) -> None:
         """Put one message (isolated by :meth:`Node.send`) on the wire: number it, record it,
         decide its fate.

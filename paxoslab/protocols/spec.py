@@ -4,8 +4,9 @@ A :class:`ProtocolSpec` has three parts, each read by one side of the library:
 
 * :class:`Core` — what running a scenario needs: the node class, its messages
   and bugs, the options and actions a scenario may give and how they are
-  carried out, the safety monitors, and the summary a run ends with (whose
-  keys a scenario's ``expect`` may name);
+  carried out, the safety monitors, the summary a run ends with (whose
+  keys a scenario's ``expect`` may name), and the notes a node class other than
+  the protocol's gets from its state when it does not write them (:class:`DerivedNotes`);
 * :class:`Story` — how a run is told: the protocol's lines of ``describe``,
   the sentences that narrate its events, its colours and marks on diagrams, and
   the hooks of the replay player and state tables (``state_changes``: every
@@ -53,6 +54,26 @@ class Mark:
 
 
 @dataclass(frozen=True)
+class DerivedNotes:
+    """The trace events a run's summary and diagrams need, read off a node's state.
+
+    A node class other than the protocol's own (a student's, a subclass that rewrites a
+    handler) may leave out the ``note`` calls the summary and the diagrams read (a value
+    accepted, learned; a role, a log entry, a commit index).  The runtime then takes
+    ``observe(node)`` before each handler and, after it, adds the events ``derive`` reads
+    off the change for every kind the handler did not note itself (they come after what
+    the handler did, at the same moment).  ``derive(before, node, noted, trigger)``:
+    ``before`` is what ``observe`` returned, ``noted`` the kinds the handler noted,
+    ``trigger`` the message, timer or ``(method, args)`` call the handler ran for; it
+    returns ``(kind, payload)`` pairs.  The protocol's own class notes everything: the
+    runtime does not observe it.
+    """
+
+    observe: Callable[[Node], Any]
+    derive: Callable[[Any, Node, frozenset[str], Any], list[tuple[str, dict[str, Any]]]]
+
+
+@dataclass(frozen=True)
 class Core:
     """What running a scenario of the protocol needs."""
 
@@ -78,6 +99,9 @@ class Core:
     #: node field -> what the monitors and the summary read it as: a node class other than
     #: ``node_class`` must have each one once built (:func:`paxoslab.node.read_field`)
     reads: Mapping[str, str] = field(default_factory=dict)
+    #: the events a node class other than ``node_class`` gets from its state when it does not
+    #: note them itself (None: only what nodes note)
+    notes: DerivedNotes | None = None
 
 
 @dataclass(frozen=True)

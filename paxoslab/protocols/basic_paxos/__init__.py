@@ -34,6 +34,7 @@ from .node import (
     choose_value,
     exponential_window,
 )
+from .notes import NOTES
 from .options import ACTIONS, OPTION_VALIDATORS, action_node, perform
 from .reductions import (
     ANONYMOUS,
@@ -83,6 +84,7 @@ SPEC = ProtocolSpec(
         summary_keys=SUMMARY_KEYS,
         reads={"learned": LEARNED, "value": "the value a client asked it to propose, or None",
                "phase": PHASE},
+        notes=NOTES,
     ),
     story=Story(  # how a run is told and drawn
         describe=describe_summary,

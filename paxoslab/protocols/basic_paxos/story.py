@@ -176,6 +176,10 @@ def moments(trace, nodes) -> list[dict[str, Any]]:
 
 
 def _ballot_source(payload: Mapping[str, Any]) -> str:
+    """Where phase 2's value came from, as the note says ("" for a note read off a node's
+    state, :mod:`.notes`, which cannot say)."""
+    if "adopted_from" not in payload:
+        return ""
     source = payload.get("adopted_from")
     if source:
         return f"adopted from ballot {source}"
@@ -185,22 +189,31 @@ def _ballot_source(payload: Mapping[str, Any]) -> str:
     return "its own value: no promise carried one"
 
 
+def _retry(payload: Mapping[str, Any]) -> str:
+    """", retries in 12 ms" when the note says how long the back-off is."""
+    return f", retries in {payload['wait']:.3g} ms" if "wait" in payload else ""
+
+
 SENTENCES = {
     "propose": lambda e, p: f"{e.node} is asked to propose {p['value']}",
     "ballot": lambda e, p: f"{e.node} starts ballot {p['ballot']} and sends Prepare {p['ballot']}",
     "promised": lambda e, p: f"{e.node} promises {p['ballot']}",
     "phase2": lambda e, p: f"{e.node} has promises from a majority for {p['ballot']}: "
-                           f"sends Accept {p['ballot']} {p['value']} ({_ballot_source(p)})",
+                           f"sends Accept {p['ballot']} {p['value']}"
+                           + (f" ({_ballot_source(p)})" if _ballot_source(p) else ""),
     "accepted": lambda e, p: f"{e.node} accepts ({p['ballot']}, {p['value']})",
     "learned": lambda e, p: (f"{e.node} has Accepted {p['ballot']} from a majority: it learns "
                              f"{p['value']} was chosen and sends Learn {p['value']} to the other learners"
                              if p.get("counted") else
                              f"{e.node} learns {p['value']} from a Learn (now it knows {p['value']} "
-                             f"was chosen)"),
-    "preempted": lambda e, p: f"{e.node} abandons {p['ballot']} (higher ballot {p['by']} seen), "
-                              f"retries in {p['wait']:.3g} ms",
-    "timeout": lambda e, p: f"{e.node} hears no majority for {p['ballot']} within {p['waited']:.3g} ms: "
-                            f"gives it up, retries in {p['wait']:.3g} ms",
+                             f"was chosen)" if "counted" in p else
+                             f"{e.node} learns that {p['value']} was chosen"),
+    "preempted": lambda e, p: f"{e.node} abandons {p['ballot']}"
+                              + (f" (higher ballot {p['by']} seen)" if "by" in p else "")
+                              + _retry(p),
+    "timeout": lambda e, p: f"{e.node} hears no majority for {p['ballot']}"
+                            + (f" within {p['waited']:.3g} ms" if "waited" in p else "")
+                            + ": gives it up" + _retry(p),
     "ask": lambda e, p: f"{e.node} has not learned the outcome yet: asks its peers",
     "send:Reject": lambda e, p: f"{e.src} rejects {e.dst}'s ballot {p['ballot']}: "
                                 f"it promised {p['promised']}",

@@ -37,6 +37,7 @@ from .node import (
     session_of,
     up_to_date,
 )
+from .notes import NOTES
 from .options import ACTIONS, OPTION_VALIDATORS, current_leader, perform
 from .reductions import ballot_of, ignored_for_good, same_effect_as
 from .safety import (
@@ -77,6 +78,7 @@ SPEC = ProtocolSpec(
                "commit_index": "the index up to which it knows the log is committed",
                "last_applied": "how many log entries it has applied",
                "machine": "its state machine (a KeyValueStore with sessions)"},
+        notes=NOTES,
     ),
     story=Story(  # how a run is told and drawn
         describe=describe_summary,

@@ -827,7 +827,7 @@ class MultiPaxosNode(Node):
         once per term.
         """
         if request and request in self.taken:
-            self.note("duplicate", command=command, request=request)
+            self.note("duplicate_request", command=command, request=request)
             return
         self.taken = self.taken | {request}
         session = () if client is None else (client, seq)

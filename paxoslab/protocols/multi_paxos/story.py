@@ -296,6 +296,8 @@ def _appended(e, p) -> str:
 def _applied(e, p) -> str:
     if p["command"] == NOOP:
         return f"{e.node} applies #{p['index']}, a no-op: nothing changes"
+    if "answer" not in p:  # read off a node's state (notes.py): the answer is not known
+        return f"{e.node} applies #{p['index']} {_said(p)}"
     if p.get("executed") is False:
         return (f"{e.node} applies #{p['index']} {_said(p)}: executed already, answered "
                 f"{p['answer']!r} from the session, not again")
@@ -345,7 +347,7 @@ SENTENCES = {
     "no_leader": lambda e, p: f"a client's {p['command']!r} finds no leader: nobody takes it",
     "redirected": lambda e, p: f"{e.node} is not the leader: passes {p['command']!r} on to {p['to']}",
     "rejected": lambda e, p: f"{e.node} rejects {p['command']!r}: {p['reason']}",
-    "duplicate": lambda e, p: f"{e.node} has taken {p['command']!r} already: ignores the copy",
+    "duplicate_request": lambda e, p: f"{e.node} has taken {p['command']!r} already: ignores the copy",
     "timeout_ignored": lambda e, p: f"{e.node} is the leader: an election timeout means nothing to it",
 }
 
