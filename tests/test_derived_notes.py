@@ -18,6 +18,7 @@ from paxoslab.plots import log_grid, role_timeline, sequence_diagram
 from paxoslab.protocols import PROTOCOLS
 from paxoslab.protocols.basic_paxos.node import PaxosNode
 from paxoslab.protocols.multi_paxos.node import MultiPaxosNode
+from paxoslab.protocols.smr import ReplicaNode
 from paxoslab.runner import run_scenario
 
 matplotlib.use("Agg")
@@ -26,8 +27,9 @@ SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 DERIVED = {
     "basic-paxos": ("propose", "ballot", "promised", "phase2", "accepted", "learned", "preempted", "timeout"),
     "multi-paxos": ("role", "leader", "appended", "truncated", "request", "committed", "applied"),
+    "smr": ("applied",),
 }
-BASES = {"basic-paxos": PaxosNode, "multi-paxos": MultiPaxosNode}
+BASES = {"basic-paxos": PaxosNode, "multi-paxos": MultiPaxosNode, "smr": ReplicaNode}
 
 
 def _scenarios() -> list[Path]:

@@ -30,7 +30,7 @@ from ..errors import ScenarioError
 from ..node import Node, canonical
 from ..statemachine import MACHINES, CommandError, StateMachine
 from ..wording import show
-from .spec import Core, Mark, ProtocolSpec, Story
+from .spec import Core, DerivedNotes, Mark, ProtocolSpec, Story
 
 DEFAULT_OPTIONS: dict[str, Any] = {
     "machine": "kv",
@@ -144,6 +144,30 @@ class ReplicaNode(Node):
             else:
                 self.note("applied", index=index, command=command, state=self.machine.snapshot(),
                           refused=refused)
+
+
+def _observe(node: Node) -> int:
+    """How many commands the replica has applied (what its ``applied`` notes are read from)."""
+    return len(getattr(node, "applied", None) or ())
+
+
+def _derive(before: int, node: Node, noted: frozenset[str], trigger: Any) -> list[tuple[str, dict[str, Any]]]:
+    """An ``applied`` note per command the replica applied without noting it; the state it
+    reached is known after the last one only.
+
+    >>> node = ReplicaNode("S1", ["S1", "S2"], {"machine": "kv"})
+    >>> node.submit("set x 1")
+    >>> _derive(0, node, frozenset(), ("submit", ("set x 1",)))
+    [('applied', {'index': 1, 'command': 'set x 1', 'state': {'x': '1'}})]
+    """
+    applied = getattr(node, "applied", None) or ()
+    if "applied" in noted or len(applied) <= before:
+        return []
+    notes: list[tuple[str, dict[str, Any]]] = [
+        ("applied", {"index": index, "command": applied[index - 1]})
+        for index in range(before + 1, len(applied) + 1)]
+    notes[-1][1]["state"] = node.machine.snapshot()
+    return notes
 
 
 def carry_out(machine, command: str) -> str | None:
@@ -300,11 +324,13 @@ SPEC = ProtocolSpec(
         },
         actions={"submit": _validate_submit},
         validate_scenario=_validate_commands,
+        notes=DerivedNotes(observe=_observe, derive=_derive),
     ),
     story=Story(
         describe=describe_summary,
         sentences={
-            "applied": lambda e, p: (f"{e.node} applies #{p['index']} {p['command']!r} -> {p['state']}"
+            "applied": lambda e, p: (f"{e.node} applies #{p['index']} {p['command']!r}"
+                                     + (f" -> {p['state']}" if "state" in p else "")
                                      + (f" (refused: {p['refused']})" if p.get("refused") else "")),
         },
         colors={"Append": "#1f77b4", "Forward": "#7f7f7f"},
