@@ -105,14 +105,14 @@ def node_class(functions: Mapping[str, Callable]) -> type[Node]:
 
         def on_accept(self: PaxosNode, msg: Accept, src: str) -> None:
             """Phase 2b by the student; the learner's bookkeeping (asking later what was
-            chosen) and the narration are added here, as the library's handler does."""
+            chosen) is added here, as the library's handler does (the ``accepted`` note is
+            read off the state, :mod:`paxoslab.protocols.basic_paxos.notes`)."""
             self.highest_round_seen = max(self.highest_round_seen, msg.ballot.round)
             before = (self.accepted_ballot, self.accepted_value)
             done = len(self._effects)
             fn_h(self, msg, src)
             record(lambda: f"on_accept({msg.label()} from {src}) {what_it_did(self._effects[done:])}")
             if (self.accepted_ballot, self.accepted_value) != before:
-                self.note("accepted", ballot=self.accepted_ballot, value=self.accepted_value)
                 self.start_asking()
         body["on_accept"] = on_accept
     return type("StudentAcceptor", (AcceptorExerciseNode,), body)
