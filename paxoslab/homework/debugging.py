@@ -72,6 +72,10 @@ RULES = {
     "D": "A follower appends entries without checking that its log holds the leader's "
          "previous entry (Raft Figure 2, AppendEntries step 2: the consistency check).",
     "E": "A server answers RequestVote before its term and vote are on stable storage.",
+    "F": "A follower keeps entries of its log that conflict with the leader's (same index, another "
+         "term) instead of deleting them (Raft Figure 2, AppendEntries step 3).",
+    "G": "A follower appends the leader's entries after the end of its log, not from the index "
+         "after the leader's previous entry on (Raft Figure 2, AppendEntries step 4).",
 }
 
 
