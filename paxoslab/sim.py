@@ -477,7 +477,7 @@ class Simulation:
         kinds the handler did not note (:class:`~paxoslab.protocols.spec.DerivedNotes`)."""
         noted = frozenset(effect[1] for effect in effects if type(effect) is Note)
         try:
-            derived = self.notes.derive(before, node, noted, trigger)
+            derived = self.notes.missing(before, node, noted, trigger)
         except Exception as exc:  # noqa: BLE001 - a field of an unexpected shape: the node's doing
             raise HandlerError(node_id, what, self.now, exc) from None
         if not derived:

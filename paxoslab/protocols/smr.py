@@ -151,17 +151,17 @@ def _observe(node: Node) -> int:
     return len(getattr(node, "applied", None) or ())
 
 
-def _derive(before: int, node: Node, noted: frozenset[str], trigger: Any) -> list[tuple[str, dict[str, Any]]]:
+def _derive(before: int, node: Node, trigger: Any) -> list[tuple[str, dict[str, Any]]]:
     """An ``applied`` note per command the replica applied without noting it; the state it
     reached is known after the last one only.
 
     >>> node = ReplicaNode("S1", ["S1", "S2"], {"machine": "kv"})
     >>> node.submit("set x 1")
-    >>> _derive(0, node, frozenset(), ("submit", ("set x 1",)))
+    >>> _derive(0, node, ("submit", ("set x 1",)))
     [('applied', {'index': 1, 'command': 'set x 1', 'state': {'x': '1'}})]
     """
     applied = getattr(node, "applied", None) or ()
-    if "applied" in noted or len(applied) <= before:
+    if len(applied) <= before:
         return []
     notes: list[tuple[str, dict[str, Any]]] = [
         ("applied", {"index": index, "command": applied[index - 1]})

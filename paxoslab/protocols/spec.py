@@ -62,15 +62,26 @@ class DerivedNotes:
     accepted, learned; a role, a log entry, a commit index).  The runtime then takes
     ``observe(node)`` before each handler and, after it, adds the events ``derive`` reads
     off the change for every kind the handler did not note itself (they come after what
-    the handler did, at the same moment).  ``derive(before, node, noted, trigger)``:
-    ``before`` is what ``observe`` returned, ``noted`` the kinds the handler noted,
-    ``trigger`` the message, timer or ``(method, args)`` call the handler ran for; it
-    returns ``(kind, payload)`` pairs.  The protocol's own class notes everything: the
-    runtime does not observe it.
+    the handler did, at the same moment).  ``derive(before, node, trigger)``: ``before`` is
+    what ``observe`` returned, ``trigger`` the message, timer or ``(method, args)`` call the
+    handler ran for; it returns ``(kind, payload)`` pairs.  The protocol's own class notes
+    everything: the runtime does not observe it.
     """
 
     observe: Callable[[Node], Any]
-    derive: Callable[[Any, Node, frozenset[str], Any], list[tuple[str, dict[str, Any]]]]
+    derive: Callable[[Any, Node, Any], list[tuple[str, dict[str, Any]]]]
+    #: kinds told together (a log's cut and what follows it): a handler that notes one of
+    #: them gets none of them derived
+    together: tuple[frozenset[str], ...] = ()
+
+    def missing(self, before: Any, node: Node, noted: frozenset[str], trigger: Any
+                ) -> list[tuple[str, dict[str, Any]]]:
+        """The derived notes of the kinds the handler did not note (nor one told with them)."""
+        skip = set(noted)
+        for kinds in self.together:
+            if kinds & noted:
+                skip |= kinds
+        return [(kind, payload) for kind, payload in self.derive(before, node, trigger) if kind not in skip]
 
 
 @dataclass(frozen=True)

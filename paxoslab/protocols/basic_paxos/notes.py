@@ -4,17 +4,18 @@ A node class of one's own (a homework answer, a handler rewritten from scratch) 
 its fields and sends its messages; the summary (``decided_at``, ``learned_at``,
 ``ballots``, ``preemptions``), the diagrams' marks and the narration read the notes
 ``promised``, ``accepted``, ``learned``, ``ballot``, ``phase2``, ``preempted`` and
-``timeout``.  Each is read off the fields a handler changed, for every kind the handler
-did not note itself.  What the state does not say (why a value was adopted, how long the
-back-off is) is left out of the payload, and the narration says only what it knows.
+``timeout``.  Each is read off the fields a handler changed; the runtime keeps those of
+the kinds the handler did not note itself (:meth:`DerivedNotes.missing`).  What the state
+does not say (why a value was adopted, how long the back-off is) is left out of the
+payload, and the narration says only what it knows.
 
 >>> from paxoslab.protocols.basic_paxos.node import Ballot, PaxosNode, Prepare
 >>> node = PaxosNode("S3", ["S1", "S2", "S3"])
 >>> before = observe(node)
 >>> node.promised = Ballot(2, 1)
->>> derive(before, node, frozenset(), Prepare(Ballot(2, 1)))
+>>> derive(before, node, Prepare(Ballot(2, 1)))
 [('promised', {'ballot': Ballot(round=2, node=1)})]
->>> derive(before, node, frozenset({"promised"}), Prepare(Ballot(2, 1)))
+>>> NOTES.missing(before, node, frozenset({"promised"}), Prepare(Ballot(2, 1)))
 []
 """
 
@@ -49,36 +50,33 @@ def observe(node: Node) -> Seen:
                 (get("accepted_ballot"), get("accepted_value")), get("learned"), get("learned_ballot"))
 
 
-def derive(before: Seen, node: Node, noted: frozenset[str], trigger: Any) -> list[tuple[str, dict[str, Any]]]:
-    """The notes the change from ``before`` to ``node``'s fields makes, for the kinds not in
-    ``noted``, in the order the library's node writes them."""
+def derive(before: Seen, node: Node, trigger: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The notes the change from ``before`` to ``node``'s fields makes, in the order the
+    library's node writes them."""
     after = observe(node)
     out: list[tuple[str, dict[str, Any]]] = []
-
-    def add(kind: str, **payload: Any) -> None:
-        if kind not in noted:
-            out.append((kind, payload))
-
     if after.value != before.value and after.value is not None:
-        add("propose", value=after.value)
+        out.append(("propose", {"value": after.value}))
     if before.phase in TRYING and before.ballot is not None and (
             after.phase not in TRYING or after.ballot != before.ballot) and after.learned is None:
-        given_up = "timeout" if type(trigger).__name__ == "PhaseTimeout" else "preempted"
-        if not {"timeout", "preempted"} & noted:
-            by = getattr(trigger, "promised", None) or getattr(trigger, "ballot", None)
-            out.append((given_up, {"ballot": before.ballot} if given_up == "timeout" or by is None
-                        else {"ballot": before.ballot, "by": by}))
+        by = getattr(trigger, "promised", None) or getattr(trigger, "ballot", None)
+        if type(trigger).__name__ == "PhaseTimeout":
+            out.append(("timeout", {"ballot": before.ballot}))
+        else:
+            out.append(("preempted", {"ballot": before.ballot} if by is None else
+                        {"ballot": before.ballot, "by": by}))
     if after.ballot != before.ballot and after.ballot is not None:
-        add("ballot", ballot=after.ballot)
+        out.append(("ballot", {"ballot": after.ballot}))
     if after.accepted != before.accepted and after.accepted[0] is not None:
-        add("accepted", ballot=after.accepted[0], value=after.accepted[1])
+        out.append(("accepted", {"ballot": after.accepted[0], "value": after.accepted[1]}))
     elif after.promised != before.promised and after.promised is not None:
-        add("promised", ballot=after.promised)  # accepting raises the promise: noted as accepted
+        out.append(("promised", {"ballot": after.promised}))  # accepting raises it: told as accepted
     if after.phase == "accept" and (before.phase != "accept" or after.ballot != before.ballot):
-        add("phase2", ballot=after.ballot, value=after.proposal)
+        out.append(("phase2", {"ballot": after.ballot, "value": after.proposal}))
     if after.learned != before.learned and after.learned is not None:
-        add("learned", value=after.learned, ballot=after.learned_ballot)
+        out.append(("learned", {"value": after.learned, "ballot": after.learned_ballot}))
     return out
 
 
-NOTES = DerivedNotes(observe=observe, derive=derive)
+#: a ballot given up is told once, as pre-empted or as timed out
+NOTES = DerivedNotes(observe=observe, derive=derive, together=(frozenset({"preempted", "timeout"}),))

@@ -2,21 +2,22 @@
 (:class:`DerivedNotes`).
 
 The summary (``leaders``, ``commands`` and when each was committed), the log grid, the
-role timeline, the diagrams' marks and the narration read the notes ``role``,
-``leader``, ``appended``, ``truncated``, ``request``, ``committed`` and ``applied``.  A node
-class of one's own that changes ``role``, ``current_term``, ``log``, ``commit_index`` and
+role timeline, the diagrams' marks and the narration read the notes ``role``, ``leader``,
+``appended``, ``truncated``, ``request``, ``committed`` and ``applied``.  A node class of
+one's own that changes ``role``, ``current_term``, ``log``, ``commit_index`` and
 ``last_applied`` without noting it gets each one read off the change, for every kind (the
-log's two counting as one) the handler did not note itself.  A log entry appended is
-placed ``by_term`` the server's term after the handler, as the library's node places it
-(a leader's own entries, and a follower's from an ``AppendEntries`` of its term).  What an
-entry applied answered (and the key it changed) is found by applying it to a copy of the
-server's state machine as it was before the handler.
+log's two counting as one) the handler did not note itself (:meth:`DerivedNotes.missing`).
+A log entry appended is placed ``by_term`` the server's term after the handler, as the
+library's node places it (a leader's own entries, and a follower's from an
+``AppendEntries`` of its term).  What an entry applied answered (and the key it changed)
+is found by applying it to a copy of the server's state machine as it was before the
+handler.
 
 >>> from paxoslab.protocols.multi_paxos.node import MultiPaxosNode
 >>> node = MultiPaxosNode("S2", ["S1", "S2", "S3"])
 >>> before = observe(node)
 >>> node.current_term, node.log, node.commit_index = 2, ((1, "set x 1"), (2, "set y 2")), 1
->>> for kind, payload in derive(before, node, frozenset(), None):
+>>> for kind, payload in derive(before, node, None):
 ...     print(kind, payload)
 role {'role': 'follower', 'term': 2}
 appended {'index': 1, 'term': 1, 'command': 'set x 1', 'by_term': 2}
@@ -85,21 +86,16 @@ def _grew(before: Any, after: Any) -> bool:
     return isinstance(after, int) and isinstance(before, int) and after > before
 
 
-def derive(before: Seen, node: Node, noted: frozenset[str], trigger: Any) -> list[tuple[str, dict[str, Any]]]:
-    """The notes the change from ``before`` to ``node``'s fields makes, for the kinds not in
-    ``noted``, in the order the library's node writes them."""
+def derive(before: Seen, node: Node, trigger: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The notes the change from ``before`` to ``node``'s fields makes, in the order the
+    library's node writes them."""
     after = observe(node)
     out: list[tuple[str, dict[str, Any]]] = []
-
-    def add(kind: str, **payload: Any) -> None:
-        if kind not in noted:
-            out.append((kind, payload))
-
     if (after.role, after.term) != (before.role, before.term) and after.role is not None:
-        add("role", role=after.role, term=after.term)
+        out.append(("role", {"role": after.role, "term": after.term}))
     if after.leader != before.leader and after.leader not in (None, node.id):
-        add("leader", leader=after.leader, term=after.term)
-    if after.log != before.log and not LOG_KINDS & noted:
+        out.append(("leader", {"leader": after.leader, "term": after.term}))
+    if after.log != before.log:
         kept = 0
         while kept < min(len(before.log), len(after.log)) and before.log[kept] == after.log[kept]:
             kept += 1
@@ -111,14 +107,16 @@ def derive(before: Seen, node: Node, noted: frozenset[str], trigger: Any) -> lis
                                      "by_term": after.term}))
     request = _request_of(trigger)
     if request is not None and len(after.log) > len(before.log) and after.log[-1][1] == request[0]:
-        add("request", request=request[1], command=request[0], index=len(after.log), term=after.log[-1][0])
+        out.append(("request", {"request": request[1], "command": request[0], "index": len(after.log),
+                                "term": after.log[-1][0]}))
     if _grew(before.commit_index, after.commit_index):
-        add("committed", index=after.commit_index)
-    if _grew(before.last_applied, after.last_applied) and "applied" not in noted:
+        out.append(("committed", {"index": after.commit_index}))
+    if _grew(before.last_applied, after.last_applied):
         machine = before.machine
         for index in range(before.last_applied + 1, min(after.last_applied, len(after.log)) + 1):
             out.append(("applied", _applied(machine, index, after.log[index - 1])))
     return out
 
 
-NOTES = DerivedNotes(observe=observe, derive=derive)
+#: a log's cut and the entries after it are told together
+NOTES = DerivedNotes(observe=observe, derive=derive, together=(LOG_KINDS,))
