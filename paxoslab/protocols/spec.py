@@ -135,6 +135,11 @@ class Story:
     moment_legend: Mapping[str, str] = field(default_factory=dict)
 
 
+#: what every class body defines, whatever its methods do
+_BOOKKEEPING = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__",
+                          "__firstlineno__", "__static_attributes__", "__annotations__"})
+
+
 @dataclass(frozen=True)
 class SearchHints:
     """The search's goals, and what lets it skip work without losing a violation."""
@@ -168,6 +173,30 @@ class SearchHints:
     #: a node learns: the search fires one at once in the step that arms it, not at every
     #: later moment (own node class only; ``reductions.py`` argues it)
     eager_resends: frozenset[type] = frozenset()
+    #: methods a subclass may rewrite and still get the hints meant for the protocol's own
+    #: class: they decide only *when* something happens (a delay), which the search ignores
+    timing_only: frozenset[str] = frozenset()
+
+    def hold_for(self, node_class: type[Node] | None, own: type[Node]) -> bool:
+        """Whether the hints argued for ``own`` hold for ``node_class``: it is ``own`` (or
+        None), or a subclass that rewrites nothing but :attr:`timing_only` methods.
+
+        >>> from paxoslab.protocols.basic_paxos.node import PaxosNode
+        >>> hints = SearchHints(timing_only=frozenset({"backoff_delay"}))
+        >>> class Mine(PaxosNode): pass
+        >>> class Patient(PaxosNode):
+        ...     def backoff_delay(self): return 100.0
+        >>> class Lenient(PaxosNode):
+        ...     def may_accept(self, ballot): return True
+        >>> [hints.hold_for(c, PaxosNode) for c in (None, PaxosNode, Mine, Patient, Lenient)]
+        [True, True, True, True, False]
+        """
+        if node_class is None or node_class is own:
+            return True
+        if not issubclass(node_class, own):
+            return False
+        rewritten = {name for k in node_class.__mro__ if k not in own.__mro__ for name in vars(k)}
+        return rewritten <= self.timing_only | _BOOKKEEPING
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,9 @@ with the same nodes and monitors and *more* pending covers one with less:
   covered by its own parent, so it is not explored;
 * sleep sets: a step on one node is not taken again after a step on another
   node that was explored before it from the same world (the two commute);
-* what the protocol says changes nothing, for its own node class only (a
-  student's node may behave otherwise): a message whose delivery, now or
+* what the protocol says changes nothing, for its own node class only, or a
+  subclass that rewrites nothing but when things happen (``SearchHints.timing_only``,
+  e.g. a back-off; a student's rule may behave otherwise): a message whose delivery, now or
   later, changes nothing that decides what any node does is taken out of
   flight (``SearchHints.ignored_for_good``: in Basic Paxos a reply to a
   ballot its proposer has left, or a request an acceptor refuses for good
@@ -187,7 +188,7 @@ def search(
     spec = PROTOCOLS[data["protocol"]]
     root = build_simulation(data, data.get("seed", 0), detailed=False, node_class=node_class,
                             timed=False, world_class=SearchWorld)
-    root.check_declared = node_class not in (None, spec.core.node_class)
+    root.check_declared = not spec.search.hold_for(node_class, spec.core.node_class)
     explorer = Exploration(spec, root, max_ballots, reduce, node_class)
     if strategy == "random" and max_states is None and max_seconds is None:
         max_states = RANDOM_STATES

@@ -48,7 +48,8 @@ class Exploration:
         self.stop_on_violation = stop_on_violation
         self.reduce = reduce
         # the protocol's word on what its own nodes ignore for good; not on anyone else's
-        own = node_class is None or node_class is spec.core.node_class
+        # (a subclass that rewrites only when things happen is its own nodes still)
+        own = spec.search.hold_for(node_class, spec.core.node_class)
         self.ignored_for_good = spec.search.ignored_for_good if reduce and own else None
         self.eager = spec.search.eager_resends if reduce and own else frozenset()
         # a partition drops a message by its sender: only without one is a sender unread

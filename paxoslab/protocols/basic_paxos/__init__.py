@@ -105,5 +105,6 @@ SPEC = ProtocolSpec(
         ballot_fields=BALLOT_FIELDS,
         anonymous=ANONYMOUS,
         eager_resends=EAGER_RESENDS,
+        timing_only=frozenset({"backoff_delay"}),
     ),
 )

@@ -92,6 +92,7 @@ SPEC = ProtocolSpec(
         ballot_of=ballot_of,
         ignored_for_good=ignored_for_good,
         same_effect_as=same_effect_as,
+        timing_only=frozenset({"election_delay"}),
     ),
 )
 
