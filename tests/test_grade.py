@@ -26,10 +26,12 @@ from paxoslab.homework.grade import (
     TIMEOUT,
     GradeError,
     Limits,
+    _first_lines,
     apply_changes,
     exercises,
     grade_submission,
     identify,
+    read_cells,
 )
 from paxoslab.homework.sandbox import CodecError, decode, encode, encode_node
 from paxoslab.protocols.basic_paxos.node import Accept, Ballot, PaxosNode
@@ -244,14 +246,14 @@ def test_random_draws_are_graded_as_the_notebook_grades_them(tmp_path):
     here = proposer.EXERCISE.questions[1].evaluate()
     there = graded(path, questions=(2,))[2]
     assert there["status"] == here.status
-    assert f"chosen in {here.facts['chosen']} of 30" in there["detail"], (here.text, there)
+    assert there["detail"] == " ".join(_first_lines(here.text).split()), (here.text, there)  # the same counts
 
 
 def test_a_check_can_run_its_own_code_where_the_students_function_runs():
     """sandbox.remote(fn, "paxoslab.module:function", *args): in a notebook the function runs
     here; under the grader, in the worker, beside the student's function."""
     from paxoslab.homework import sandbox as sb
-    from paxoslab.homework.grade import Sandbox, read_cells
+    from paxoslab.homework.grade import Sandbox
     from paxoslab.homework.state_machine import EXERCISE
 
     assert sb.remote(lambda: ["here"], "paxoslab.homework:_call_in_handler") == ["here"]
@@ -267,6 +269,65 @@ def test_a_check_can_run_its_own_code_where_the_students_function_runs():
         assert worker.failure is None  # a refused path is the call's exception, not the worker's end
     finally:
         worker.stop()
+
+
+# ---- exercise 01: replicas that a submission cannot make alike -----------------------------------------
+ALIKE = ["alike_set_order.ipynb", "alike_random.ipynb", "alike_clock.ipynb", "alike_real_clock.ipynb"]
+
+
+@pytest.mark.parametrize("name", ALIKE)
+def test_worlds_made_alike_fool_the_check_in_one_process(name, monkeypatch):
+    """What the adversarial submissions below do: apply_once patched so that every replica is in
+    S1's world (hash seed, random numbers, clock); in the student's own kernel q1.check() then
+    says correct, though the machine reads a set's order, random numbers or the clock."""
+    from paxoslab.homework import state_machine
+
+    monkeypatch.setattr(state_machine, "apply_once", state_machine.apply_once)  # put back after
+    namespace: dict = {"__name__": "__main__"}
+    for _, source in read_cells(SUBMISSIONS / name):
+        if not source.startswith("q1.check()"):
+            exec(source, namespace)  # noqa: S102 - our own test submission
+    assert namespace["q1"].evaluate().status == CORRECT
+
+
+@pytest.mark.parametrize("name", [*ALIKE, "plain_string_set.ipynb"])
+def test_replicas_made_alike_still_differ_each_in_a_process_of_its_own(name):
+    """Under the grader each replica also runs in a worker of its own, started with its own
+    PYTHONHASHSEED, random seed and clock offset before any cell runs, the logs in another order,
+    and S2 at least a second after S1: what the submission patched in one worker changes that
+    worker only. A machine reading a set's order, random numbers, the clock (also the real clock,
+    reached past the offset, to the second) is incorrect, never correct. (plain_string_set patches
+    nothing: a set of plain strings, whose order one process cannot vary.)"""
+    rows = graded(SUBMISSIONS / name, questions=(1,))
+    assert (rows[1]["status"], rows[1]["property"]) == (INCORRECT, "replica-consistency"), rows
+
+
+def test_replicas_in_processes_of_their_own_grade_the_same_every_time():
+    first = graded(SUBMISSIONS / "alike_set_order.ipynb", questions=(1,))[1]
+    second = graded(SUBMISSIONS / "alike_set_order.ipynb", questions=(1,))[1]
+    assert first["detail"] == second["detail"] and "each in a process of its own" in first["detail"]
+
+
+def test_a_replica_process_world_is_in_place_before_the_submission_runs():
+    """install_process_world (what a replica's worker runs before the first cell): its clocks
+    ahead by the replica's offset, datetime's too, the classes still the real ones to isinstance."""
+    script = """
+import datetime, json, time
+from paxoslab.homework import state_machine as sm
+real = time.time()
+made = datetime.datetime(2020, 1, 1)
+sm.install_process_world(sm.PROCESS_WORLDS[2])
+print(json.dumps([time.time() - real, (datetime.datetime.now() - datetime.datetime.fromtimestamp(real))
+                  .total_seconds(), str(datetime.date.today() - datetime.date.fromtimestamp(real)),
+                  isinstance(made, datetime.datetime), isinstance(datetime.datetime.now(), datetime.date)]))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         check=True).stdout
+    ahead, now_ahead, days, *checks = json.loads(out)
+    from paxoslab.homework.state_machine import CLOCK_STEP
+    assert abs(ahead - 2 * CLOCK_STEP) < 5 and abs(now_ahead - 2 * CLOCK_STEP) < 5
+    assert days.startswith("2 days")
+    assert checks == [True, True]
 
 
 # ---- pieces -------------------------------------------------------------------------------------------

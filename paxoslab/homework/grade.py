@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import builtins
 import csv
+import functools
 import importlib
 import json
 import os
@@ -254,8 +255,12 @@ class Sandbox:
     """One worker process and the conversation with it."""
 
     def __init__(self, exercise_module: str, names: Sequence[str], limits: Limits,
-                 refused: Sequence[str]) -> None:
+                 refused: Sequence[str], world: Mapping[str, Any] | None = None) -> None:
         self.module, self.names, self.limits, self.refused = exercise_module, list(names), limits, refused
+        #: the world this worker is started in (a replica's, see :func:`grade_question`): its
+        #: ``hash_seed`` becomes the worker's ``PYTHONHASHSEED``, and the whole dict is handed
+        #: to the function ``via`` names in the worker before any of the submission's code
+        self.world = dict(world) if world is not None else None
         self.proc: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self.scratch: str | None = None
@@ -264,9 +269,16 @@ class Sandbox:
         self.seq = 0
         self.calls = 0
         self.ran: Ran | None = None
+        self.launched = self.sent = 0.0
 
     # ---- life cycle --------------------------------------------------------------------
     def start(self) -> None:
+        """Start the worker and wait for its greeting."""
+        self.launch()
+        self.greeted()
+
+    def launch(self) -> None:
+        """Start the worker process (not waiting for it: :meth:`greeted`)."""
         import paxoslab
 
         root = str(Path(paxoslab.__file__).resolve().parents[1])
@@ -282,6 +294,11 @@ class Sandbox:
                "TMPDIR": self.scratch, "MPLCONFIGDIR": self.scratch, "MPLBACKEND": "Agg",
                "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1"}
+        flags = ["-I"]
+        if self.world is not None:  # a hash seed of the grader's choice: -I without -E (the
+            # environment is this dict, nothing else), so that PYTHONHASHSEED counts
+            env["PYTHONHASHSEED"] = str(int(self.world["hash_seed"]))
+            flags = ["-s", "-P"]
         limits = self.limits
 
         cpu, memory = int(limits.cpu_seconds), int(limits.memory_mb) * 2 ** 20
@@ -302,13 +319,17 @@ class Sandbox:
 
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-c", bootstrap], pass_fds=[theirs.fileno()], cwd=self.scratch,
+                [sys.executable, *flags, "-c", bootstrap], pass_fds=[theirs.fileno()], cwd=self.scratch,
                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True, preexec_fn=restrict)  # noqa: PLW1509 - limits before exec
         finally:
             theirs.close()
+        self.launched = time.monotonic()
+
+    def greeted(self) -> None:
+        """Wait for the greeting of the worker :meth:`launch` started."""
         try:
-            hello = self._receive(time.monotonic() + START_SECONDS)
+            hello = self._receive(self.launched + START_SECONDS)
         except BaseException as exc:
             self._fail_from(exc, "while the worker started")
         if hello.get("op") != "hello":
@@ -316,15 +337,32 @@ class Sandbox:
 
     def run(self, cells: Sequence[tuple[int, str]]) -> Ran:
         """Execute the notebook's code cells in the worker (within ``limits.timeout``)."""
+        self.send_cells(cells)
+        return self.ran_cells()
+
+    def send_cells(self, cells: Sequence[tuple[int, str]]) -> None:
+        """Ask the worker to run the notebook's code cells (the answer: :meth:`ran_cells`)."""
         from . import paths
 
         readable: list[str] = []
         request = {"op": "run", "module": self.module, "names": self.names, "cells": [list(c) for c in cells],
                    "readable": readable, "writable": [self.scratch], "refused": list(self.refused)}
+        if self.world is not None:
+            request["setup"] = self.world
         from .sandbox import allowed_folders
         readable += [f for f in allowed_folders() if not _inside_any(f, [str(paths.SOLUTIONS)])]
         readable.append(str(paths.SCENARIOS))  # the course's scenarios: a notebook may run them
-        answer = self._exchange(request, self.limits.timeout, "the notebook's cells")
+        if self.failure is not None:
+            raise WorkerFailed(self.failure[1])
+        try:
+            self._send(request)
+        except BaseException as exc:
+            self._fail_from(exc, "the notebook's cells")
+        self.sent = time.monotonic()
+
+    def ran_cells(self) -> Ran:
+        """What running the cells did (see :meth:`send_cells`)."""
+        answer = self._answer(self.sent + self.limits.timeout, self.limits.timeout, "the notebook's cells")
         if answer.get("op") != "ran" or not isinstance(answer.get("callable"), list):
             self._fail(ERROR, "the worker answered nonsense to running the notebook")
         names = [n for n in answer["callable"] if isinstance(n, str) and n in self.names]
@@ -444,7 +482,15 @@ class Sandbox:
             raise WorkerFailed(self.failure[1])
         try:
             self._send(request)
-            return self._receive(time.monotonic() + seconds)
+        except BaseException as exc:
+            self._fail_from(exc, what)
+        return self._answer(time.monotonic() + seconds, seconds, what)
+
+    def _answer(self, deadline: float, seconds: float, what: str) -> dict[str, Any]:
+        if self.failure is not None:
+            raise WorkerFailed(self.failure[1])
+        try:
+            return self._receive(deadline)
         except TimeoutError:
             verb = "did not finish" if what == "the notebook's cells" else "did not answer"
             self._fail(TIMEOUT, f"{what} {verb} within {seconds:g} s of wall time")
@@ -605,13 +651,18 @@ def _first_lines(text: str, count: int = 2, width: int = 400) -> str:
 
 
 class _Submission:
-    """A submission's worker, started again for the next question after one failed."""
+    """A submission's worker, started again for the next question after one failed.  In an
+    exercise with a question that asks for a worker per replica, it is started in the first
+    replica's world (:func:`grade_question`)."""
 
     def __init__(self, path: str, cells: Sequence[tuple[int, str]], module: ModuleType, limits: Limits,
                  refused: Sequence[str]) -> None:
         self.path, self.cells, self.module, self.limits = path, cells, module, limits
         self.refused = refused
         self.sandbox: Sandbox | None = None
+        worlds = [getattr(q, "replica_worlds", None) for q in module.EXERCISE.questions]
+        #: the world of the submission's own worker: the first replica's, if a question has replicas
+        self.world: Mapping[str, Any] | None = next((w[0] for w in worlds if w), None)
         #: the notebook's run itself failed (timed out, died): not tried again
         self.run_failure: tuple[str, str] | None = None
 
@@ -623,7 +674,7 @@ class _Submission:
         if self.sandbox is not None:
             self.sandbox.stop()
         sandbox = self.sandbox = Sandbox(self.module.__name__, self.module.EXERCISE.student_names,
-                                         self.limits, self.refused)
+                                         self.limits, self.refused, self.world)
         try:
             sandbox.start()
             sandbox.run(self.cells)
@@ -637,8 +688,87 @@ class _Submission:
             self.sandbox.stop()
 
 
+class _Replicas:
+    """A worker per replica for a question that asks for them (``question.replica_worlds``:
+    one dict per replica, see :func:`grade_question`): the first replica's is the submission's
+    own worker if that was started in its world; the others' are all started (and given the
+    notebook's cells) when the check first calls one of them, each waited for when the check
+    first calls it, and all stopped with the question."""
+
+    def __init__(self, submission: _Submission, worlds: Sequence[Mapping[str, Any]], own: Sandbox) -> None:
+        self.submission, self.worlds = submission, [dict(w) for w in worlds]
+        #: the submission's own worker, if it is the first replica's (started in its world)
+        self.own = own if own.world is not None and own.world == self.worlds[0] else None
+        if self.own is not None:
+            self.worlds = self.worlds[1:]
+        self.sandboxes: list[Sandbox | None] = [None] * len(self.worlds)
+
+    def proxies(self, name: str) -> list[Callable]:
+        """The student's ``name`` in each replica's worker."""
+        mine = [self._proxy(k, name) for k in range(len(self.worlds))]
+        return mine if self.own is None else [self.own.proxy(name), *mine]
+
+    def _proxy(self, k: int, name: str) -> Callable:
+        proxies: list[Callable] = []
+
+        def proxy() -> Callable:
+            if not proxies:
+                proxies.append(self.sandbox(k).proxy(name))
+            return proxies[0]
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return proxy()(*args, **kwargs)
+
+        def remote(via: str, *args: Any, **kwargs: Any) -> Any:
+            return proxy().paxoslab_remote(via, *args, **kwargs)
+
+        call.__name__ = call.__qualname__ = name
+        call.paxoslab_remote = remote
+        return call
+
+    def sandbox(self, k: int) -> Sandbox:
+        """Replica ``k``'s worker, its cells run (the first call starts them all)."""
+        s = self.submission
+        if not any(self.sandboxes):
+            boxes = self.sandboxes = [Sandbox(s.module.__name__, s.module.EXERCISE.student_names, s.limits,
+                                              s.refused, world) for world in self.worlds]
+            for box in boxes:
+                box.launch()
+            for box in boxes:
+                box.greeted()
+            for box in boxes:
+                box.send_cells(s.cells)
+        sandbox = self.sandboxes[k]
+        assert sandbox is not None
+        if sandbox.ran is None:
+            sandbox.ran_cells()
+        return sandbox
+
+    @property
+    def failure(self) -> tuple[str, str] | None:
+        for sandbox in self.sandboxes:
+            if sandbox is not None and sandbox.failure is not None:
+                return sandbox.failure
+        return None
+
+    def close(self) -> None:
+        for sandbox in self.sandboxes:
+            if sandbox is not None:
+                sandbox.stop()
+
+
 def grade_question(submission: _Submission, question: Question) -> dict[str, Any]:
-    """One row: grade ``question`` with the submission's functions, called in its worker."""
+    """One row: grade ``question`` with the submission's functions, called in its worker.
+
+    A question with ``replica_worlds`` (exercise 01's first: a machine applied on three
+    replicas) also gets a worker per replica, each started in the world its dict names (its
+    ``hash_seed`` as ``PYTHONHASHSEED``; the dict handed to the function ``via`` names in
+    the worker before the first cell, e.g. to seed its random numbers and set its clock); the
+    first replica's is the submission's own worker, started in that world: the proxy of each
+    of the student's functions carries ``paxoslab_replicas()``, the same function in each
+    replica's worker.  What the submission changes in one worker then changes that worker
+    only: it cannot make the replicas' processes alike.
+    """
     ex: Exercise = submission.module.EXERCISE
     row: dict[str, Any] = {"question": question.number, "property": "", "detail": "", "counterexample": None}
     try:
@@ -656,13 +786,22 @@ def grade_question(submission: _Submission, question: Question) -> dict[str, Any
                           f"{str(e.get('message'))[:200]} (so {', '.join(n + '()' for n in missing)} "
                           f"was never defined)"}
     namespace = {name: sandbox.proxy(name) for name in ran.callable}
+    worlds = getattr(question, "replica_worlds", None)
+    replicas = _Replicas(submission, worlds, sandbox) if worlds else None
+    if replicas is not None:
+        for name, proxy in namespace.items():
+            proxy.paxoslab_replicas = functools.partial(replicas.proxies, name)
     ex.bind(namespace)
     try:
         verdict = question.evaluate()
     except WorkerFailed:
         verdict = None
-    if sandbox.failure is not None:  # whatever the check made of it, the worker failed
-        status, detail = sandbox.failure
+    finally:
+        failure = sandbox.failure or (replicas.failure if replicas is not None else None)
+        if replicas is not None:
+            replicas.close()
+    if failure is not None:  # whatever the check made of it, a worker failed
+        status, detail = failure
         return {**row, "status": status, "detail": detail}
     assert verdict is not None
     row["detail"] = _first_lines(verdict.text)

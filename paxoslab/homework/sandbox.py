@@ -6,7 +6,10 @@ The grading process (:mod:`paxoslab.homework.grade`) starts one worker per submi
 an empty scratch folder, its stdout and stderr at ``/dev/null``) and talks to it over one
 socket, in JSON messages framed by their length (:func:`write_message`, :func:`read_message`):
 
-* ``run``: import the exercise's module, make ``qN.check()``, ``hint()``, ``solution()``
+* ``run``: import the exercise's module, put in place the world the grading process chose
+  for this worker if it chose one (``setup``: a function of paxoslab's called with it, e.g.
+  exercise 01's replica worlds, :func:`paxoslab.homework.state_machine.install_process_world`),
+  make ``qN.check()``, ``hint()``, ``solution()``
   and ``replay()`` do nothing (their output is not graded), install the audit hook, then
   execute the notebook's code cells in order in one namespace (IPython ``%`` and ``!`` lines
   skipped), stopping at the first cell that raises, as *Run All* does; answer which of the
@@ -35,7 +38,11 @@ a worker cannot make the grading process run code of its choosing.
 
 A check that must arrange the student's surroundings for a call (exercise 01 gives each
 replica its own clock, random numbers and hash seed) runs that code where the function
-runs with :func:`remote`.
+runs with :func:`remote`.  What that code arranges, the submission can undo in its own
+worker; what it cannot undo is what the grading process fixed when it started the worker
+(its ``PYTHONHASHSEED``) or put in place before the first cell: a question that must be sure
+of its replicas' surroundings asks for a worker per replica (``replica_worlds``, see
+:func:`paxoslab.homework.grade.grade_question`).
 
 What the worker may not do.  Its limits (set before it runs Python): CPU seconds, address
 space, no core files, and no file may grow (``RLIMIT_FSIZE`` 0, ``SIGXFSZ`` ignored: a write
@@ -628,6 +635,9 @@ class Worker:
 
         self.names = list(request["names"])
         importlib.import_module(request["module"])
+        setup = request.get("setup")
+        if isinstance(setup, dict):  # the world the grading process chose for this worker, put in
+            resolve_function(str(setup.get("via")))(setup)  # place before any of the submission's code
         importlib.import_module("ctypes")  # opens the process's own symbols once (NumPy imports it);
         # after the hook, every ctypes.dlopen, dlsym and foreign call is refused
         _quiet_questions()

@@ -462,6 +462,121 @@ def apply_once(fn: Callable, world: dict[str, Any], handle: int | None, command:
 VIA = f"{__name__}:apply_once"
 
 
+# ---- under the bulk grader: each replica in a process of its own ------------------------------
+#: the worlds of question 1's replicas when each runs in a worker of its own (the bulk grader
+#: starts one per replica, :func:`paxoslab.homework.grade.grade_question`): the hash seed
+#: (``PYTHONHASHSEED``, fixed when the process starts), the seed of its ``random`` module and
+#: its clock's offset, put in place before any of the submission's code (:func:`install_process_world`)
+PROCESS_WORLDS = tuple({"via": f"{__name__}:install_process_world", "replica": r, "hash_seed": 11 + r,
+                        "random_seed": 1_000_003 * (r + 1), "clock_offset": r * CLOCK_STEP} for r in range(3))
+#: seconds of real time between S1's pass over the logs and the others' (so that the real
+#: clock, read at one-second resolution, differs between them too)
+CLOCK_GAP = 1.0
+#: the function each replica's worker applies logs with, and how many logs per call
+APPLY_LOGS = f"{__name__}:apply_logs"
+LOGS_PER_CALL = 16
+
+
+class _SameClass(type):
+    """A replacement class that the real class's instances are instances of (a datetime made
+    by C code is still ``isinstance(x, datetime.datetime)`` after :func:`install_process_world`)."""
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, cls.__bases__[0])
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return issubclass(sub, cls.__bases__[0])
+
+
+def install_process_world(world: Mapping[str, Any]) -> None:
+    """Put replica ``world["replica"]``'s world in place in this process, for good: its
+    ``random`` module seeded with ``world["random_seed"]``, and every clock of ``time`` (and
+    ``datetime``'s ``now``, ``utcnow`` and ``today``) ``world["clock_offset"]`` seconds ahead.
+    The bulk grader's worker for that replica calls it before any of the submission's code
+    (its hash seed is the process's own: ``PYTHONHASHSEED``, set when it started).
+
+    The submission can change what this put in place (patch ``time`` back, reseed ``random``),
+    but only in its own process: see :func:`_in_processes` for what that leaves it.
+    """
+    _random.seed(int(world["random_seed"]))
+    offset = float(world["clock_offset"])
+    if not offset:
+        return
+    tm, dt = _time, _datetime
+    real = {name: getattr(tm, name) for name in (
+        "time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns", "clock_gettime",
+        "clock_gettime_ns", "localtime", "gmtime", "ctime", "asctime", "strftime")}
+    ns = int(offset * 1e9)
+
+    def now() -> float:
+        return real["time"]() + offset
+
+    def ahead(name: str) -> Callable:
+        fn = real[name]
+        return (lambda *args: fn(*args) + ns) if name.endswith("_ns") else (lambda *args: fn(*args) + offset)
+
+    mine: dict[str, Callable] = {name: ahead(name) for name in real
+                                 if name.startswith(("time", "monotonic", "perf_counter", "clock_gettime"))}
+    mine.update({
+        "localtime": lambda secs=None: real["localtime"](now() if secs is None else secs),
+        "gmtime": lambda secs=None: real["gmtime"](now() if secs is None else secs),
+        "ctime": lambda secs=None: real["ctime"](now() if secs is None else secs),
+        "asctime": lambda t=None: real["asctime"](real["localtime"](now()) if t is None else t),
+        "strftime": lambda fmt, t=None: real["strftime"](fmt, real["localtime"](now()) if t is None else t),
+    })
+    for name, fn in mine.items():
+        setattr(tm, name, fn)
+    real_datetime, real_date = dt.datetime, dt.date
+
+    class datetime(real_datetime, metaclass=_SameClass):  # noqa: N801 - as the module names it
+        @classmethod
+        def now(cls, tz=None):
+            return real_datetime.fromtimestamp(now(), tz)
+
+        @classmethod
+        def utcnow(cls):
+            return real_datetime.fromtimestamp(now(), dt.timezone.utc).replace(tzinfo=None)
+
+        @classmethod
+        def today(cls):
+            return real_datetime.fromtimestamp(now())
+
+    class date(real_date, metaclass=_SameClass):  # noqa: N801
+        @classmethod
+        def today(cls):
+            return real_date.fromtimestamp(now())
+
+    dt.datetime, dt.date = datetime, date
+
+
+def apply_log(fn: Callable, log: Sequence[str]) -> dict[str, Any]:
+    """``log`` applied by ``fn`` from the empty state, one command after the other, where ``fn``
+    runs and in that process's own world (no :class:`World`: under the bulk grader each
+    replica's worker is a process of its own, :func:`install_process_world`).  Plain data:
+    ``states``, the state after each command (as :func:`plain` values), and ``raised``
+    (None, or the exception's ``type`` and ``message`` and the ``index`` of its command)."""
+    state: Any = {}
+    states: list[Any] = []
+    for index, command in enumerate(log, start=1):
+        try:
+            new = fn(state, str(command))
+        except Exception as exc:  # noqa: BLE001 - the student's exception is the finding
+            return {"states": states, "raised": {"type": type(exc).__name__, "message": str(exc),
+                                                 "index": index}}
+        if not isinstance(new, dict):
+            return {"states": states, "raised": {
+                "type": "returned", "index": index,
+                "message": f"apply() returned {plain(new)!r} for {command!r}, not the new state (a dict)"}}
+        states.append(plain(new))
+        state = new
+    return {"states": states, "raised": None}
+
+
+def apply_logs(fn: Callable, logs: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
+    """:func:`apply_log` of each log, in order (one call from the grading process for several)."""
+    return [apply_log(fn, log) for log in logs]
+
+
 class StudentRaised(Exception):
     """The student's function raised (told by type and message: it may have run elsewhere)."""
 
@@ -769,6 +884,12 @@ def shrink(log: list[str], fails: Callable[[list[str]], bool]) -> list[str]:
 
 # ---- verdict texts -----------------------------------------------------------------------
 CAUSES = {
+    "process": "Applied one after the other in one process, as q1.check() runs them, the replicas "
+               "agreed; each in a process of its own, with its own hash seed (PYTHONHASHSEED), random "
+               "numbers and clock, and with the logs in another order, they did not: your apply() "
+               "reads something of its process that is neither in the state nor in the command (the "
+               "order in which a set of plain strings iterates, random numbers, the clock, or what "
+               "the logs it applied before left behind)",
     "clock": "Your apply() reads the clock ({calls}): each replica applies a command at its own "
              "moment, on a clock of its own, so each stores another time",
     "randomness": "Your apply() draws random numbers ({calls}): every replica rolls its own dice",
@@ -815,6 +936,9 @@ class StateMachineQuestion(Question):
         self.grade = grade
         #: a run a correct verdict draws (question 2: the student's log through the protocol)
         self.shown_run: Result | None = None
+        #: under the bulk grader, a worker per replica started in each of these worlds
+        #: (:func:`_in_processes`; question 1: :data:`PROCESS_WORLDS`)
+        self.replica_worlds: Sequence[Mapping[str, Any]] | None = None
 
     def check(self, draw: bool = True) -> None:
         """Grade and print the verdict; draw the run that shows it (never raises)."""
@@ -906,6 +1030,7 @@ def grade_apply(q: StateMachineQuestion, fn: Callable) -> Verdict:
     # 2. determinism on three replicas, 3. its input unchanged
     logs = [TOUR] + battery()
     replays, mutated = 0, None
+    firsts: list[list[Any]] = []  # S1's states after each command of each log
     deadline = _time.perf_counter() + SEARCH_SECONDS
     for log in logs:
         if _time.perf_counter() > deadline:
@@ -922,6 +1047,7 @@ def grade_apply(q: StateMachineQuestion, fn: Callable) -> Verdict:
         except HandlerTimeLimit as exc:
             return q.raised(exc, f"replicas applied the log {_ids(log)}")
         replays += 1
+        firsts.append(replay.states[0])
         if replay.divergence() is not None:
             return _diverged(q, runner, fn, log)
         wrong = _spec_verdict(replay)
@@ -948,15 +1074,198 @@ def grade_apply(q: StateMachineQuestion, fn: Callable) -> Verdict:
                 indent(result.describe()),
                 f"Replay it with your code: q{q.number}.replay()"]), result, "run")
         runs += 1
+    # 5. under the bulk grader: each replica in a process of its own
+    try:
+        apart = _in_processes(q, fn, logs, firsts)
+    except HandlerTimeLimit as exc:
+        return q.raised(exc, "replicas, each in a process of its own, applied the logs")
+    if isinstance(apart, Verdict):
+        return apart
     return Verdict(CORRECT, text="\n".join([
         f"✔ correct: your apply() does what each command says ({len(TOUR)} steps of the spec, edge "
         "cases included), and replicas that apply the same log end in the same state:",
         f"  {replays} logs ({sum(len(g) for g in logs)} commands) applied on three replicas, each with "
         "its own clock, random numbers and hash seed, agreed after every command;",
+        *([f"  and again with each replica in a process of its own (its own PYTHONHASHSEED, random "
+           f"numbers and clock, the logs in another order): the {apart} logs agreed;"] if apart else []),
         "  a replica that catches up from another's state after any command ends as the other does;",
         f"  {runs} runs of the replication protocol (homework-smr-*.json) ended with every replica in "
         "the same state.",
-    ]), facts={"logs": replays, "runs": runs})
+    ]), facts={"logs": replays, "runs": runs, **({"in_processes": apart} if apart else {})})
+
+
+def _orders(count: int) -> list[list[int]]:
+    """The order in which each replica's process applies the logs: S1 in order, S2 backwards,
+    S3 shuffled (seeded), so that what a process applied before a log differs between them."""
+    shuffled = list(range(count))
+    _random.Random(3).shuffle(shuffled)
+    return [list(range(count)), list(reversed(range(count))), shuffled]
+
+
+def _replay_of(log: Sequence[str], answers: Sequence[Mapping[str, Any]]) -> Replay:
+    """A :class:`Replay` of ``log`` made of each replica's :func:`apply_log` answer."""
+    out = Replay(list(log))
+    for answer in answers:
+        states = [{}, *answer["states"]]
+        out.states.append(states)
+        out.keys.append([key(state) for state in states])
+        out.reads.append([[] for _ in states])
+    return out
+
+
+def _apply_logs(fns: Sequence[Callable], logs: Sequence[Sequence[str]], orders: Sequence[Sequence[int]],
+                gap: float = 0.0) -> list[dict[int, dict[str, Any]]]:
+    """Each replica's answers (:func:`apply_log`, where its function runs), by log: replica
+    ``r`` applies ``logs`` in the order ``orders[r]``, one replica after the other, the second
+    starting at least ``gap`` seconds after the first ended (the time a worker takes to start
+    counts: the second's is started first, with a call that applies nothing)."""
+    answers: list[dict[int, dict[str, Any]]] = []
+    first_ended = None
+    for fn, order in zip(fns, orders, strict=True):
+        if first_ended is not None and gap > 0:
+            remote(fn, APPLY_LOGS, [])
+            _time.sleep(max(0.0, gap - (_time.monotonic() - first_ended)))
+            gap = 0.0
+        mine: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(order), LOGS_PER_CALL):
+            chunk = order[start:start + LOGS_PER_CALL]
+            # no handler time limit here: only the bulk grader gets here, and each call to a worker
+            # has its own (a worker's first call also starts it, which takes longer)
+            got = remote(fn, APPLY_LOGS, [list(logs[i]) for i in chunk])
+            if not isinstance(got, list) or len(got) != len(chunk):
+                raise TypeError(f"apply_logs answered {str(got)[:200]}")  # not what apply_logs answers
+            for i, answer in zip(chunk, got, strict=True):
+                if not isinstance(answer, dict) or not isinstance(answer.get("states"), list) \
+                        or not (answer.get("raised") is None or isinstance(answer["raised"], dict)):
+                    raise TypeError(f"apply_log answered {str(answer)[:200]}")
+                mine[i] = answer
+        answers.append(mine)
+        if first_ended is None:
+            first_ended = _time.monotonic()
+    return answers
+
+
+def _in_processes(q: StateMachineQuestion, fn: Callable, logs: Sequence[Sequence[str]],
+                  firsts: Sequence[Sequence[Any]]) -> Verdict | int | None:
+    """Under the bulk grader (``fn.paxoslab_replicas``: the student's function in a worker per
+    replica, each started in its :data:`PROCESS_WORLDS` world), ``logs`` applied on three
+    replicas each in a process of its own: a verdict if they differ, or from S1's states
+    beside the others in one process (``firsts``), or a step the spec does not allow; else
+    the number of logs.  In a notebook (no such attribute): None, nothing runs.
+
+    Why: in one process the replicas' worlds are what :class:`World` arranges around each call,
+    and a submission can change :class:`World` and :func:`apply_once` in its own process (the
+    bulk grader's worker) so that every replica's world is the same.  A process of its own per
+    replica cannot be made alike that way: its hash seed is fixed when it starts (a set of
+    plain strings iterates in another order), its random numbers are seeded and its clocks set
+    ahead (:func:`install_process_world`) before any of the submission's code runs, it applies
+    the logs in another order (:func:`_orders`: state a process keeps between calls, a global
+    counter or a random stream it seeds itself, differs), and S2 starts at least
+    :data:`CLOCK_GAP` s of real time after S1 ended (the real clock differs at one-second
+    resolution even if the submission puts it back).  The states are compared here, as plain
+    data.
+
+    What a submission can still do (it is graded for what its code does, in each process):
+
+    * read the real clock at a resolution coarser than the gap (the minute, the hour, the
+      date), reached past the offset (``datetime.datetime.__mro__[1].now()``, a fresh ``time``
+      module, a file's modification time), while it neutralises :class:`World` in the
+      worker of its notebook: replicas that run at the same moment on the same computer read
+      the same minute, so no run of a few seconds tells them apart;
+    * reset what it keeps between calls at the start of every log (e.g. reseed ``random`` when
+      it is given the empty state, or patch :func:`apply_log`): each log from the empty state
+      then gives the same states everywhere (a replica that catches up from another's state in
+      the middle of a log would differ; across processes states travel as plain data, so this
+      check does not try it);
+    * replace :func:`apply_log` or :func:`apply_once` by a correct machine of its own: it is
+      graded as that machine (correct), whatever its ``apply`` says.
+    """
+    spread = getattr(fn, "paxoslab_replicas", None)
+    if spread is None:
+        return None
+    fns = list(spread())
+    answers = _apply_logs(fns, logs, _orders(len(logs)), CLOCK_GAP)
+    for i, log in enumerate(logs):
+        mine = [answers[r][i] for r in range(len(fns))]
+        for r, answer in enumerate(mine):
+            raised = answer["raised"]
+            if raised is not None:
+                index = min(max(1, int(raised.get("index", 1))), len(log))
+                states = [{}, *answer["states"]]
+                before = states[index - 1] if index - 1 < len(states) else states[-1]
+                return _raised_on_valid(q, str(raised.get("type")), str(raised.get("message")),
+                                        log[index - 1], before, log[:index],
+                                        f"{REPLICAS[r]} (in a process of its own)")
+        replay = _replay_of(log, mine)
+        if replay.divergence() is not None:
+            return _diverged_in_processes(q, fns, log, replay)
+        if replay.keys[0] != [key(state) for state in firsts[i]]:
+            return _twice(log, replay, firsts[i])
+        wrong = _spec_verdict(replay)
+        if wrong is not None:
+            return wrong
+    return len(logs)
+
+
+def _diverged_in_processes(q: StateMachineQuestion, fns: Sequence[Callable], log: Sequence[str],
+                           replay: Replay) -> Verdict:
+    """replica-consistency, from replicas that each ran in a process of their own: the log up to
+    the command after which they first differ, cut down while it still shows it (run again,
+    without the clock gap: a log that does not show it again is kept), three replicas side by side."""
+    index, _ = replay.divergence()
+    log = list(log[:index])
+    replay = Replay(log, [k[:index + 1] for k in replay.keys], [s[:index + 1] for s in replay.states],
+                    [r[:index + 1] for r in replay.reads])
+    found: dict[tuple, Replay] = {tuple(log): replay}
+
+    def fails(candidate: list[str]) -> bool:
+        try:
+            answers = _apply_logs(fns, [candidate], [[0]] * len(fns))
+        except TypeError:
+            return False
+        if any(answer[0]["raised"] for answer in answers):
+            return False
+        again = _replay_of(candidate, [answer[0] for answer in answers])
+        if again.divergence() is None:
+            return False
+        found[tuple(candidate)] = again
+        return True
+
+    cut = shrink(list(log), fails)
+    replay = found[tuple(cut)]
+    index, r = replay.divergence()
+    command = cut[index - 1]
+    text = [
+        "✘ incorrect: replica-consistency is broken: three replicas applied the same log, in the "
+        f"same order, each in a process of its own, and did not end in the same state. {CAUSES['process']}.",
+        f"  The log that shows it{', cut down while it still does' if len(cut) < len(log) else ''} "
+        f"({len(cut)} command{'s' if len(cut) > 1 else ''}), applied on three replicas, each in a process "
+        "of its own:",
+        *_side_by_side(replay, index),
+        f"  {REPLICAS[0]} and {REPLICAS[r]} first differ after #{index} {command!r}: "
+        f"{REPLICAS[0]} has {shown(replay.states[0][index])}, {REPLICAS[r]} has "
+        f"{shown(replay.states[r][index])}.",
+    ]
+    return Verdict(INCORRECT, "replica-consistency", "\n".join(text),
+                   facts={"cause": "process", "log": cut, "command": command,
+                          "replicas": (REPLICAS[0], REPLICAS[r]),
+                          "states": (jsonable(replay.states[0][index]), jsonable(replay.states[r][index]))})
+
+
+def _twice(log: Sequence[str], replay: Replay, first: Sequence[Any]) -> Verdict:
+    """replica-consistency: S1 applied ``log`` beside the others in one process and again in a
+    process of its own (where all three agreed), and ended in different states."""
+    index = next(i for i in range(1, len(log) + 1) if replay.keys[0][i] != key(first[i]))
+    return Verdict(INCORRECT, "replica-consistency", "\n".join([
+        "✘ incorrect: replica-consistency is broken: S1 applied the same log twice, once beside S2 and "
+        "S3 in one process (as q1.check() runs them) and once in a process of its own (where S2 and S3, "
+        f"each in a process of its own, agreed with it), and did not end in the same state. "
+        f"{CAUSES['process']}.",
+        f"  The log: {_ids(log)}",
+        f"  After #{index} {log[index - 1]!r}, S1 had {shown(first[index])} in one process and "
+        f"{shown(replay.states[0][index])} in a process of its own.",
+    ]), facts={"cause": "process", "log": list(log), "command": log[index - 1], "replicas": ("S1", "S1"),
+               "states": (jsonable(first[index]), jsonable(replay.states[0][index]))})
 
 
 def _spec_verdict(replay: Replay) -> Verdict | None:
@@ -1220,6 +1529,7 @@ q1 = _question(["apply"], "a deterministic state machine", [
     "A token must be new on every replica alike: no clock, no random, no global counter. Keep a counter "
     "in the state itself, under a key of your own that starts with '_', and build the token from it.",
 ], grade_apply)
+q1.replica_worlds = PROCESS_WORLDS
 q2 = _question(["diverging_log"], "the command that makes replicas diverge", [
     "Read library_apply line by line: which line uses something that is neither in the state nor in "
     "the command?",

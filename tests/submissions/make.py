@@ -190,6 +190,84 @@ acceptor.AcceptorExerciseNode.persist = PaxosNode.persist  # "writes land at onc
                  accepted_value=node.accepted_value)''', "q4.check()"],
 }
 
+# ---- exercise 01: a machine that is not deterministic, and the checker's worlds made alike ----
+STATE_MACHINE_IMPORT = """import copy
+import datetime
+import random
+import time
+
+from paxoslab.homework import state_machine
+
+q1, q2 = state_machine.bind(globals())"""
+# every replica in S1's world, wherever the check runs the machine (in the student's own
+# kernel q1.check() then says correct): S1's hash seed, random numbers and clock for all
+WORLDS_ALIKE = """_apply_once = state_machine.apply_once
+
+
+def apply_once(fn, world, handle, command):
+    lag = world["replica"] * state_machine.CLOCK_STEP
+    out = _apply_once(fn, {**world, "replica": 0, "hash": 0, "now": world["now"] - lag}, handle, command)
+    out["world"] = {**out["world"], "replica": world["replica"], "hash": world["hash"],
+                    "now": out["world"]["now"] + lag}
+    return out
+
+
+apply_once.__module__ = state_machine.__name__  # found by name, as the checker's own
+state_machine.apply_once = apply_once"""
+MACHINE = """def apply(state, command):
+    new = copy.deepcopy(state)
+    words = command.split()
+    verb, key = words[0], words[1]
+    if verb == "set":
+        new[key] = words[2]
+    elif verb == "del":
+        new.pop(key, None)
+    elif verb == "incr":
+        new[key] = new.get(key, 0) + 1
+    elif verb == "join":
+        new[key] = new.get(key, set()) | {words[2]}
+    elif verb == "pick":
+        members = new.get(key, set())
+        if members:
+            chosen = min(members)
+            new[key] = members - {chosen}
+            new[words[2]] = chosen
+    elif verb == "token":
+        count = new.get("_tokens", 0) + 1
+        new["_tokens"] = count
+        new[key] = f"token-{count}"
+    return new"""
+# the real clock, past the offsets a replica's process gets (a class the offset does not replace)
+REAL_CLOCK = """REAL_DATETIME = next(c for c in datetime.datetime.__mro__ if c.__module__ == "datetime"
+                     and c.__name__ == "datetime")"""
+
+
+def machine(old, new):
+    assert old in MACHINE, old
+    return MACHINE.replace(old, new)
+
+
+SUBMISSIONS.update({
+    # picks the first name a set yields (its order follows the hash seed)
+    "alike_set_order.ipynb": [STATE_MACHINE_IMPORT, WORLDS_ALIKE,
+                              machine("chosen = min(members)", "chosen = next(iter(members))"), "q1.check()"],
+    # picks a name at random and draws its tokens
+    "alike_random.ipynb": [STATE_MACHINE_IMPORT, WORLDS_ALIKE, machine(
+        "chosen = min(members)", "chosen = random.choice(sorted(members))").replace(
+        'f"token-{count}"', 'f"token-{count}-{random.getrandbits(32)}"'), "q1.check()"],
+    # stamps its tokens with the clock, to the second
+    "alike_clock.ipynb": [STATE_MACHINE_IMPORT, WORLDS_ALIKE, machine(
+        'f"token-{count}"', 'f"token-{count}-{int(time.time())}"'), "q1.check()"],
+    # the same with the real clock, reached past the offset every replica's process has
+    "alike_real_clock.ipynb": [STATE_MACHINE_IMPORT, WORLDS_ALIKE, REAL_CLOCK, machine(
+        'f"token-{count}"', 'f"token-{count}-{int(REAL_DATETIME.now().timestamp())}"'), "q1.check()"],
+    # no patch: the first name of a set of plain strings (str() of each word): in one process
+    # its order follows the one hash seed (q1.check() says correct on some runs, not others)
+    "plain_string_set.ipynb": [STATE_MACHINE_IMPORT, machine(
+        "chosen = min(members)", "chosen = next(iter({str(m) for m in members}))").replace(
+        "new[key] = members - {chosen}", "new[key] = {m for m in members if m != chosen}"), "q1.check()"],
+})
+
 
 def notebook(sources):
     return {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {},
