@@ -64,7 +64,7 @@ from . import (
 )
 
 __all__ = ["Ballot", "DUELS", "Duel", "DUEL_SEEDS", "DUEL_THRESHOLD", "EXERCISE", "PaxosNode", "bind",
-           "exponential_window", "node_class"]
+           "exponential_window", "measure", "node_class"]
 
 
 class NothingToPropose(Exception):
@@ -223,6 +223,38 @@ DEADLINE_LOOK_AHEAD = 6000
 DUEL_THRESHOLD = 27
 
 
+def _sweep(scenario: dict[str, Any], cls: type[Node]):
+    """The duel's seeded sweep with ``cls`` (a policy that draws from the random module is
+    seeded too), failing runs as rows."""
+    saved = random.getstate()
+    random.seed(0)
+    try:
+        with handler_time_limit(HANDLER_SECONDS):
+            return sweep(scenario, seeds=list(DUEL_SEEDS), node_class=cls, progress=False, on_error="row")
+    finally:
+        random.setstate(saved)
+
+
+def measure(backoff_delay: Callable) -> list[dict[str, Any]]:
+    """Every duel of question 2 (each one, even after one failed) with ``backoff_delay``: its
+    name, in how many of the runs a value was chosen (in a deadline duel, within its end), the
+    median time until chosen (ms, None if never) and whether that meets the threshold.
+
+    >>> [(d["duel"], d["chosen"], d["passes"]) for d in measure(lambda failures, rng: 520)]
+    [('homework-proposer-duel', 30, True), ('homework-proposer-duel-slow', 30, True), \
+('homework-proposer-duel-lan', 0, False)]
+    """
+    cls = node_class({"backoff_delay": backoff_delay})
+    rows = []
+    for duel in DUELS:
+        table = _sweep(Preset(duel.file).load(), cls)
+        times = table["decided_at"].dropna()
+        rows.append({"duel": duel.file.removesuffix(".json"), "chosen": len(times), "runs": len(table),
+                     "median_decided_at": float(times.median()) if len(times) else None,
+                     "passes": len(times) >= DUEL_THRESHOLD})
+    return rows
+
+
 def _ms(t: float) -> str:
     """A time in ms as a verdict shows it: whole ms from 100 ms on, else to a tenth."""
     return f"{t:.0f}" if t >= 100 else f"{t:.1f}"
@@ -255,20 +287,13 @@ class BackoffQuestion(Question):
         facts["sweep_seconds"] = sum(d["sweep_seconds"] for d in duels)
         return Verdict(CORRECT, text="\n".join([
             "✔ correct: with your backoff_delay() three dueling proposers stay live on every "
-            "network, and on the fast one a value is chosen soon after the winner crashes:", *lines]),
+            "network, and on the local one a value is chosen soon after the winner crashes:", *lines]),
             facts=facts)
 
     def _duel(self, scenario: dict[str, Any], duel: Duel, cls: type[Node]) -> Verdict | dict[str, Any]:
         """One duel's sweep: its facts, or the verdict if it failed."""
         started = time.perf_counter()
-        saved = random.getstate()  # a policy that draws from the random module is seeded too
-        random.seed(0)
-        try:
-            with handler_time_limit(HANDLER_SECONDS):
-                table = sweep(scenario, seeds=list(DUEL_SEEDS), node_class=cls, progress=False,
-                              on_error="row")
-        finally:
-            random.setstate(saved)
+        table = _sweep(scenario, cls)
         seconds = time.perf_counter() - started
         failed = table[table["error"].notna()]
         if len(failed):
