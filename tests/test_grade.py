@@ -272,7 +272,8 @@ def test_a_check_can_run_its_own_code_where_the_students_function_runs():
 
 
 # ---- exercise 01: replicas that a submission cannot make alike -----------------------------------------
-ALIKE = ["alike_set_order.ipynb", "alike_random.ipynb", "alike_clock.ipynb", "alike_real_clock.ipynb"]
+ALIKE = ["alike_set_order.ipynb", "alike_random.ipynb", "alike_clock.ipynb", "alike_real_clock.ipynb",
+         "alike_reseeded.ipynb"]
 
 
 @pytest.mark.parametrize("name", ALIKE)
@@ -296,8 +297,9 @@ def test_replicas_made_alike_still_differ_each_in_a_process_of_its_own(name):
     PYTHONHASHSEED, random seed and clock offset before any cell runs, the logs in another order,
     and S2 at least a second after S1: what the submission patched in one worker changes that
     worker only. A machine reading a set's order, random numbers, the clock (also the real clock,
-    reached past the offset, to the second) is incorrect, never correct. (plain_string_set patches
-    nothing: a set of plain strings, whose order one process cannot vary.)"""
+    reached past the offset, to the second), or a random stream it seeds again at every log's
+    start, is incorrect, never correct. (plain_string_set patches nothing: a set of plain
+    strings, whose order one process cannot vary.)"""
     rows = graded(SUBMISSIONS / name, questions=(1,))
     assert (rows[1]["status"], rows[1]["property"]) == (INCORRECT, "replica-consistency"), rows
 
@@ -306,6 +308,41 @@ def test_replicas_in_processes_of_their_own_grade_the_same_every_time():
     first = graded(SUBMISSIONS / "alike_set_order.ipynb", questions=(1,))[1]
     second = graded(SUBMISSIONS / "alike_set_order.ipynb", questions=(1,))[1]
     assert first["detail"] == second["detail"] and "each in a process of its own" in first["detail"]
+
+
+def test_a_replica_that_catches_up_in_another_process_must_end_as_the_other():
+    """A machine that seeds its random numbers again whenever it is given the empty state gives
+    the same states for a log applied from the start, in any process and any order of logs; S2
+    catching up from S1's state (sent to its process as data, as a snapshot) does not. (The
+    processes here are closures with a random stream of their own each, called as the grader
+    calls its workers.)"""
+    import random
+
+    from paxoslab.homework import state_machine as sm
+
+    def machine(seed):
+        rng = random.Random(seed)
+
+        def apply(state, command):
+            if not state:
+                rng.seed(7)
+            return {**state, command.split()[1]: f"token-{rng.getrandbits(32)}"}
+        return apply
+
+    replicas = [machine(r) for r in range(3)]
+    fn = machine(9)
+    fn.paxoslab_replicas = lambda: replicas
+    logs = [["token a", "token b", "token c"], ["token x"]]
+    firsts = [[{}, *sm.apply_log(fn, log)["states"]] for log in logs]
+    verdict = sm._in_processes(sm.q1, fn, logs, firsts)
+    assert (verdict.property, verdict.facts["cause"]) == ("replica-consistency", "snapshot"), verdict.text
+    assert "S2, in a process of its own, was given S1's state after #1" in verdict.text
+    def calm(state, command):  # tokens that are a function of the state: no finding
+        return {**state, command.split()[1]: f"token-{len(state)}"}
+
+    calm.paxoslab_replicas = lambda: [calm] * 3
+    firsts = [[{}, *sm.apply_log(calm, log)["states"]] for log in logs]
+    assert sm._in_processes(sm.q1, calm, logs, firsts) == len(logs)
 
 
 def test_a_replica_process_world_is_in_place_before_the_submission_runs():

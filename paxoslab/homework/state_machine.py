@@ -92,7 +92,7 @@ from . import (
     _student_frame,
     indent,
 )
-from .sandbox import remote
+from .sandbox import CodecError, decode, encode, remote
 
 __all__ = ["COMMANDS", "EXERCISE", "ExerciseMachine", "World", "bind", "library_apply", "node_class",
            "replay", "show_library"]
@@ -472,8 +472,9 @@ PROCESS_WORLDS = tuple({"via": f"{__name__}:install_process_world", "replica": r
 #: seconds of real time between S1's pass over the logs and the others' (so that the real
 #: clock, read at one-second resolution, differs between them too)
 CLOCK_GAP = 1.0
-#: the function each replica's worker applies logs with, and how many logs per call
+#: the functions each replica's worker applies logs with, and how many logs per call
 APPLY_LOGS = f"{__name__}:apply_logs"
+CATCH_UP = f"{__name__}:catch_up"
 LOGS_PER_CALL = 16
 
 
@@ -549,32 +550,55 @@ def install_process_world(world: Mapping[str, Any]) -> None:
     dt.datetime, dt.date = datetime, date
 
 
-def apply_log(fn: Callable, log: Sequence[str]) -> dict[str, Any]:
-    """``log`` applied by ``fn`` from the empty state, one command after the other, where ``fn``
-    runs and in that process's own world (no :class:`World`: under the bulk grader each
-    replica's worker is a process of its own, :func:`install_process_world`).  Plain data:
-    ``states``, the state after each command (as :func:`plain` values), and ``raised``
-    (None, or the exception's ``type`` and ``message`` and the ``index`` of its command)."""
-    state: Any = {}
-    states: list[Any] = []
+def apply_log(fn: Callable, log: Sequence[str], start: Any = None, snapshots: bool = False) -> dict[str, Any]:
+    """``log`` applied by ``fn`` from ``start`` (None: the empty state), one command after the
+    other, where ``fn`` runs and in that process's own world (no :class:`World`: under the
+    bulk grader each replica's worker is a process of its own, :func:`install_process_world`).
+    Plain data: ``states``, the state after each command (as :func:`plain` values), ``raised``
+    (None, or the exception's ``type`` and ``message`` and the ``index`` of its command) and,
+    if asked, ``snapshots``: each state as it travels between processes (:func:`~paxoslab.
+    homework.sandbox.encode`; None for one that cannot), for a replica that catches up."""
+    state: Any = {} if start is None else start
+    out: dict[str, Any] = {"states": [], "raised": None}
+    if snapshots:
+        out["snapshots"] = []
     for index, command in enumerate(log, start=1):
         try:
             new = fn(state, str(command))
         except Exception as exc:  # noqa: BLE001 - the student's exception is the finding
-            return {"states": states, "raised": {"type": type(exc).__name__, "message": str(exc),
-                                                 "index": index}}
+            out["raised"] = {"type": type(exc).__name__, "message": str(exc), "index": index}
+            return out
         if not isinstance(new, dict):
-            return {"states": states, "raised": {
-                "type": "returned", "index": index,
-                "message": f"apply() returned {plain(new)!r} for {command!r}, not the new state (a dict)"}}
-        states.append(plain(new))
+            out["raised"] = {"type": "returned", "index": index,
+                             "message": f"apply() returned {plain(new)!r} for {command!r}, not the new state "
+                                        "(a dict)"}
+            return out
+        out["states"].append(plain(new))
+        if snapshots:
+            try:
+                out["snapshots"].append(encode(new))
+            except CodecError:
+                out["snapshots"].append(None)
         state = new
-    return {"states": states, "raised": None}
+    return out
 
 
-def apply_logs(fn: Callable, logs: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
+def apply_logs(fn: Callable, logs: Sequence[Sequence[str]], snapshots: bool = False) -> list[dict[str, Any]]:
     """:func:`apply_log` of each log, in order (one call from the grading process for several)."""
-    return [apply_log(fn, log) for log in logs]
+    return [apply_log(fn, log, snapshots=snapshots) for log in logs]
+
+
+def catch_up(fn: Callable, items: Sequence[tuple[Sequence[str], Sequence[Any]]]) -> list[list[Any]]:
+    """For each ``(log, snapshots)`` and each ``k``: the rest of the log after command ``k``,
+    applied (:func:`apply_log`) from ``snapshots[k - 1]`` (another replica's state after ``k``
+    commands, as it travels, :func:`apply_log`), or None where there is none."""
+    out: list[list[Any]] = []
+    for log, snaps in items:
+        mine: list[Any] = []
+        for k, snap in enumerate(snaps, start=1):
+            mine.append(None if snap is None or k >= len(log) else apply_log(fn, log[k:], decode(snap)))
+        out.append(mine)
+    return out
 
 
 class StudentRaised(Exception):
@@ -883,13 +907,18 @@ def shrink(log: list[str], fails: Callable[[list[str]], bool]) -> list[str]:
 
 
 # ---- verdict texts -----------------------------------------------------------------------
+_OF_ITS_PROCESS = ("your apply() reads something of its process that is neither in the state nor in the "
+                   "command (the order in which a set of plain strings iterates, random numbers, the clock, "
+                   "or what the logs it applied before left behind)")
 CAUSES = {
+    "snapshot": "Applied from the empty state, each replica in a process of its own, the replicas agreed; "
+                "from another's state, not: your apply() keeps something outside the state it returns "
+                "(what the commands it applied before left behind in its process), or reads something of "
+                "its process that is neither in the state nor in the command",
     "process": "Applied one after the other in one process, as q1.check() runs them, the replicas "
                "agreed; each in a process of its own, with its own hash seed (PYTHONHASHSEED), random "
-               "numbers and clock, and with the logs in another order, they did not: your apply() "
-               "reads something of its process that is neither in the state nor in the command (the "
-               "order in which a set of plain strings iterates, random numbers, the clock, or what "
-               "the logs it applied before left behind)",
+               "numbers and clock, and with the logs in another order, they did not: " + _OF_ITS_PROCESS,
+    "twice": "The same log gave one state in one process and another in another: " + _OF_ITS_PROCESS,
     "clock": "Your apply() reads the clock ({calls}): each replica applies a command at its own "
              "moment, on a clock of its own, so each stores another time",
     "randomness": "Your apply() draws random numbers ({calls}): every replica rolls its own dice",
@@ -1131,7 +1160,7 @@ def _apply_logs(fns: Sequence[Callable], logs: Sequence[Sequence[str]], orders: 
             chunk = order[start:start + LOGS_PER_CALL]
             # no handler time limit here: only the bulk grader gets here, and each call to a worker
             # has its own (a worker's first call also starts it, which takes longer)
-            got = remote(fn, APPLY_LOGS, [list(logs[i]) for i in chunk])
+            got = remote(fn, APPLY_LOGS, [list(logs[i]) for i in chunk], not answers)  # S1's snapshots too
             if not isinstance(got, list) or len(got) != len(chunk):
                 raise TypeError(f"apply_logs answered {str(got)[:200]}")  # not what apply_logs answers
             for i, answer in zip(chunk, got, strict=True):
@@ -1204,7 +1233,51 @@ def _in_processes(q: StateMachineQuestion, fn: Callable, logs: Sequence[Sequence
         wrong = _spec_verdict(replay)
         if wrong is not None:
             return wrong
-    return len(logs)
+    caught = _catch_up(q, fns[1], logs, answers[0])
+    return caught if caught is not None else len(logs)
+
+
+def _catch_up(q: StateMachineQuestion, fn: Callable, logs: Sequence[Sequence[str]],
+              firsts: Mapping[int, Mapping[str, Any]]) -> Verdict | None:
+    """S2, in its own process, catches up from each of S1's states (sent as data, as a snapshot
+    travels between processes) and applies the rest of each log: a verdict where it raises or
+    ends elsewhere than S1."""
+    items = [(i, list(logs[i]), list(firsts[i].get("snapshots") or [])) for i in range(len(logs))]
+    items = [item for item in items if any(x is not None for x in item[2])]
+    for start in range(0, len(items), LOGS_PER_CALL):
+        chunk = items[start:start + LOGS_PER_CALL]
+        got = remote(fn, CATCH_UP, [(log, snaps) for _, log, snaps in chunk])
+        if not isinstance(got, list) or len(got) != len(chunk):
+            raise TypeError(f"catch_up answered {str(got)[:200]}")
+        for (i, log, _), runs in zip(chunk, got, strict=True):
+            mine = firsts[i]["states"]
+            for k, run in enumerate(runs if isinstance(runs, list) else [], start=1):
+                if run is None:
+                    continue
+                raised = run.get("raised") if isinstance(run, dict) else None
+                states = run.get("states") if isinstance(run, dict) else None
+                if raised is not None or not isinstance(states, list):
+                    raised = raised if isinstance(raised, dict) else {}
+                    index = k + min(max(1, int(raised.get("index", 1))), len(log) - k)
+                    who = f"S2 (in a process of its own, caught up from S1's state after #{k})"
+                    return _raised_on_valid(q, str(raised.get("type")), str(raised.get("message")),
+                                            log[index - 1], mine[index - 2], log[:index], who)
+                for j, state in enumerate(states, start=k + 1):
+                    if key(state) != key(mine[j - 1]):
+                        return _caught_up_elsewhere(log, k, j, mine[j - 1], state)
+    return None
+
+
+def _caught_up_elsewhere(log: Sequence[str], k: int, j: int, mine: Any, theirs: Any) -> Verdict:
+    return Verdict(INCORRECT, "replica-consistency", "\n".join([
+        "✘ incorrect: replica-consistency is broken: a replica that catches up from another's snapshot "
+        f"does not end as the other does. {CAUSES['snapshot']}.",
+        f"  The log: {_ids(log)}",
+        f"  S2, in a process of its own, was given S1's state after #{k} (as data: a snapshot, Raft §7, "
+        "travels between processes so) and applied the rest of the log; after "
+        f"#{j} {log[j - 1]!r} S1 has {shown(mine)} and S2 has {shown(theirs)}.",
+    ]), facts={"cause": "snapshot", "log": list(log), "command": log[j - 1], "replicas": ("S1", "S2"),
+               "states": (jsonable(mine), jsonable(theirs))})
 
 
 def _diverged_in_processes(q: StateMachineQuestion, fns: Sequence[Callable], log: Sequence[str],
@@ -1260,11 +1333,11 @@ def _twice(log: Sequence[str], replay: Replay, first: Sequence[Any]) -> Verdict:
         "✘ incorrect: replica-consistency is broken: S1 applied the same log twice, once beside S2 and "
         "S3 in one process (as q1.check() runs them) and once in a process of its own (where S2 and S3, "
         f"each in a process of its own, agreed with it), and did not end in the same state. "
-        f"{CAUSES['process']}.",
+        f"{CAUSES['twice']}.",
         f"  The log: {_ids(log)}",
         f"  After #{index} {log[index - 1]!r}, S1 had {shown(first[index])} in one process and "
         f"{shown(replay.states[0][index])} in a process of its own.",
-    ]), facts={"cause": "process", "log": list(log), "command": log[index - 1], "replicas": ("S1", "S1"),
+    ]), facts={"cause": "twice", "log": list(log), "command": log[index - 1], "replicas": ("S1", "S1"),
                "states": (jsonable(first[index]), jsonable(replay.states[0][index]))})
 
 

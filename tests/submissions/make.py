@@ -191,14 +191,14 @@ acceptor.AcceptorExerciseNode.persist = PaxosNode.persist  # "writes land at onc
 }
 
 # ---- exercise 01: a machine that is not deterministic, and the checker's worlds made alike ----
-STATE_MACHINE_IMPORT = """import copy
-import datetime
-import random
-import time
 
-from paxoslab.homework import state_machine
 
-q1, q2 = state_machine.bind(globals())"""
+def state_machine_import(*modules):
+    """The notebook's first cell, with the modules the machine reads."""
+    lines = "".join(f"import {m}\n" for m in sorted({"copy", *modules}))
+    return lines + "\nfrom paxoslab.homework import state_machine\n\nq1, q2 = state_machine.bind(globals())"
+
+
 # every replica in S1's world, wherever the check runs the machine (in the student's own
 # kernel q1.check() then says correct): S1's hash seed, random numbers and clock for all
 WORLDS_ALIKE = """_apply_once = state_machine.apply_once
@@ -249,21 +249,27 @@ def machine(old, new):
 
 SUBMISSIONS.update({
     # picks the first name a set yields (its order follows the hash seed)
-    "alike_set_order.ipynb": [STATE_MACHINE_IMPORT, WORLDS_ALIKE,
+    "alike_set_order.ipynb": [state_machine_import(), WORLDS_ALIKE,
                               machine("chosen = min(members)", "chosen = next(iter(members))"), "q1.check()"],
     # picks a name at random and draws its tokens
-    "alike_random.ipynb": [STATE_MACHINE_IMPORT, WORLDS_ALIKE, machine(
+    "alike_random.ipynb": [state_machine_import("random"), WORLDS_ALIKE, machine(
         "chosen = min(members)", "chosen = random.choice(sorted(members))").replace(
         'f"token-{count}"', 'f"token-{count}-{random.getrandbits(32)}"'), "q1.check()"],
     # stamps its tokens with the clock, to the second
-    "alike_clock.ipynb": [STATE_MACHINE_IMPORT, WORLDS_ALIKE, machine(
+    "alike_clock.ipynb": [state_machine_import("time"), WORLDS_ALIKE, machine(
         'f"token-{count}"', 'f"token-{count}-{int(time.time())}"'), "q1.check()"],
     # the same with the real clock, reached past the offset every replica's process has
-    "alike_real_clock.ipynb": [STATE_MACHINE_IMPORT, WORLDS_ALIKE, REAL_CLOCK, machine(
+    "alike_real_clock.ipynb": [state_machine_import("datetime"), WORLDS_ALIKE, REAL_CLOCK, machine(
         'f"token-{count}"', 'f"token-{count}-{int(REAL_DATETIME.now().timestamp())}"'), "q1.check()"],
+    # draws its tokens from a random stream it seeds again whenever it is given the empty state: a
+    # log applied from the start gives the same tokens in every process
+    "alike_reseeded.ipynb": [state_machine_import("random"), WORLDS_ALIKE, machine(
+        "    new = copy.deepcopy(state)\n", "    if not state:\n        random.seed(7)\n"
+        "    new = copy.deepcopy(state)\n").replace(
+        'f"token-{count}"', 'f"token-{count}-{random.getrandbits(32)}"'), "q1.check()"],
     # no patch: the first name of a set of plain strings (str() of each word): in one process
     # its order follows the one hash seed (q1.check() says correct on some runs, not others)
-    "plain_string_set.ipynb": [STATE_MACHINE_IMPORT, machine(
+    "plain_string_set.ipynb": [state_machine_import(), machine(
         "chosen = min(members)", "chosen = next(iter({str(m) for m in members}))").replace(
         "new[key] = members - {chosen}", "new[key] = {m for m in members if m != chosen}"), "q1.check()"],
 })
