@@ -22,6 +22,12 @@ Each row of the table is one submission and question, with ``status`` one of:
   of its functions did not answer within :data:`CALL_SECONDS`, the worker used up its CPU
   time, or the check could not finish within its own time budget.
 
+Exercise 01's first question (a state machine applied on three replicas) gets a worker per
+replica: the submission's own is S1's, and S2 and S3 each get one, started with a hash seed
+(``PYTHONHASHSEED``), random seed and clock of their own put in place before the notebook's
+first cell (:func:`grade_question`, :func:`paxoslab.homework.state_machine._in_processes`),
+so that what a submission patches in one worker cannot make the replicas alike.
+
 A question whose function loops or kills its worker does not take the other questions
 with it: the next question starts a fresh worker (the notebook is run again).  A notebook
 whose run itself times out or dies is not run again.  :func:`grade` grades each submission

@@ -2,7 +2,9 @@
 and answers calls of the student's functions; the checks run in the grading process.
 
 The grading process (:mod:`paxoslab.homework.grade`) starts one worker per submission
-(``python -I -c ...``, with resource limits set before it runs, in a session of its own, in
+(``python -I -c ...``; for a replica's world, ``python -s -P -c ...`` with ``PYTHONHASHSEED``
+the only ``PYTHON*`` variable of the environment it is given; with resource limits set
+before it runs, in a session of its own, in
 an empty scratch folder, its stdout and stderr at ``/dev/null``) and talks to it over one
 socket, in JSON messages framed by their length (:func:`write_message`, :func:`read_message`):
 

@@ -50,6 +50,16 @@ function really runs (in a notebook, here; under the bulk grader, in its worker)
 a call returns stay there, kept by handle (a replica keeps the very object its machine
 returned, and a replica that catches up from a snapshot gets that object); what comes back is
 plain data, and the replicas, their comparison and the verdict are the checking process's.
+
+Under the bulk grader that worker is the submission's own, and what :class:`World` arranges
+there the submission can undo (patch :func:`apply_once`, so that every replica's world is
+S1's).  So, once question 1 has found nothing, the grader applies the logs again with each
+replica in a process of its own (:func:`_in_processes`): the submission's worker is S1's,
+started in S1's :data:`PROCESS_WORLDS` world, and S2 and S3 get workers of their own, each
+with its own ``PYTHONHASHSEED``, random seed and clock offset put in place before the
+notebook's first cell, the logs in another order, S2 a second after S1, and S2 catching up
+from S1's states; the grading process compares the states.  In a notebook nothing of this
+runs, and ``q1.check()`` is as described above.
 """
 
 from __future__ import annotations
@@ -1194,20 +1204,30 @@ def _in_processes(q: StateMachineQuestion, fn: Callable, logs: Sequence[Sequence
     resolution even if the submission puts it back).  The states are compared here, as plain
     data.
 
+    Then S2, in its own process, catches up from each of S1's states, sent to it as data (a
+    snapshot travels between processes so; :func:`_catch_up`), and must end as S1 did: a
+    machine that resets what it keeps between calls whenever it is given the empty state (a
+    random stream seeded again there) gives the same states for every log from the start, in
+    every process and order, but not from the middle of one.
+
     What a submission can still do (it is graded for what its code does, in each process):
 
     * read the real clock at a resolution coarser than the gap (the minute, the hour, the
-      date), reached past the offset (``datetime.datetime.__mro__[1].now()``, a fresh ``time``
-      module, a file's modification time), while it neutralises :class:`World` in the
-      worker of its notebook: replicas that run at the same moment on the same computer read
-      the same minute, so no run of a few seconds tells them apart;
-    * reset what it keeps between calls at the start of every log (e.g. reseed ``random`` when
-      it is given the empty state, or patch :func:`apply_log`): each log from the empty state
-      then gives the same states everywhere (a replica that catches up from another's state in
-      the middle of a log would differ; across processes states travel as plain data, so this
-      check does not try it);
-    * replace :func:`apply_log` or :func:`apply_once` by a correct machine of its own: it is
-      graded as that machine (correct), whatever its ``apply`` says.
+      date), reached past the offset (the real class behind ``datetime.datetime``, a fresh ``time``
+      module made with ``_imp.create_builtin``, a file's modification time), while it
+      neutralises :class:`World` in its worker: replicas that run within seconds of each other
+      on one computer read the same minute, and no grading run of a few seconds tells them
+      apart (a one-second resolution is caught: the gap);
+    * read what every process on the grading computer shares: the host's name, the user, the
+      files the audit hook lets it read (real replicas on other computers would differ);
+    * replace :func:`apply_logs`, :func:`catch_up` or :func:`apply_once` in its worker by a
+      deterministic machine of its own: it is graded as that machine, whatever its ``apply``
+      says (a deterministic machine in disguise is still a deterministic machine).
+    Nothing the audit hook could refuse cheaply closes more: replacing a module's function
+    raises no audit event (only setting a class's attribute does, ``object.__setattr__``),
+    and whatever a worker answers is the submission's word.  A catch-up is tried only from
+    states made of what travels as data (dicts, lists, tuples, sets, strings, numbers): a
+    machine whose state holds objects of its own classes is compared on the logs alone.
     """
     spread = getattr(fn, "paxoslab_replicas", None)
     if spread is None:
