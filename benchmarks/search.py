@@ -30,6 +30,9 @@ on one core.
     python benchmarks/search.py --levels        # and how many new worlds each depth adds
     python benchmarks/search.py --without-bugs  # each bug scenario with its bug off, to exhaust
     python benchmarks/search.py --random        # the bug scenarios by random walks (seed 0)
+    python benchmarks/search.py --subclass same # a student's class: rewrites nothing ("same"),
+                                                # only when things happen ("timing"), or a rule
+                                                # to what it was ("rule": the search cannot tell)
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import sys
 from pathlib import Path
 
 import paxoslab as pl
+from paxoslab.protocols import PROTOCOLS
 
 ROOT = Path(__file__).resolve().parent.parent / "data" / "scenarios"
 CASES = {
@@ -70,6 +74,16 @@ RANDOM = 10.0
 BFS_ONLY = {"multi-paxos-figure-8"}
 
 
+def student_class(protocol: str, kind: str) -> type:
+    """A subclass of the protocol's node as a student writes one (see ``--subclass``)."""
+    own = PROTOCOLS[protocol].core.node_class
+    timing, rule = {"basic-paxos": ("backoff_delay", "may_accept"),
+                    "multi-paxos": ("election_delay", "decide_commit")}[protocol]
+    name = {"same": None, "timing": timing, "rule": rule}[kind]
+    body = {} if name is None else {name: lambda self, *args: getattr(own, name)(self, *args)}
+    return type(f"Student{kind.title()}", (own,), body)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-seconds", type=float, default=120.0, help="budget per search")
@@ -81,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="search each bug scenario with its bug off, to completion")
     parser.add_argument("--random", action="store_true",
                         help="search each bug scenario by seeded random walks (seed 0)")
+    parser.add_argument("--subclass", choices=("same", "timing", "rule"),
+                        help="search with a subclass of the protocol's node (see above)")
     parser.add_argument("--levels", action="store_true",
                         help="also print how many new worlds each depth added (how the space grows)")
     args = parser.parse_args(argv)
@@ -103,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             if not buggy or name in BFS_ONLY:
                 continue
             strategy, target = "random", RANDOM
+        node_class = student_class(scenario["protocol"], args.subclass) if args.subclass else None
         result = pl.search(scenario, strategy=strategy, max_seconds=args.max_seconds, progress=False,
-                           reduce=not args.unreduced, max_ballots=MAX_BALLOTS.get(name.split(" ")[0], 1))
+                           reduce=not args.unreduced, max_ballots=MAX_BALLOTS.get(name.split(" ")[0], 1),
+                           node_class=node_class)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MB, so far in this process
         steps = (len(result.counterexample.scenario["schedule"])
                  if result.counterexample is not None else None)
@@ -113,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         found = result.counterexample is not None
         done = found if buggy else result.complete and not found
         row = {
-            "scenario": name, "reduced": not args.unreduced, "ok": result.ok, "property": result.property,
+            "scenario": name, "reduced": not args.unreduced, "subclass": args.subclass, "ok": result.ok,
+            "property": result.property,
             "states": result.states, "transitions": result.transitions,
             "seconds": round(result.seconds, 2), "complete": result.complete,
             "counterexample_steps": steps,
@@ -130,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                 else f"exhausted, but goal '{result.property}' never reached" if result.complete
                 else f"budget of {args.max_seconds:g} s ran out at depth {result.depth}")
         verdict = "met" if row["target_met"] else "NOT met"
-        label = name + (" (unreduced)" if args.unreduced else "") + (" (random)" if args.random else "")
+        label = (name + (" (unreduced)" if args.unreduced else "") + (" (random)" if args.random else "")
+                 + (f" ({args.subclass} subclass)" if args.subclass else ""))
         memory = f", peak {peak:,.0f} MB" if multi else ""
         print(f"{label:<46} {what}; {result.states:,} states, {result.transitions:,} transitions, "
               f"{result.seconds:.1f} s, {row['states_per_second']:,} states/s{memory} "
