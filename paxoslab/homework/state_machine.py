@@ -488,23 +488,14 @@ CATCH_UP = f"{__name__}:catch_up"
 LOGS_PER_CALL = 16
 
 
-class _SameClass(type):
-    """A replacement class that the real class's instances are instances of (a datetime made
-    by C code is still ``isinstance(x, datetime.datetime)`` after :func:`install_process_world`)."""
-
-    def __instancecheck__(cls, obj: Any) -> bool:
-        return isinstance(obj, cls.__bases__[0])
-
-    def __subclasscheck__(cls, sub: type) -> bool:
-        return issubclass(sub, cls.__bases__[0])
-
-
 def install_process_world(world: Mapping[str, Any]) -> None:
     """Put replica ``world["replica"]``'s world in place in this process, for good: its
-    ``random`` module seeded with ``world["random_seed"]``, and every clock of ``time`` (and
-    ``datetime``'s ``now``, ``utcnow`` and ``today``) ``world["clock_offset"]`` seconds ahead.
-    The bulk grader's worker for that replica calls it before any of the submission's code
-    (its hash seed is the process's own: ``PYTHONHASHSEED``, set when it started).
+    ``random`` module seeded with ``world["random_seed"]``, and every clock of ``time``
+    ``world["clock_offset"]`` seconds ahead.  The bulk grader's worker for that replica calls
+    it before any of the submission's code (its hash seed is the process's own:
+    ``PYTHONHASHSEED``, set when it started).  ``datetime``'s clocks are left as they are:
+    its classes cannot be changed, and a module whose classes are replaced breaks C
+    extensions that import it (pandas does not import at all).
 
     The submission can change what this put in place (patch ``time`` back, reseed ``random``),
     but only in its own process: see :func:`_in_processes` for what that leaves it.
@@ -513,7 +504,7 @@ def install_process_world(world: Mapping[str, Any]) -> None:
     offset = float(world["clock_offset"])
     if not offset:
         return
-    tm, dt = _time, _datetime
+    tm = _time
     real = {name: getattr(tm, name) for name in (
         "time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns", "clock_gettime",
         "clock_gettime_ns", "localtime", "gmtime", "ctime", "asctime", "strftime")}
@@ -537,27 +528,6 @@ def install_process_world(world: Mapping[str, Any]) -> None:
     })
     for name, fn in mine.items():
         setattr(tm, name, fn)
-    real_datetime, real_date = dt.datetime, dt.date
-
-    class datetime(real_datetime, metaclass=_SameClass):  # noqa: N801 - as the module names it
-        @classmethod
-        def now(cls, tz=None):
-            return real_datetime.fromtimestamp(now(), tz)
-
-        @classmethod
-        def utcnow(cls):
-            return real_datetime.fromtimestamp(now(), dt.timezone.utc).replace(tzinfo=None)
-
-        @classmethod
-        def today(cls):
-            return real_datetime.fromtimestamp(now())
-
-    class date(real_date, metaclass=_SameClass):  # noqa: N801
-        @classmethod
-        def today(cls):
-            return real_date.fromtimestamp(now())
-
-    dt.datetime, dt.date = datetime, date
 
 
 def apply_log(fn: Callable, log: Sequence[str], start: Any = None, snapshots: bool = False) -> dict[str, Any]:
@@ -1196,8 +1166,9 @@ def _in_processes(q: StateMachineQuestion, fn: Callable, logs: Sequence[Sequence
     and a submission can change :class:`World` and :func:`apply_once` in its own process (the
     bulk grader's worker) so that every replica's world is the same.  A process of its own per
     replica cannot be made alike that way: its hash seed is fixed when it starts (a set of
-    plain strings iterates in another order), its random numbers are seeded and its clocks set
-    ahead (:func:`install_process_world`) before any of the submission's code runs, it applies
+    plain strings iterates in another order), its random numbers are seeded and the clocks of its
+    ``time`` module set ahead (:func:`install_process_world`) before any of the submission's
+    code runs, it applies
     the logs in another order (:func:`_orders`: state a process keeps between calls, a global
     counter or a random stream it seeds itself, differs), and S2 starts at least
     :data:`CLOCK_GAP` s of real time after S1 ended (the real clock differs at one-second
@@ -1213,11 +1184,12 @@ def _in_processes(q: StateMachineQuestion, fn: Callable, logs: Sequence[Sequence
     What a submission can still do (it is graded for what its code does, in each process):
 
     * read the real clock at a resolution coarser than the gap (the minute, the hour, the
-      date), reached past the offset (the real class behind ``datetime.datetime``, a fresh ``time``
-      module made with ``_imp.create_builtin``, a file's modification time), while it
-      neutralises :class:`World` in its worker: replicas that run within seconds of each other
-      on one computer read the same minute, and no grading run of a few seconds tells them
-      apart (a one-second resolution is caught: the gap);
+      date) while it neutralises :class:`World` in its worker: through ``datetime`` (whose
+      clocks :func:`install_process_world` cannot set ahead), or past the offset of ``time``
+      (a fresh ``time`` module made with ``_imp.create_builtin``, a file's modification time):
+      replicas that run within seconds of each other on one computer read the same minute,
+      and no grading run of a few seconds tells them apart (a one-second resolution is
+      caught: the gap);
     * read what every process on the grading computer shares: the host's name, the user, the
       files the audit hook lets it read (real replicas on other computers would differ);
     * replace :func:`apply_logs`, :func:`catch_up` or :func:`apply_once` in its worker by a
