@@ -556,11 +556,31 @@ def apply_log(fn: Callable, log: Sequence[str], start: Any = None, snapshots: bo
         out["states"].append(plain(new))
         if snapshots:
             try:
-                out["snapshots"].append(encode(new))
+                out["snapshots"].append(encode(new) if _travels(new) else None)
             except CodecError:
                 out["snapshots"].append(None)
         state = new
     return out
+
+
+_BUILTINS = (dict, list, tuple, set, frozenset, str, int, float, bool, type(None), bytes)
+
+
+def _travels(value: Any, depth: int = 0) -> bool:
+    """True if ``value`` is made of builtin values only (no subclass such as a ``defaultdict``,
+    which would travel as its base): it comes back from :func:`encode` as it was.
+
+    >>> _travels({"team": {"ann"}, "_n": (1, 2.5)}), _travels({"n": __import__("collections").Counter()})
+    (True, False)
+    """
+    kind = type(value)
+    if kind not in _BUILTINS or depth > 50:
+        return False
+    if kind is dict:
+        return all(_travels(k, depth + 1) and _travels(v, depth + 1) for k, v in value.items())
+    if kind in (list, tuple, set, frozenset):
+        return all(_travels(v, depth + 1) for v in value)
+    return True
 
 
 def apply_logs(fn: Callable, logs: Sequence[Sequence[str]], snapshots: bool = False) -> list[dict[str, Any]]:
