@@ -304,6 +304,12 @@ def test_replicas_made_alike_still_differ_each_in_a_process_of_its_own(name):
     assert (rows[1]["status"], rows[1]["property"]) == (INCORRECT, "replica-consistency"), rows
 
 
+def test_a_notebook_that_loops_only_in_a_replicas_worker_times_out():
+    rows = graded(SUBMISSIONS / "loops_in_a_replica.ipynb")
+    assert statuses(rows) == {1: TIMEOUT, 2: NOT_ATTEMPTED}, rows
+    assert "did not finish within 5 s" in rows[1]["detail"], rows
+
+
 def test_replicas_in_processes_of_their_own_grade_the_same_every_time():
     first = graded(SUBMISSIONS / "alike_set_order.ipynb", questions=(1,))[1]
     second = graded(SUBMISSIONS / "alike_set_order.ipynb", questions=(1,))[1]

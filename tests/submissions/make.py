@@ -267,6 +267,11 @@ SUBMISSIONS.update({
         "    new = copy.deepcopy(state)\n", "    if not state:\n        random.seed(7)\n"
         "    new = copy.deepcopy(state)\n").replace(
         'f"token-{count}"', 'f"token-{count}-{random.getrandbits(32)}"'), "q1.check()"],
+    # a correct machine, but the notebook loops for ever in a replica's own worker (it knows it by
+    # its hash seed): that question times out, as any notebook that loops
+    "loops_in_a_replica.ipynb": [state_machine_import("os"), """if os.environ.get("PYTHONHASHSEED") == "13":
+    while True:
+        pass""", MACHINE, "q1.check()"],
     # no patch: the first name of a set of plain strings (str() of each word): in one process
     # its order follows the one hash seed (q1.check() says correct on some runs, not others)
     "plain_string_set.ipynb": [state_machine_import(), machine(
