@@ -22,18 +22,20 @@ from paxoslab.protocols.basic_paxos.node import PaxosNode
 
 CHECK_CELL = re.compile(r"^\s*q\d+\.")
 NOTEBOOK = "03_proposer.ipynb"
+#: the closing section's cell that measures back-offs on every duel (seconds): not the student's code
+MEASURING = "proposer.measure("
 
 
 def namespace(student: bool = False, extra: str = "") -> tuple[dict, tuple]:
-    """The solution notebook's code cells (or the student notebook's), without the checks,
-    then ``extra``; the exercise bound to the result."""
+    """The solution notebook's code cells (or the student notebook's), without the checks and
+    the closing measurements, then ``extra``; the exercise bound to the result."""
     nb = json.loads((SOLUTIONS / NOTEBOOK).read_text(encoding="utf-8"))
     if student:
         nb = build.student_notebook(nb)
     space: dict = {}
     for cell in nb["cells"]:
         source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and not CHECK_CELL.match(source):
+        if cell["cell_type"] == "code" and not CHECK_CELL.match(source) and MEASURING not in source:
             exec(compile(source, f"<{NOTEBOOK}>", "exec"), space)
     exec(textwrap.dedent(extra), space)
     return space, proposer.bind(space)
@@ -204,7 +206,7 @@ def test_a_wait_that_never_grows_but_suits_the_slow_network_is_too_slow_on_the_f
     look = verdict.facts["look_ahead"]
     assert look["until"] == 6000 and look["decided_at"] is not None
     if later is not None:  # without randomness: every run the same
-        assert look["decided_at"] == later and f"a value was chosen at t={later:.0f} ms" in verdict.text
+        assert look["decided_at"] == later and f"chose a value at t={later:.0f} ms" in verdict.text
     assert verdict.found_by == "run" and verdict.seconds < 20
     assert verdict.counterexample.summary()["decided"] is None
     assert verdict.counterexample.scenario["name"] == LAN
@@ -218,6 +220,17 @@ def test_a_back_off_verdict_is_the_same_on_every_attempt_and_replays_with_the_st
     q2.verdict = first
     replayed = q2.replay(draw=False)
     assert replayed.summary()["ballots"] == first.counterexample.summary()["ballots"]
+
+
+def test_a_back_off_that_never_ends_the_fast_networks_duel_is_no_progress_there():
+    """A wait long on the first failure (both wide-area duels end at the first collision) and
+    none after: on the 1 ms network, after S5's crash, S1 and S3 pre-empt each other for ever."""
+    verdict = grade(2, backoff("600 if failures == 1 else 0"))
+    assert verdict.status == INCORRECT and verdict.property == "no progress", verdict.text
+    assert verdict.facts["name"] == LAN and verdict.facts["chosen"] == 0
+    assert verdict.facts["look_ahead"] == {"seed": 0, "until": 6000, "decided_at": None}
+    assert "run on to t=6000 ms the run with seed 0 chose none either" in verdict.text
+    assert verdict.seconds < 20
 
 
 def test_a_too_slow_verdict_is_the_same_on_every_attempt_and_replays_with_the_students_code():

@@ -334,16 +334,20 @@ class BackoffQuestion(Question):
             return Verdict(INCORRECT, "no progress", text, result, "run", facts=facts)
         later = self._shown(scenario, seed, cls, until=DEADLINE_LOOK_AHEAD).summary()["decided_at"]
         facts["look_ahead"] = {"seed": seed, "until": DEADLINE_LOOK_AHEAD, "decided_at": later}
-        when = (f"a value was chosen at t={_ms(later)} ms" if later is not None else
-                f"no value was chosen even by t={DEADLINE_LOOK_AHEAD:g} ms")
+        if later is None:  # not slow: stuck (a wait that shrinks, say)
+            text = "\n".join([
+                f"✘ incorrect: no progress. No safety property broke, but in {scenario['name']} {runs}, "
+                f"and run on to t={DEADLINE_LOOK_AHEAD:g} ms the run with seed {seed} chose none either.",
+                f"  The duel: {scenario['description']}.", *shown])
+            return Verdict(INCORRECT, "no progress", text, result, "run", facts=facts)
         text = "\n".join([
             f"✘ incorrect: too slow. No safety property broke, and your back-off keeps the duels on "
             f"the wide-area networks live, but in {scenario['name']} {runs}.",
             f"  The duel: {scenario['description']}.",
-            f"  Run on (seed {seed}), {when}. A round trip here is 2 ms: a back-off that starts "
-            "small and grows with failures gets a value chosen within a few round trips. A wait "
-            "that is long enough for the 500 ms network from the first failure on (a fixed wait, "
-            "or a window that never grows) costs that much on this network too.",
+            f"  Run on, the run with seed {seed} chose a value at t={_ms(later)} ms. A round trip here "
+            "is 2 ms: a back-off that starts small and grows with failures gets a value chosen within a "
+            "few round trips. A wait that is long enough for the 500 ms network from the first failure "
+            "on (a fixed wait, or a window that never grows) costs that much on this network too.",
             *shown])
         return Verdict(INCORRECT, "too slow", text, result, "run", facts=facts)
 
@@ -412,10 +416,14 @@ q1 = EXERCISE.question(["choose_value"], "the value rule", [
 q2 = BackoffQuestion(EXERCISE, 2, ["backoff_delay"], "the back-off", [
     "Lesson 03: the proposer with the highest ballot needs a quiet stretch to get its Accept "
     "through; a turned-down proposer that comes back sooner than about half a round trip sends "
-    "a Prepare that reaches the acceptors before that Accept. Here you are not told the round trip.",
-    "Let the wait grow with failures, so that it soon exceeds half the round trip, whatever "
-    "that is; and make it random (rng.uniform(0, window)), so that proposers that failed "
-    "together do not come back together.",
+    "a Prepare that reaches the acceptors before that Accept. Here you are not told the round trip: "
+    "it is 250 ms in one duel, 1 s in another and 2 ms in the third.",
+    "Let the wait start small and grow with failures: it soon exceeds half the round trip, "
+    "whatever that is, and where a round trip is short it stays short. A wait that is long from "
+    "the first failure on (a fixed 520 ms) is long enough everywhere, and costs that much where a "
+    "round trip is 2 ms. Drawing it at random (rng.uniform(0, window)) spreads proposers that "
+    "failed together apart; here the ballots' node ids already break their ties, so the check "
+    "does not require it, but it is how a back-off is usually written.",
     "Start small (10 ms) and double the window after each failure; cap it (say at 2000 ms) so "
     "a proposer cut off for a long time does not wait for ever: "
     "rng.uniform(0, min(10 * 2 ** (failures - 1), 2000)).",
