@@ -16,7 +16,7 @@ capped at 2 s or not; 100 ms times the failures; doubling plus 7 ms), which runs
 every seed; where one of them gets no value chosen by t=60 s, the reference runs on seeds
 0-29, and the duel is reported as *stuck* when the reference chooses a value in at least 27.
 
-    python benchmarks/backoff_duels.py                 # the table (about 15 s)
+    python benchmarks/backoff_duels.py                 # the table (about 30 s)
     python benchmarks/backoff_duels.py scan            # 2,000 duels per family (a few minutes)
     python benchmarks/backoff_duels.py scan -n 200 --family cuts
 """
