@@ -320,7 +320,7 @@ class Simulation:
         node = self._build(node_id)
         node.restore(self.stable[node_id])
         self.step_node = node_id
-        before = self.notes.observe(node) if self.notes is not None and self.trace.records else None
+        before = self._observe(node_id, node) if self.notes is not None and self.trace.records else None
         try:
             effects = node.call("on_recover", (), self.now)
         except (Exception, HandlerTimeLimit) as exc:
@@ -370,7 +370,7 @@ class Simulation:
             return False
         node = self._writable(node_id)
         self.step_node = node_id
-        before = self.notes.observe(node) if self.notes is not None and self.trace.records else None
+        before = self._observe(node_id, node) if self.notes is not None and self.trace.records else None
         try:
             effects = node.call(method, args, self.now)
         except (Exception, HandlerTimeLimit) as exc:
@@ -398,7 +398,7 @@ class Simulation:
             trace.add_raw(self.now, "timer_fire", node_id, None, None, None,
                           type(timer).__name__, timer, jsonable)
         self.step_node = node_id
-        before = self.notes.observe(node) if self.notes is not None and trace.records else None
+        before = self._observe(node_id, node) if self.notes is not None and trace.records else None
         try:
             effects = node.fire(timer, self.now)
         except MissingHandler:
@@ -435,7 +435,7 @@ class Simulation:
         """Run ``dst``'s handler for ``msg`` and carry out what it asks."""
         node = self._writable(dst) if self._owned is not None else self.nodes[dst]
         self.step_node = dst
-        before = self.notes.observe(node) if self.notes is not None and self.trace.records else None
+        before = self._observe(dst, node) if self.notes is not None and self.trace.records else None
         try:
             effects = node.receive(msg, src, self.now)
         except MissingHandler:
@@ -471,6 +471,14 @@ class Simulation:
             raise ValueError(f"unknown scenario action {kind!r} (no protocol to perform it)")
 
     # ---- effects ------------------------------------------------------------
+    def _observe(self, node_id: str, node: Node) -> Any:
+        """What the notes are read from before a handler (:class:`~paxoslab.protocols.spec.DerivedNotes`)."""
+        try:
+            return self.notes.observe(node)
+        except Exception as exc:  # noqa: BLE001 - a field of an unexpected shape: the node's doing
+            raise HandlerError(node_id, "its fields (read before a handler, for the run's notes)",
+                               self.now, exc) from None
+
     def _with_derived_notes(self, node_id: str, node: Node, before: Any, effects: list[Effect],
                             trigger: Any, what: str) -> list[Effect]:
         """``effects`` and, after them, the notes read off the node's state change for the
@@ -479,7 +487,8 @@ class Simulation:
         try:
             derived = self.notes.missing(before, node, noted, trigger)
         except Exception as exc:  # noqa: BLE001 - a field of an unexpected shape: the node's doing
-            raise HandlerError(node_id, what, self.now, exc) from None
+            raise HandlerError(node_id, f"{what} (its fields, read for the run's notes)", self.now,
+                               exc) from None
         if not derived:
             return effects
         return [*effects, *(Note("note", kind, payload) for kind, payload in derived)]

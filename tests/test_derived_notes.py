@@ -93,3 +93,16 @@ def test_the_derived_notes_are_told_and_drawn():
     role_timeline(multi)
     assert log_grid(multi) is not None
 
+
+
+def test_a_field_of_an_unexpected_shape_is_a_handler_error_naming_the_node():
+    from paxoslab.sim import HandlerError
+
+    class Odd(MultiPaxosNode):
+        def become_leader(self):
+            super().become_leader()
+            self.log = 42  # not a log: the notes cannot be read off it
+
+    read = r"^S\d failed while handling .*\(its fields, read for the run's notes\)"
+    with pytest.raises(HandlerError, match=read):
+        run_scenario(str(SCENARIOS / "multi-paxos-partition.json"), node_class=Odd)
