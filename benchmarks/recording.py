@@ -10,6 +10,11 @@
   each persisted with ``persist_append``; the time per append for the first and
   the second half must stay flat (linear total).  For contrast, the same with
   ``persist(log=self.log)`` of the whole list (a copy per call: quadratic).
+* **a class of one's own** — the same recorded batch, and one of lossy Multi-Paxos runs
+  (``multi-paxos-partition`` on seeds, 10% loss and duplication), with a subclass of the
+  protocol's node that rewrites nothing: the runtime then reads each handler's state change
+  for the notes the class may leave out (``DerivedNotes``), which the library's class is
+  spared.  No target; the ratio is what a student's class pays for its diagrams.
 
     python benchmarks/recording.py            # 60 runs, 10000 appends
     python benchmarks/recording.py --runs 20 --appends 4000 --json
@@ -37,12 +42,13 @@ SCENARIO = {
 TARGET_RECORDED = 2.0
 
 
-def batch(runs: int, detailed: bool) -> tuple[float, float]:
+def batch(runs: int, detailed: bool, scenario: dict | None = None, node_class: type | None = None
+          ) -> tuple[float, float]:
     """Seconds for ``runs`` seeded runs, and for their summaries (which make the JSON)."""
     run = summarize = 0.0
     for seed in range(runs):
         start = time.perf_counter()
-        result = pl.run_scenario(SCENARIO, seed=seed, detailed=detailed)
+        result = pl.run_scenario(scenario or SCENARIO, seed=seed, detailed=detailed, node_class=node_class)
         middle = time.perf_counter()
         result.summary()
         run += middle - start
@@ -79,6 +85,23 @@ def appends(count: int, whole: bool) -> tuple[float, float]:
     return halves[0], halves[1]
 
 
+def own_class_ratios(runs: int, repeats: int) -> dict[str, float]:
+    """Recorded seconds with a do-nothing subclass over those with the protocol's class."""
+    from paxoslab.protocols import PROTOCOLS
+
+    multi = pl.load_scenario("data/scenarios/multi-paxos-partition.json")
+    multi["network"] = {**multi.get("network", {}), "drop": 0.1, "duplicate": 0.1}
+    multi["expect"] = {}
+    ratios = {}
+    for protocol, scenario in (("basic-paxos", SCENARIO), ("multi-paxos", multi)):
+        own = PROTOCOLS[protocol].core.node_class
+        mine = type("Mine", (own,), {})
+        library = min(batch(runs, True, scenario)[0] for _ in range(repeats))
+        student = min(batch(runs, True, scenario, mine)[0] for _ in range(repeats))
+        ratios[protocol] = student / library
+    return ratios
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=60, help="Basic Paxos runs per batch")
@@ -92,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     first, second = min((appends(args.appends, whole=False) for _ in range(args.repeats)),
                         key=sum)
     whole = appends(min(args.appends, 4000), whole=True)
+    own = own_class_ratios(args.runs, args.repeats)
     out = {
         "runs": args.runs, "recorded_s": recorded, "unrecorded_s": bare,
         "recorded/unrecorded": recorded / bare, "target_at_most": TARGET_RECORDED,
@@ -102,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         "append_us_second_half": 2e6 * second / args.appends,
         "whole_list_persist_us_first_half": 2e6 * whole[0] / min(args.appends, 4000),
         "whole_list_persist_us_second_half": 2e6 * whole[1] / min(args.appends, 4000),
+        "own_class/library_class": own,
     }
     if args.json:
         print(json.dumps(out))
@@ -119,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"persist(log=whole list) x {min(args.appends, 4000)}: "
           f"{out['whole_list_persist_us_first_half']:.1f} -> "
           f"{out['whole_list_persist_us_second_half']:.1f} us per call (grows with the log)")
+    print("a subclass that rewrites nothing, recorded runs (its notes read off its state): "
+          + ", ".join(f"{protocol} {ratio:.2f}x the library's class" for protocol, ratio in own.items()))
     return 0
 
 
