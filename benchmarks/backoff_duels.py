@@ -13,8 +13,12 @@ or from points in a plane, 2-5 proposers starting together or staggered), ``cuts
 with one to four links cut) and ``crashes`` (with one to three nodes crashing, most of them
 recovering).  Each runs once with each growing wait without randomness (doubling from 10 ms,
 capped at 2 s or not; 100 ms times the failures; doubling plus 7 ms), which runs the same on
-every seed; where one of them gets no value chosen by t=60 s, the reference runs on seeds
-0-29, and the duel is reported as *stuck* when the reference chooses a value in at least 27.
+every seed.  Where one of them gets no value chosen by t=60 s, the reference runs on seeds
+0-29; where it chooses a value in at least 27 of them, the duel is reported (the reference did
+better) and that policy runs on to t=600 s: *slow* if a value is chosen by then, *no proposer*
+if scripted crashes took every proposer down first (a recovered node does not propose again),
+else *stuck*.  The totals are compared with :data:`paxoslab.homework.proposer.SCAN`, which
+exercise 03's closing section quotes.
 
     python benchmarks/backoff_duels.py                 # the table (about 30 s)
     python benchmarks/backoff_duels.py scan            # 2,000 duels per family (a few minutes)
@@ -60,6 +64,8 @@ POLICIES = {
 #: the growing waits without randomness the scan tries
 DETERMINISTIC = ("doubling, capped", "doubling", "100 * failures", "doubling + 7")
 NODES = ["S1", "S2", "S3", "S4", "S5"]
+#: how far (ms) a duel in which a growing wait chose nothing by t=60 s is run on with it
+RUN_ON = 600_000
 
 
 def policy(body: str):
@@ -130,11 +136,22 @@ def duel(rng: random.Random, family: str) -> dict:
             "events": events, "until": 60_000, "expect": {}}
 
 
+def run_on(data: dict, cls) -> dict:
+    """A duel in which a policy chose nothing by t=60 s, run on to :data:`RUN_ON` ms with it: *slow*
+    if a value is chosen by then, *no proposer* if the run ends with nobody trying (scripted
+    crashes took every proposer down; a recovered node does not propose again), else *stuck*."""
+    result = run_scenario({**data, "until": RUN_ON}, node_class=cls, max_handler_seconds=None)
+    s = result.summary()
+    if s["decided_at"] is not None:
+        return {"outcome": "slow", "chosen_at": s["decided_at"]}
+    return {"outcome": "stuck" if s["livelocked"] else "no proposer", "ended_at": result.end_time}
+
+
 def scan(family: str, n: int, seed: int) -> dict:
     rng = random.Random(seed)
     growing = {name: policy(POLICIES[name]) for name in DETERMINISTIC}
     classes = {name: proposer.EXERCISE.node_class({"backoff_delay": fn}) for name, fn in growing.items()}
-    flagged, stuck = [], []
+    flagged, better = [], []
     for i in range(n):
         data = duel(rng, family)
         chosen = {name: run_scenario(data, node_class=cls, max_handler_seconds=None).summary()["decided_at"]
@@ -146,10 +163,16 @@ def scan(family: str, n: int, seed: int) -> dict:
                  "reference": reference}
         flagged.append(entry)
         if reference >= proposer.DUEL_THRESHOLD:
-            stuck.append({**entry, "scenario": data})
+            entry["run on"] = {k: run_on(data, classes[k]) for k in entry["none by 60 s"]}
+            better.append({**entry, "scenario": data})
+    outcomes = [o["outcome"] for e in better for o in e["run on"].values()]
     return {"family": family, "duels": n, "seed": seed, "a growing wait chose nothing": len(flagged),
-            "reference in >= 27 of 30 of those": len(stuck),
-            "reference counts": sorted(e["reference"] for e in flagged), "stuck": stuck}
+            "reference in >= 27 of 30 of those": len(better),
+            "reference counts": sorted(e["reference"] for e in flagged),
+            **{outcome: outcomes.count(outcome) for outcome in ("slow", "no proposer", "stuck")},
+            "slow, chosen at": [o["chosen_at"] for e in better for o in e["run on"].values()
+                                if o["outcome"] == "slow"],
+            "reference better": better}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,17 +200,29 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{row['policy']:18s} " + " ".join(f"{c:>18s}" for c in cells)
                   + f"  {row['verdict']} {row['property'] or ''} ({row['seconds']} s)")
         return 0
-    for family in args.family or ("delays", "cuts", "crashes"):
-        found = scan(family, args.n, args.seed)
+    found = [scan(family, args.n, args.seed) for family in args.family or ("delays", "cuts", "crashes")]
+    for f in found:
         if args.json:
-            print(json.dumps(found))
-        else:
-            print(f"{family}: {found['duels']} duels (seed {found['seed']}); a growing wait without "
-                  f"randomness chose nothing by 60 s in {found['a growing wait chose nothing']}, the "
-                  f"reference in >= 27 of 30 runs of {found['reference in >= 27 of 30 of those']} of those "
-                  f"(its counts there: {found['reference counts']})")
-            for entry in found["stuck"]:
-                print("  stuck:", json.dumps(entry))
+            print(json.dumps(f))
+            continue
+        print(f"{f['family']}: {f['duels']} duels (seed {f['seed']}); a growing wait without randomness "
+              f"chose nothing by 60 s in {f['a growing wait chose nothing']}, the reference in >= 27 of 30 "
+              f"runs of {f['reference in >= 27 of 30 of those']} of those (its counts there: "
+              f"{f['reference counts']}); run on to {RUN_ON / 1000:g} s: {f['slow']} slow "
+              f"(chosen at {f['slow, chosen at']} ms), {f['no proposer']} with no proposer left, "
+              f"{f['stuck']} stuck")
+        for entry in f["reference better"]:
+            shown = {k: v for k, v in entry.items() if k != "scenario"}
+            print("  the reference did better:", json.dumps(shown))
+    if not args.json:
+        total = {"duels": sum(f["duels"] for f in found), "seed": args.seed,
+                 "reference_better": sum(f["reference in >= 27 of 30 of those"] for f in found),
+                 "slow": sum(f["slow"] for f in found), "no_proposer": sum(f["no proposer"] for f in found),
+                 "stuck": sum(f["stuck"] for f in found)}
+        recorded = {k: proposer.SCAN[k] for k in total}
+        same = "the same as" if total == recorded else "NOT the same as"
+        print(f"in all: {total}, {same} what exercise 03's closing section says "
+              f"(paxoslab.homework.proposer.SCAN: {recorded})")
     return 0
 
 
