@@ -189,8 +189,8 @@ DEADLINE_LOOK_AHEAD = 6000
 #: time, so the proposers' only randomness is their back-off, and a policy without randomness
 #: runs the same on every seed.  Measured (30 seeds; the duels at 125 ms one way to t=5 s, at
 #: 500 ms to t=30 s, at 1 ms with S5 crashing to t=200 ms), a value chosen and learned in how
-#: many runs (the same counts as a value chosen: in these duels the proposer that gets a value
-#: chosen learns it one message delay later):
+#: many runs (the proposer whose ballot got a value chosen learns it one message delay later, so
+#: only a value chosen in a run's last message delay would go uncounted):
 #:
 #: ==========================================================  ======  ======  =========
 #: policy (ms; k failures, w = min(10 * 2 ** (k-1), 2000))     125 ms  500 ms  1 ms, LAN
